@@ -1,0 +1,3 @@
+from worksheetgen.cli import main
+
+raise SystemExit(main())

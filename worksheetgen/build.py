@@ -1,0 +1,204 @@
+"""The pipeline: spec → per variant and exercise: sample → solve → check → render → stage →
+PDF → rename into ``output/``. Problems and solutions are two views of the same instances.
+
+Everything is computed and rendered in memory first; files are written into a staging folder
+beside the target, and only a complete build is renamed into place, so a failed or interrupted
+build never leaves a half-written sheet that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from worksheetgen import answerkey, pdf, render
+from worksheetgen.errors import WorksheetError
+from worksheetgen.instance import Instance, make_instance
+from worksheetgen.registry import get_family
+from worksheetgen.spec import SheetSpec
+
+ALL_FORMATS = ("tex", "md", "pdf", "json")
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: str  # enters the random streams: never change how it is formed
+    label: str = ""  # printed on the sheet (e.g. "Variant 3" or a student's name)
+    folder: str = ""  # sub-folder of the sheet's output ("" for a single variant)
+
+
+@dataclass
+class SolvedVariant:
+    variant: Variant
+    instances: list[Instance]
+
+
+@dataclass
+class BuildResult:
+    target: Path
+    files: list[Path] = field(default_factory=list)
+    variants: list[SolvedVariant] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def numbered_variants(count: int) -> list[Variant]:
+    if count == 1:
+        return [Variant("1")]
+    width = max(2, len(str(count)))
+    return [Variant(str(i), f"Variant {i}", f"v{i:0{width}d}") for i in range(1, count + 1)]
+
+
+def solve_variant(spec: SheetSpec, variant: Variant) -> SolvedVariant:
+    instances = []
+    for position, exercise in enumerate(spec.exercises, start=1):
+        family = get_family(exercise.family, where=f"{exercise.where}.family")
+        try:
+            instances.append(
+                make_instance(
+                    family, exercise.options, sheet_seed=spec.seed, variant=variant.id,
+                    position=position, points=exercise.points, title=exercise.title,
+                    digits=spec.digits, where=f"{exercise.where}.params",
+                )
+            )
+        except WorksheetError as exc:
+            raise exc.at(source=spec.source) from None
+    return SolvedVariant(variant, instances)
+
+
+def sheet_info(spec: SheetSpec) -> dict[str, object]:
+    return {
+        "title": spec.title, "course": spec.course, "date": spec.date,
+        "instructions": spec.instructions, "seed": spec.seed, "name": spec.name,
+    }
+
+
+def render_variant(spec: SheetSpec, solved: SolvedVariant, formats: Iterable[str]) -> dict[str, str]:
+    """File name → text for one variant (PDFs are made later from the .tex)."""
+    formats = set(formats)
+    files: dict[str, str] = {}
+    wanted = []
+    if formats & {"tex", "pdf"}:
+        wanted.append(("latex", "tex"))
+    if "md" in formats:
+        wanted.append(("markdown", "md"))
+    for fmt, suffix in wanted:
+        items = []
+        for instance in solved.instances:
+            problem, solution = render.render_exercise(instance, fmt)
+            items.append({"instance": instance, "problem": problem, "solution": solution})
+        context = {"sheet": sheet_info(spec), "exercises": items,
+                   "variant_label": solved.variant.label}
+        for view in ("problems", "solutions"):
+            files[f"{view}.{suffix}"] = render.render_document(fmt, view, context)
+    if "json" in formats:
+        files["key.json"] = answerkey.key_document(
+            sheet_info(spec), solved.variant.id, solved.instances, spec.tolerance
+        )
+    return files
+
+
+def build(
+    spec: SheetSpec,
+    out_dir: Path,
+    *,
+    formats: Sequence[str] = ALL_FORMATS,
+    variants: Sequence[Variant] | None = None,
+    jobs: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+    require_pdf: bool = False,
+) -> BuildResult:
+    """Build every variant of ``spec`` into ``out_dir/<spec.name>``, atomically."""
+    variants = list(variants) if variants is not None else numbered_variants(spec.variants)
+    notes: list[str] = []
+    formats = list(formats)
+    if "pdf" in formats and not pdf.tex_available():
+        if require_pdf:
+            raise WorksheetError("no TeX engine (pdflatex) is installed", field="--format pdf",
+                                 allowed="tex, md, json without TeX; see README for TeX Live")
+        formats.remove("pdf")
+        notes.append(pdf.INSTALL_HINT)
+
+    solved_variants: list[SolvedVariant] = []
+    rendered: list[tuple[SolvedVariant, dict[str, str]]] = []
+    for i, variant in enumerate(variants, start=1):
+        solved = solve_variant(spec, variant)
+        solved_variants.append(solved)
+        rendered.append((solved, render_variant(spec, solved, formats)))
+        if progress:
+            progress("solving", i, len(variants))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / spec.name
+    staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}.staging-", dir=out_dir))
+    try:
+        tex_files: list[Path] = []
+        written: list[Path] = []
+        for solved, files in rendered:
+            folder = staging / solved.variant.folder if solved.variant.folder else staging
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, text in files.items():
+                if name.endswith(".tex") and "tex" not in formats and "pdf" not in formats:
+                    continue
+                path = folder / name
+                path.write_text(text, encoding="utf-8")
+                written.append(path)
+                if name.endswith(".tex") and "pdf" in formats:
+                    tex_files.append(path)
+        if tex_files:
+            _compile_all(tex_files, jobs, progress)
+            written.extend(p.with_suffix(".pdf") for p in tex_files)
+        if "tex" not in formats:
+            for path in tex_files:
+                path.unlink()
+                written.remove(path)
+        _replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files_out = sorted(target / p.relative_to(staging) for p in written)
+    return BuildResult(target, files_out, solved_variants, notes)
+
+
+def _compile_all(tex_files: list[Path], jobs: int,
+                 progress: Callable[[str, int, int], None] | None) -> None:
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for _ in pool.map(pdf.compile_pdf, tex_files):
+            done += 1
+            if progress:
+                progress("typesetting", done, len(tex_files))
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Swap the finished staging folder into place (the old build survives until then)."""
+    os.chmod(staging, 0o755)
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
+def progress_bar(stream=sys.stderr) -> Callable[[str, int, int], None] | None:
+    """A one-line progress bar on a terminal; silent when output is redirected."""
+    if not stream.isatty():
+        return None
+
+    def show(stage: str, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        stream.write(f"\r{stage:<12} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show

@@ -1,0 +1,160 @@
+"""Command line: parse arguments, run, and turn the project's errors into one line + exit code.
+
+Exit status: 0 success; 2 bad input (spec, parameter, roster); 3 the exact and independent
+computations disagree (a bug: nothing is written); 1 TeX failed or another failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from worksheetgen import __version__
+from worksheetgen.errors import CheckError, TexError, WorksheetError
+
+EXIT_BAD_INPUT = 2
+EXIT_CHECK = 3
+
+
+def _formats(text: str) -> list[str]:
+    from worksheetgen.build import ALL_FORMATS
+
+    chosen = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in ALL_FORMATS]
+    if bad or not chosen:
+        raise WorksheetError(f"unknown format {bad[0] if bad else text!r}", field="--format",
+                             allowed=", ".join(ALL_FORMATS))
+    return chosen
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from worksheetgen.registry import load_families
+
+    for name, cls in load_families().items():
+        print(f"{name}: {cls.title}")
+        if cls.summary:
+            print(f"    {cls.summary}")
+        for p in cls.params:
+            print(f"    {p.name} = {p.default_text()}    # {p.kind.description}. {p.help}".rstrip())
+        print()
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from worksheetgen import render
+    from worksheetgen.instance import make_instance
+    from worksheetgen.params import parse_assignments, parse_params
+    from worksheetgen.registry import get_family
+
+    family = get_family(args.family, where="FAMILY")
+    raw = parse_assignments(family.params, args.set or [])
+    options = parse_params(family.params, raw, where="--set", validate=family.validate)
+    instance = make_instance(family, options, sheet_seed=args.seed, digits=args.digits, where="--set")
+    problem, solution = render.render_exercise(instance, "markdown")
+    print(f"# {instance.title} (family {family.name}, seed {args.seed})\n")
+    print(problem)
+    print("\n## Solution\n")
+    print(solution)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from worksheetgen.build import ALL_FORMATS, build, progress_bar
+    from worksheetgen.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.seed is not None:
+        spec = replace(spec, seed=args.seed)
+    if args.variants is not None:
+        if not 1 <= args.variants <= 2000:
+            raise WorksheetError(f"invalid value {args.variants}", field="--variants",
+                                 allowed="an integer from 1 to 2000")
+        spec = replace(spec, variants=args.variants)
+    formats = _formats(args.format) if args.format else list(ALL_FORMATS)
+    if spec.exam:
+        from worksheetgen.exam import build_exam
+
+        result = build_exam(spec, Path(args.out), formats=formats, jobs=args.jobs,
+                            progress=progress_bar(), require_pdf=bool(args.format and "pdf" in formats),
+                            only=args.student)
+    else:
+        result = build(spec, Path(args.out), formats=formats, jobs=args.jobs, progress=progress_bar(),
+                       require_pdf=bool(args.format and "pdf" in formats))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {len(result.files)} files to {result.target}")
+    return 0
+
+
+def cmd_stress(args: argparse.Namespace) -> int:
+    from worksheetgen.params import parse_assignments, parse_params
+    from worksheetgen.registry import get_family
+    from worksheetgen.stress import stress
+
+    family = get_family(args.family, where="FAMILY")
+    raw = parse_assignments(family.params, args.set or [])
+    options = parse_params(family.params, raw, where="--set", validate=family.validate)
+    if args.n < 1:
+        raise WorksheetError(f"invalid value {args.n}", field="--n", allowed="a positive integer")
+    report = stress(family, options, runs=args.n, first_seed=args.first_seed)
+    print("\n".join(report.lines()))
+    return 1 if report.failures else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="worksheetgen", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"worksheetgen {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="families with their parameters and defaults").set_defaults(run=cmd_list)
+
+    pv = sub.add_parser("preview", help="one problem and its solution as Markdown")
+    pv.add_argument("family")
+    pv.add_argument("--seed", type=int, default=0)
+    pv.add_argument("--digits", type=int, default=4)
+    pv.add_argument("--set", action="append", metavar="KEY=VALUE")
+    pv.set_defaults(run=cmd_preview)
+
+    b = sub.add_parser("build", help="build a sheet spec into problems, solutions and a key")
+    b.add_argument("spec")
+    b.add_argument("--seed", type=int)
+    b.add_argument("--variants", type=int)
+    b.add_argument("--format", help="comma-separated subset of tex,md,pdf,json (default: all)")
+    b.add_argument("--out", default="output")
+    b.add_argument("--jobs", type=int, default=2)
+    b.add_argument("--student", help="exams: build only this student id (same bytes as in the full build)")
+    b.set_defaults(run=cmd_build)
+
+    s = sub.add_parser("stress", help="run one family over many seeds and report")
+    s.add_argument("family")
+    s.add_argument("--n", type=int, default=1000)
+    s.add_argument("--first-seed", type=int, default=0)
+    s.add_argument("--set", action="append", metavar="KEY=VALUE")
+    s.set_defaults(run=cmd_stress)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except WorksheetError as exc:
+        print(f"worksheetgen: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CheckError as exc:
+        print(f"worksheetgen: internal check failed, nothing written: {exc}", file=sys.stderr)
+        return EXIT_CHECK
+    except TexError as exc:
+        print(f"worksheetgen: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("worksheetgen: interrupted, nothing written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per exercise family; each registers itself when imported."""

@@ -1,0 +1,223 @@
+"""Number and text formatting shared by every output format.
+
+Both LaTeX and Markdown carry math as TeX between dollar signs, so numbers are formatted once,
+as TeX. Rules: integers and terminating rationals print as exact decimals; any other value
+prints rounded (half up, as students are taught) and, where it fits, beside its closed form.
+Text that comes from users is escaped per format here, never by SymPy (its latex_escape emits
+``\\textbackslashb`` for ``\\b``, which does not compile).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+DEFAULT_DIGITS = 4
+CLOSED_FORM_MAX_CHARS = 90
+
+
+def as_expr(x: Any) -> sp.Expr:
+    if isinstance(x, sp.Basic):
+        return x
+    if isinstance(x, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(x, float):
+        return sp.Float(x, 30)
+    return sp.sympify(x)
+
+
+def is_exact_decimal(x: Any) -> bool:
+    """True for integers and rationals whose decimal expansion terminates (short enough)."""
+    x = as_expr(x)
+    if not isinstance(x, sp.Rational):
+        return False
+    q = int(x.q)
+    for p in (2, 5):
+        while q % p == 0:
+            q //= p
+    return q == 1 and int(x.q) <= 10**12
+
+
+def _decimal(x: sp.Expr) -> Decimal:
+    return Decimal(str(sp.N(x, 40)).replace("*^", "E"))
+
+
+def _exact_decimal_text(x: sp.Rational) -> str:
+    if x.q == 1:
+        return str(int(x))
+    d = Decimal(int(x.p)) / Decimal(int(x.q))
+    text = format(d, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def num(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+    """A value as a TeX number: exact when it terminates, otherwise rounded.
+
+    Rounded values keep ``digits`` decimals; below 0.1 they keep ``digits`` significant
+    digits, and below 1e-4 they switch to scientific notation, so small gradients stay legible.
+    """
+    x = as_expr(x)
+    if is_exact_decimal(x):
+        return _exact_decimal_text(x)  # type: ignore[arg-type]
+    d = _decimal(x)
+    if d == 0:
+        return "0"
+    magnitude = abs(d)
+    if magnitude >= Decimal("0.1"):
+        q = d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+        text = format(q, "f")
+    elif magnitude >= Decimal("1e-4"):
+        exponent = magnitude.adjusted()  # e.g. -2 for 0.0646
+        q = d.quantize(Decimal(1).scaleb(exponent - digits + 1), rounding=ROUND_HALF_UP)
+        text = format(q, "f")
+    else:
+        exponent = magnitude.adjusted()
+        mantissa = (d.scaleb(-exponent)).quantize(
+            Decimal(1).scaleb(-(digits - 1)), rounding=ROUND_HALF_UP
+        )
+        if abs(mantissa) >= 10:
+            mantissa, exponent = mantissa / 10, exponent + 1
+        return f"{format(mantissa, 'f')} \\times 10^{{{exponent}}}"
+    if text.startswith("-") and set(text[1:]) <= {"0", "."}:
+        text = text[1:]
+    return text
+
+
+def rounded(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+    """Plain-text decimal (for keys and terminals): like :func:`num` without TeX."""
+    text = num(x, digits)
+    if "\\times" in text:
+        mantissa, exponent = text.split(" \\times 10^")
+        return f"{mantissa}e{exponent.strip('{}')}"
+    return text
+
+
+def relation(x: Any) -> str:
+    """'=' when the printed number is exact, '\\approx' when it is rounded."""
+    return "=" if is_exact_decimal(as_expr(x)) else r"\approx"
+
+
+class _Printer(LatexPrinter):
+    """SymPy's LaTeX printer with the sheets' number conventions."""
+
+    def _print_Rational(self, expr: sp.Rational) -> str:  # noqa: N802 - SymPy's naming
+        if is_exact_decimal(expr):
+            return _exact_decimal_text(expr)
+        return super()._print_Rational(expr)
+
+    def _print_Float(self, expr: sp.Float) -> str:  # noqa: N802
+        return num(expr)
+
+
+_printer = _Printer({"order": "lex", "ln_notation": True})
+
+
+def _exp_as_power(expr: sp.Expr) -> sp.Expr:
+    # SymPy folds e^{-2} into a denominator (3/e^2); sheets write 3 e^{-2}. An opaque symbol
+    # named after the power keeps the printed form the way instructors write it.
+    return expr.replace(
+        lambda a: isinstance(a, sp.exp),
+        lambda a: sp.Symbol(f"e^{{{_printer.doprint(_exp_as_power(a.args[0]))}}}"),
+    )
+
+
+def exact(x: Any) -> str:
+    """The exact value as TeX (closed form), e.g. ``3 e^{-2} - 3`` or ``\\frac{1}{3}``."""
+    if isinstance(x, (int, sp.Integer)):
+        return str(x)
+    return _printer.doprint(_exp_as_power(as_expr(x)))
+
+
+def value(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+    """A result as shown in a solution: ``0.485``; ``\\frac{1}{3} \\approx 0.3333``;
+    ``e^{-2} - 1 \\approx -0.8647``. Very long closed forms are left out."""
+    x = as_expr(x)
+    if is_exact_decimal(x):
+        return num(x, digits)
+    closed = exact(x)
+    rounded_text = num(x, digits)
+    if len(closed) > CLOSED_FORM_MAX_CHARS or closed == rounded_text:
+        return rounded_text
+    return f"{closed} \\approx {rounded_text}"
+
+
+def paren(text: str) -> str:
+    """Parenthesize a TeX number that starts with a minus sign (for substituted products)."""
+    return f"({text})" if text.startswith("-") else text
+
+
+def pnum(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+    return paren(num(x, digits))
+
+
+def matrix(m: Any, digits: int = DEFAULT_DIGITS, env: str = "bmatrix") -> str:
+    """A SymPy matrix (or nested list, or flat list as a column) as a TeX matrix of numbers."""
+    if isinstance(m, sp.MatrixBase):
+        rows = m.tolist()
+    elif m and isinstance(m[0], (list, tuple)):
+        rows = [list(r) for r in m]
+    else:
+        rows = [[v] for v in m]
+    body = r" \\ ".join(" & ".join(num(v, digits) for v in row) for row in rows)
+    return f"\\begin{{{env}}} {body} \\end{{{env}}}"
+
+
+def signed(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+    """'+ 0.5' or '- 0.5', for writing sums term by term."""
+    text = num(x, digits)
+    return f"- {text[1:]}" if text.startswith("-") else f"+ {text}"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "\n": " ",
+    "\r": " ",
+    "\t": " ",
+}
+
+
+def latex_escape(text: str) -> str:
+    """User text → LaTeX that prints those characters and executes nothing."""
+    out = []
+    for ch in str(text):
+        if ch in _LATEX_SPECIAL:
+            out.append(_LATEX_SPECIAL[ch])
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|$~")
+
+
+def markdown_escape(text: str) -> str:
+    """User text → Markdown that renders those characters literally (no math, no HTML)."""
+    out = []
+    for ch in str(text).replace("\r", " ").replace("\n", " "):
+        if ch in _MARKDOWN_SPECIAL:
+            out.append("\\" + ch)
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+LATEX_UNSUPPORTED_HINT = "Latin letters with accents, digits, spaces and punctuation"

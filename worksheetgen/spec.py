@@ -1,0 +1,172 @@
+"""Sheet specs: TOML → frozen dataclasses, validated completely before anything is drawn."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worksheetgen.errors import WorksheetError
+from worksheetgen.params import parse_params
+from worksheetgen.registry import get_family
+
+_TOP_LEVEL = {
+    "title": "text (required)",
+    "course": "text",
+    "date": "text",
+    "instructions": "text",
+    "seed": "integer",
+    "variants": "integer from 1 to 2000",
+    "digits": "integer from 2 to 10",
+    "name": "output folder name",
+    "tolerance": "table {relative, absolute}",
+    "exercise": "array of tables [[exercise]]",
+    "exam": "table [exam]",
+}
+_EXERCISE_KEYS = {"family", "points", "params", "title"}
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    family: str
+    options: dict[str, Any]
+    points: int | None = None
+    title: str = ""
+    where: str = "exercise[1]"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    relative: float = 0.01
+    absolute: float = 1e-4
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    source: str
+    name: str
+    title: str
+    exercises: tuple[ExerciseSpec, ...]
+    course: str = ""
+    date: str = ""
+    instructions: str = ""
+    seed: int = 0
+    variants: int = 1
+    digits: int = 4
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    exam: dict[str, Any] = field(default_factory=dict)
+
+
+def load_spec(path: str | Path) -> SheetSpec:
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WorksheetError("no such file", source=source) from None
+    except UnicodeDecodeError:
+        raise WorksheetError("not UTF-8 text", source=source, allowed="a UTF-8 TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WorksheetError(f"malformed TOML: {exc}", source=source) from None
+    try:
+        return parse_spec(raw, source=source, default_name=path.stem)
+    except WorksheetError as exc:
+        raise exc.at(source=source) from None
+
+
+def parse_spec(raw: dict[str, Any], *, source: str = "<spec>", default_name: str = "sheet") -> SheetSpec:
+    unknown = sorted(set(raw) - set(_TOP_LEVEL))
+    if unknown:
+        raise WorksheetError(
+            f"unknown key {unknown[0]!r}", field=unknown[0], allowed=", ".join(_TOP_LEVEL)
+        )
+    title = _text(raw, "title", required=True)
+    name = _text(raw, "name") or default_name
+    if not name.replace("-", "").replace("_", "").isalnum() or not name.isascii():
+        raise WorksheetError(
+            f"invalid name {name!r}", field="name",
+            allowed="ASCII letters, digits, '-' and '_' (it names the output folder)",
+        )
+    seed = _int(raw, "seed", 0, minimum=0, maximum=2**63 - 1)
+    variants = _int(raw, "variants", 1, minimum=1, maximum=2000)
+    digits = _int(raw, "digits", 4, minimum=2, maximum=10)
+    tolerance = _tolerance(raw.get("tolerance", {}))
+    exercises_raw = raw.get("exercise")
+    if not isinstance(exercises_raw, list) or not exercises_raw:
+        raise WorksheetError(
+            "no exercises", field="exercise",
+            allowed="one or more [[exercise]] tables with a family",
+        )
+    exercises = tuple(_exercise(item, i) for i, item in enumerate(exercises_raw, start=1))
+    exam = raw.get("exam", {})
+    if not isinstance(exam, dict):
+        raise WorksheetError("not a table", field="exam", allowed="a [exam] table")
+    return SheetSpec(
+        source=source, name=name, title=title, exercises=exercises,
+        course=_text(raw, "course"), date=_text(raw, "date"),
+        instructions=_text(raw, "instructions", max_length=2000),
+        seed=seed, variants=variants, digits=digits, tolerance=tolerance, exam=exam,
+    )
+
+
+def _exercise(item: Any, index: int) -> ExerciseSpec:
+    where = f"exercise[{index}]"
+    if not isinstance(item, dict):
+        raise WorksheetError("not a table", field=where, allowed="[[exercise]] tables")
+    unknown = sorted(set(item) - _EXERCISE_KEYS)
+    if unknown:
+        raise WorksheetError(
+            f"unknown key {unknown[0]!r}", field=f"{where}.{unknown[0]}",
+            allowed=", ".join(sorted(_EXERCISE_KEYS)),
+        )
+    family_name = item.get("family")
+    if not isinstance(family_name, str):
+        raise WorksheetError("missing family", field=f"{where}.family", allowed="a family name (see 'worksheetgen list')")
+    family = get_family(family_name, where=f"{where}.family")
+    params = item.get("params", {})
+    if not isinstance(params, dict):
+        raise WorksheetError("not a table", field=f"{where}.params", allowed="a table of parameters")
+    options = parse_params(family.params, params, where=f"{where}.params", validate=family.validate)
+    points = item.get("points")
+    if points is not None and (isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= 1000):
+        raise WorksheetError(f"invalid points {points!r}", field=f"{where}.points", allowed="an integer from 0 to 1000")
+    title = _text(item, "title", field_prefix=where)
+    return ExerciseSpec(family_name, options, points, title, where)
+
+
+def _text(raw: dict[str, Any], key: str, *, required: bool = False, max_length: int = 300,
+          field_prefix: str = "") -> str:
+    where = f"{field_prefix}.{key}" if field_prefix else key
+    if key not in raw:
+        if required:
+            raise WorksheetError("missing", field=where, allowed="a text")
+        return ""
+    value = raw[key]
+    if not isinstance(value, str) or len(value) > max_length:
+        raise WorksheetError(f"invalid value {str(value)[:40]!r}", field=where,
+                             allowed=f"a text of at most {max_length} characters")
+    return value
+
+
+def _int(raw: dict[str, Any], key: str, default: int, *, minimum: int, maximum: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise WorksheetError(f"invalid value {value!r}", field=key,
+                             allowed=f"an integer from {minimum} to {maximum}")
+    return value
+
+
+def _tolerance(raw: Any) -> Tolerance:
+    if not isinstance(raw, dict) or set(raw) - {"relative", "absolute"}:
+        raise WorksheetError("invalid tolerance", field="tolerance",
+                             allowed="a table with 'relative' and/or 'absolute' (positive numbers)")
+    values = {}
+    for key in ("relative", "absolute"):
+        if key in raw:
+            v = raw[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                raise WorksheetError(f"invalid value {v!r}", field=f"tolerance.{key}",
+                                     allowed="a positive number")
+            values[key] = float(v)
+    return Tolerance(**values)
