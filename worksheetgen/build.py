@@ -87,6 +87,8 @@ def render_variant(spec: SheetSpec, solved: SolvedVariant, formats: Iterable[str
         wanted.append(("latex", "tex"))
     if "md" in formats:
         wanted.append(("markdown", "md"))
+        for instance in solved.instances:
+            files.update(render.figure_files(instance))
     for fmt, suffix in wanted:
         items = []
         for instance in solved.instances:
@@ -147,6 +149,7 @@ def build(
                 if name.endswith(".tex") and "tex" not in formats and "pdf" not in formats:
                     continue
                 path = folder / name
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
                 written.append(path)
                 if name.endswith(".tex") and "pdf" in formats:

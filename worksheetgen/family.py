@@ -40,6 +40,7 @@ class Solved:
 
     answers: list[Answer]
     data: dict[str, Any] = field(default_factory=dict)
+    figures: list[Any] = field(default_factory=list)  # worksheetgen.figures.Figure
 
     def answer(self, key: str) -> Answer:
         for a in self.answers:

@@ -87,9 +87,18 @@ def render_exercise(instance: Instance, fmt: str) -> tuple[str, str]:
     template = env.get_template(instance.family.template)
     module = template.make_module(
         {"ex": instance, "d": instance.data, "g": instance.given, "m": macros(fmt),
-         "digits": instance.digits}
+         "digits": instance.digits, "figure_path": lambda fig: figure_path(instance, fig)}
     )
     return _tidy(str(module.problem())), _tidy(str(module.solution()))
+
+
+def figure_path(instance: Instance, fig: Any) -> str:
+    """Where a figure's SVG is written, relative to the Markdown file that shows it."""
+    return f"figures/ex{instance.position}-{fig.name}.svg"
+
+
+def figure_files(instance: Instance) -> dict[str, str]:
+    return {figure_path(instance, fig): fig.svg for fig in instance.solved.figures}
 
 
 def render_document(fmt: str, view: str, context: dict[str, Any]) -> str:
