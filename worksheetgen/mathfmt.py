@@ -144,6 +144,15 @@ def value(x: Any, digits: int = DEFAULT_DIGITS) -> str:
     return f"{closed} \\approx {rounded_text}"
 
 
+def equals(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+    """The right-hand side of a result line with its relation: ``= 0.485``,
+    ``= e^{-2} - 1 \\approx -0.8647``, or ``\\approx 0.2732`` when the closed form is too long."""
+    shown = value(x, digits)
+    if is_exact_decimal(as_expr(x)) or "\\approx" in shown:
+        return f"= {shown}"
+    return f"\\approx {shown}"
+
+
 def paren(text: str) -> str:
     """Parenthesize a TeX number that starts with a minus sign (for substituted products)."""
     return f"({text})" if text.startswith("-") else text

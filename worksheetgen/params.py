@@ -48,11 +48,12 @@ class Kind:
         raise NotImplementedError
 
     def from_text(self, text: str) -> Any:
-        """Parse a ``--set`` value: JSON/TOML-like literals, else the bare string."""
+        """The raw value of a ``--set`` text: a JSON literal, else the bare string.
+        Validation happens afterwards, exactly as for a spec value."""
         try:
-            return self.parse(json.loads(text))
-        except (json.JSONDecodeError, ValueError):
-            return self.parse(text)
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class Choice(Kind):
         return value
 
     def from_text(self, text: str) -> str:
-        return self.parse(text.strip().strip('"'))
+        return text.strip().strip('"')
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Text(Kind):
         return value
 
     def from_text(self, text: str) -> str:
-        return self.parse(text)
+        return text
 
 
 @dataclass(frozen=True)

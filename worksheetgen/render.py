@@ -56,11 +56,13 @@ def environment(fmt: str) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
+        extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
     )
     env.filters.update(
         num=_math_filter(mathfmt.num),
         pnum=_math_filter(mathfmt.pnum),
         value=_math_filter(mathfmt.value),
+        eq=_math_filter(mathfmt.equals),
         signed=_math_filter(mathfmt.signed),
         rounded=_math_filter(mathfmt.rounded),
         matrix=_math_filter(mathfmt.matrix),

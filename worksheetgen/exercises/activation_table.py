@@ -1,0 +1,271 @@
+"""A table of activation values (and, optionally, derivatives) at a few inputs, then the
+property questions of seed 003 Ex3 (seed 004 Ex4 gives the table).
+
+The property answers are derived from the definitions in ``worksheetgen.activations`` with
+SymPy (limits, one-sided difference quotients, exact witnesses); ``check`` decides the same
+properties by sampling the NumPy functions on a grid.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from worksheetgen import activations
+from worksheetgen.errors import WorksheetError
+from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.params import Bool, Choice, Int, ListOf, Number, Param
+from worksheetgen.sampling import check_grid, grid_param
+
+# Canonical order of the table's columns (the seed's order first).
+ORDER = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "silu", "gelu", "identity")
+NAMES = {
+    "relu": "ReLU", "leaky_relu": "Leaky ReLU", "sigmoid": "sigmoid", "tanh": "tanh",
+    "elu": "ELU", "silu": "SiLU", "gelu": "GELU", "identity": "identity",
+}
+# Which branch of the piecewise definition a point falls in: (right of kink, left of kink).
+BRANCHES = {"relu": (">", r"\le"), "leaky_relu": (">", r"\le"), "elu": (r"\ge", "<")}
+PROPERTIES = ("vanishing", "differentiable", "nonlinear", "zero_centered")
+# Exact test pairs for additivity; the first one that fails is shown as the witness.
+ADDITIVITY_PAIRS = ((1, -1), (1, 1), (2, -1), (-1, -1))
+ODDNESS_POINTS = (1, 2, sp.Rational(1, 2))
+# A kink whose slope jump is below this is invisible to the sampled check (see validate).
+MIN_SLOPE_JUMP = sp.Rational(1, 10**4)
+
+_p = sp.Symbol("p", positive=True)  # stands for a large |z| (z = p or z = -p)
+_h = sp.Symbol("h", positive=True)  # one-sided step
+
+
+def _is_zero(expr: sp.Expr) -> bool:
+    simplified = sp.simplify(expr)
+    if simplified == 0:
+        return True
+    if simplified.free_symbols:
+        return False
+    return abs(sp.N(simplified, 60)) < sp.Float("1e-45")
+
+
+@lru_cache(maxsize=None)
+def derive_properties(name: str, alpha: sp.Rational) -> dict[str, Any]:
+    """The four properties of one activation, derived exactly, with what the solution shows."""
+    g = activations.get(name)
+    out: dict[str, Any] = {}
+
+    # Vanishing gradients: g' tends to 0 on both sides (saturation). ReLU's flat left side alone
+    # does not count, which is the seed's answer.
+    lim_minus = sp.limit(g.grad_at(-_p, alpha), _p, sp.oo)
+    lim_plus = sp.limit(g.grad_at(_p, alpha), _p, sp.oo)
+    out["lim_minus"], out["lim_plus"] = lim_minus, lim_plus
+    out["vanishing"] = bool(lim_minus == 0 and lim_plus == 0)
+
+    # Differentiable everywhere: the pieces are smooth, so only the kinks can break it;
+    # there the one-sided limits of the difference quotient must agree.
+    sides = []
+    for k in g.kinks:
+        right = sp.limit((g.at(k + _h, alpha) - g.at(k, alpha)) / _h, _h, 0, "+")
+        left = sp.limit((g.at(k, alpha) - g.at(k - _h, alpha)) / _h, _h, 0, "+")
+        sides.append({"at": sp.Integer(k), "left": left, "right": right, "equal": _is_zero(right - left)})
+    out["kink_sides"] = sides
+    out["differentiable"] = all(s["equal"] for s in sides)
+
+    # Linear: g(z) = g(1) z on both half-lines; otherwise an exact additivity witness.
+    slope = g.at(1, alpha)
+    linear = _is_zero(g.at(_p, alpha) - slope * _p) and _is_zero(g.at(-_p, alpha) + slope * _p)
+    witness = None
+    for a, b in ADDITIVITY_PAIRS:
+        lhs, rhs = g.at(a + b, alpha), g.at(a, alpha) + g.at(b, alpha)
+        if not _is_zero(lhs - rhs):
+            witness = {"a": sp.Integer(a), "b": sp.Integer(b), "sum": sp.Integer(a + b),
+                       "lhs": lhs, "rhs": rhs}
+            break
+    if linear == (witness is not None):
+        raise RuntimeError(f"linearity of {name} (alpha={alpha}) is undecided")
+    out["slope"], out["nonlinear"], out["additivity_witness"] = slope, not linear, witness
+
+    # Zero-centered: a symmetric zero-mean input gives a zero-mean output for every such input
+    # distribution exactly when g is odd (E g(Z) = E[(g(Z) + g(-Z))/2]).
+    odd = _is_zero(g.at(_p, alpha) + g.at(-_p, alpha))
+    odd_witness = None
+    if not odd:
+        for z in ODDNESS_POINTS:
+            total = g.at(z, alpha) + g.at(-z, alpha)
+            if not _is_zero(total):
+                odd_witness = {"z": sp.nsimplify(z), "total": sp.simplify(total)}
+                break
+        if odd_witness is None:
+            raise RuntimeError(f"no oddness witness for {name} (alpha={alpha})")
+    out["zero_centered"], out["odd_witness"] = odd, odd_witness
+    return out
+
+
+def _branch(name: str, z: sp.Rational) -> str:
+    """The condition of the piece of the definition that z falls in, e.g. 'z \\le 0'."""
+    right, left = BRANCHES[name]
+    on_right = z > 0 if right == ">" else z >= 0
+    return f"z {right if on_right else left} 0"
+
+
+def _alpha_for(name: str, given: dict[str, Any]) -> sp.Rational:
+    if name == "leaky_relu":
+        return given["leaky_alpha"]
+    if name == "elu":
+        return given["elu_alpha"]
+    return sp.Integer(0)
+
+
+def _grid(values: list[sp.Rational]) -> list[sp.Rational]:
+    lo, hi, step = values
+    count = int(sp.floor((hi - lo) / step)) + 1
+    return [lo + step * k for k in range(count)]
+
+
+class ActivationTable(Family):
+    name = "activation_table"
+    title = "Activation functions"
+    summary = ("Values (optionally derivatives) of chosen activations at a few inputs; which are "
+               "prone to vanishing gradients, differentiable, non-linear, zero-centered.")
+    params = (
+        Param("functions", ListOf(Choice(ORDER), min_length=1, max_length=len(ORDER)), None,
+              "activation functions in the table (drawn from function_pool when not given)"),
+        Param("function_pool", ListOf(Choice(ORDER), min_length=1, max_length=len(ORDER)), list(ORDER),
+              "functions the draw picks from"),
+        Param("n_functions", Int(1, len(ORDER)), 4, "how many functions are drawn"),
+        Param("points", ListOf(Number(), min_length=2, max_length=8), None,
+              "the inputs z (drawn from point_grid when not given)"),
+        Param("n_points", Int(2, 8), 5, "how many inputs are drawn"),
+        grid_param("point_grid", (-3, 3, 0.5), "[lo, hi, step] for drawn inputs"),
+        Param("leaky_alpha", Number(positive=True, maximum=10), sp.Rational(1, 100), "α of leaky ReLU"),
+        Param("elu_alpha", Number(positive=True, maximum=10), sp.Integer(1), "α of ELU"),
+        Param("derivatives", Bool(), False, "also ask for the table of derivatives g'(z)"),
+        Param("properties", ListOf(Choice(PROPERTIES), max_length=len(PROPERTIES)), list(PROPERTIES),
+              "property questions asked, in this order (empty: none)"),
+    )
+
+    def validate(self, options: dict[str, Any]) -> None:
+        for key in ("functions", "function_pool", "properties", "points"):
+            values = options[key]
+            if values is not None and len(set(values)) != len(values):
+                raise WorksheetError("an entry appears twice", field=key, allowed="distinct entries")
+        problem = check_grid(options["point_grid"])
+        if problem:
+            raise WorksheetError(problem, field="point_grid", allowed="[lo, hi, step] with lo <= hi, step > 0")
+        if options["points"] is None:
+            grid = _grid(options["point_grid"])
+            if len(grid) < options["n_points"]:
+                raise WorksheetError(
+                    f"the grid has {len(grid)} values, fewer than n_points = {options['n_points']}",
+                    field="point_grid", allowed="a grid with at least n_points values")
+            if not (any(v < 0 for v in grid) and any(v > 0 for v in grid)):
+                raise WorksheetError("the grid needs negative and positive values",
+                                     field="point_grid", allowed="lo < 0 < hi")
+        if options["functions"] is None and len(options["function_pool"]) < options["n_functions"]:
+            raise WorksheetError(
+                f"function_pool has {len(options['function_pool'])} functions, fewer than "
+                f"n_functions = {options['n_functions']}", field="n_functions",
+                allowed=f"at most {len(options['function_pool'])}")
+        for key in ("leaky_alpha", "elu_alpha"):
+            alpha = options[key]
+            if alpha != 1 and abs(alpha - 1) < MIN_SLOPE_JUMP:
+                raise WorksheetError(
+                    "α this close to 1 (but not 1) leaves a kink too small to check numerically",
+                    field=key, allowed=f"1, or a value at least {MIN_SLOPE_JUMP} away from 1")
+
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
+        given: dict[str, Any] = {k: options[k] for k in ("leaky_alpha", "elu_alpha", "derivatives", "properties")}
+        if options["points"] is not None:
+            given["points"] = list(options["points"])
+        else:
+            grid = _grid(options["point_grid"])
+            picks = rng.choice(len(grid), size=options["n_points"], replace=False)
+            given["points"] = sorted(grid[int(k)] for k in picks)
+        if options["functions"] is not None:
+            given["functions"] = list(options["functions"])
+        else:
+            pool = [f for f in ORDER if f in options["function_pool"]]
+            # Redraw (bounded) so that every property question has at least one right option.
+            for _ in range(50):
+                picks = rng.choice(len(pool), size=options["n_functions"], replace=False)
+                functions = [pool[int(k)] for k in sorted(picks)]
+                if all(any(derive_properties(f, _alpha_for(f, given))[p] for f in functions)
+                       for p in given["properties"]):
+                    break
+            given["functions"] = functions
+        return given
+
+    def solve(self, given: dict[str, Any]) -> Solved:
+        points = given["points"]
+        rows, answers = [], []
+        for name in given["functions"]:
+            g = activations.get(name)
+            alpha = _alpha_for(name, given)
+            values = [g.at(z, alpha) for z in points]
+            derivs = [g.grad_at(z, alpha) for z in points]
+            branches = [_branch(name, z) for z in points] if name in BRANCHES else []
+            rows.append(dict(
+                name=name, label=NAMES[name], act=g, alpha=alpha, values=values, derivs=derivs,
+                branches=branches, props=derive_properties(name, alpha),
+                kink_hit=any(z in g.kinks for z in points),
+            ))
+            answers.append(Answer(f"values_{name}", f"{g.tex}(z)", sp.Matrix([values]), "matrix"))
+        if given["derivatives"]:
+            for row in rows:
+                answers.append(Answer(f"derivs_{row['name']}", f"{row['act'].tex}'(z)",
+                                      sp.Matrix([row["derivs"]]), "matrix"))
+        questions = []
+        for prop in given["properties"]:
+            letters = [chr(ord("A") + i) for i, row in enumerate(rows) if row["props"][prop]]
+            answer = ", ".join(letters) if letters else "none"
+            questions.append(dict(key=prop, answer=answer))
+            answers.append(Answer(prop, PROPERTY_LABELS[prop], answer, "choice"))
+        return Solved(answers, dict(rows=rows, questions=questions, points=points))
+
+    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
+        points = given["points"]
+        if not (any(z < 0 for z in points) and any(z > 0 for z in points)):
+            return "inputs of both signs"
+        return None
+
+    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+        points = np.array([float(z) for z in given["points"]])
+        out: dict[str, Any] = {}
+        flags: dict[str, dict[str, bool]] = {p: {} for p in PROPERTIES}
+        for name in given["functions"]:
+            g = activations.get(name)
+            alpha = float(_alpha_for(name, given))
+            out[f"values_{name}"] = g.numeric(points, alpha)
+            if given["derivatives"]:
+                out[f"derivs_{name}"] = g.numeric_grad(points, alpha)
+            for prop, flag in sampled_properties(lambda z: g.numeric(z, alpha)).items():
+                flags[prop][name] = flag
+        for prop in given["properties"]:
+            letters = [chr(ord("A") + i) for i, f in enumerate(given["functions"]) if flags[prop][f]]
+            out[prop] = ", ".join(letters) if letters else "none"
+        return out
+
+
+PROPERTY_LABELS = {
+    "vanishing": r"\text{prone to vanishing gradients}",
+    "differentiable": r"\text{differentiable everywhere}",
+    "nonlinear": r"\text{non-linear}",
+    "zero_centered": r"\text{zero-centered}",
+}
+
+
+def sampled_properties(f: Any) -> dict[str, bool]:
+    """The four properties of a NumPy function, decided by sampling it (no SymPy, no kinks list)."""
+    grid = np.arange(-120, 121) / 20.0  # multiples of 0.05 in [-6, 6], 0 exactly included
+    h = 1e-7
+    value = f(grid)
+    odd = bool(np.max(np.abs(f(grid) + f(-grid))) <= 1e-12 * (1 + np.max(np.abs(value))))
+    jump = np.abs((f(grid + h) - value) / h - (value - f(grid - h)) / h)
+    differentiable = bool(np.max(jump) < 1e-5)
+    a, b = np.meshgrid(np.arange(-12, 13) / 4.0, np.arange(-12, 13) / 4.0)
+    additive = bool(np.max(np.abs(f((a + b).ravel()) - f(a.ravel()) - f(b.ravel()))) <= 1e-12)
+    far = np.array([-40.0, 40.0])
+    slope_far = (f(far + 1e-3) - f(far - 1e-3)) / 2e-3
+    vanishing = bool(np.all(np.abs(slope_far) < 1e-6))
+    return {"vanishing": vanishing, "differentiable": differentiable, "nonlinear": not additive,
+            "zero_centered": odd}
