@@ -75,6 +75,9 @@ def cmd_build(args: argparse.Namespace) -> int:
                                  allowed="an integer from 1 to 2000")
         spec = replace(spec, variants=args.variants)
     formats = _formats(args.format) if args.format else list(ALL_FORMATS)
+    if args.student is not None and not spec.exam:
+        raise WorksheetError(f"no [exam] table in {spec.source}", field="--student",
+                             allowed="--student only with an exam spec (roster or versions)")
     if spec.exam:
         from worksheetgen.exam import build_exam
 

@@ -174,6 +174,22 @@ def matrix(m: Any, digits: int = DEFAULT_DIGITS, env: str = "bmatrix") -> str:
     return f"\\begin{{{env}}} {body} \\end{{{env}}}"
 
 
+def intsep(x: Any) -> str:
+    """A whole number as TeX with thousands separators, ``1{,}592{,}527{,}626``; four-digit
+    numbers stay plain (``1920``), as in print."""
+    n = int(x)
+    if n != x:
+        raise ValueError(f"intsep needs a whole number, not {x!r}")
+    digits = str(abs(n))
+    if len(digits) > 4:
+        groups = []
+        while digits:
+            groups.insert(0, digits[-3:])
+            digits = digits[:-3]
+        digits = "{,}".join(groups)
+    return f"-{digits}" if n < 0 else digits
+
+
 def signed(x: Any, digits: int = DEFAULT_DIGITS) -> str:
     """'+ 0.5' or '- 0.5', for writing sums term by term."""
     text = num(x, digits)

@@ -195,6 +195,22 @@ class Layer:
     dz: sp.Matrix | None = None  # g'(z), elementwise (not for softmax)
 
 
+PRECISION = 50  # digits kept once a closed form grows too large to be worth showing
+MAX_CLOSED_FORM_OPS = 24
+
+
+def tame(v: sp.Expr) -> sp.Expr:
+    """Keep a value exact while its closed form is small; past that, a 50-digit Float.
+
+    Closed forms of deep sigmoid/tanh nets grow exponentially with depth; nobody reads them,
+    and evaluating them for every comparison costs minutes. Fifty digits lose nothing a sheet
+    prints (4 digits) or the cross-check can see (rtol 1e-9).
+    """
+    if isinstance(v, sp.Rational) or sp.count_ops(v) <= MAX_CLOSED_FORM_OPS:
+        return v
+    return sp.Float(sp.N(v, PRECISION), PRECISION)
+
+
 def softmax_exact(z: sp.Matrix) -> sp.Matrix:
     exps = [sp.exp(v) for v in z]
     total = sum(exps)
@@ -209,13 +225,13 @@ def forward(given: dict[str, Any]) -> list[Layer]:
     layers = []
     for l in range(n_layers):
         name = given["output_activation"] if l == n_layers - 1 else given["activation"]
-        z = As[l] * a + bs[l]
+        z = (As[l] * a + bs[l]).applyfunc(tame)
         if name == "softmax":
-            out, dz = softmax_exact(z), None
+            out, dz = softmax_exact(z).applyfunc(tame), None
         else:
             g = activations.get(name)
-            out = sp.Matrix([g.at(v, alpha) for v in z])
-            dz = sp.Matrix([g.grad_at(v, alpha) for v in z])
+            out = sp.Matrix([tame(g.at(v, alpha)) for v in z])
+            dz = sp.Matrix([tame(g.grad_at(v, alpha)) for v in z])
         layers.append(Layer(l + 1, name, a, z, out, dz))
         a = out
     return layers
@@ -251,10 +267,10 @@ def backward(given: dict[str, Any], layers: list[Layer]) -> list[sp.Matrix]:
     else:
         _, _, dl_dyhat = loss_exact(given["loss"], yhat, y)
         delta = sp.matrix_multiply_elementwise(dl_dyhat, last.dz)
-    deltas = [delta]
+    deltas = [delta.applyfunc(tame)]
     for l in range(len(layers) - 2, -1, -1):
         back = As[l + 1].T * deltas[0]
-        deltas.insert(0, sp.matrix_multiply_elementwise(back, layers[l].dz))
+        deltas.insert(0, sp.matrix_multiply_elementwise(back, layers[l].dz).applyfunc(tame))
     return deltas
 
 

@@ -67,6 +67,7 @@ def environment(fmt: str) -> jinja2.Environment:
         rounded=_math_filter(mathfmt.rounded),
         matrix=_math_filter(mathfmt.matrix),
         exact=mathfmt.exact,
+        intsep=mathfmt.intsep,
         rel=mathfmt.relation,
         paren=mathfmt.paren,
         t=_ESCAPERS[fmt],

@@ -24,7 +24,7 @@ _TOP_LEVEL = {
     "exercise": "array of tables [[exercise]]",
     "exam": "table [exam]",
 }
-_EXERCISE_KEYS = {"family", "points", "params", "title"}
+_EXERCISE_KEYS = {"family", "points", "params", "title", "pool", "part_points"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class ExerciseSpec:
     points: int | None = None
     title: str = ""
     where: str = "exercise[1]"
+    pool: str = ""  # exams: the question pool this exercise belongs to ([exam.pools])
+    part_points: tuple[int, ...] = ()  # exams: points of the parts (a), (b), ...
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,10 @@ def parse_spec(raw: dict[str, Any], *, source: str = "<spec>", default_name: str
     exam = raw.get("exam", {})
     if not isinstance(exam, dict):
         raise WorksheetError("not a table", field="exam", allowed="a [exam] table")
+    if "exam" in raw or any(e.pool or e.part_points for e in exercises):
+        from worksheetgen.exam import parse_exam  # the exam owns its table; it imports this module
+
+        parse_exam(exam, exercises, variants=variants, spec_dir=Path(source).parent)
     return SheetSpec(
         source=source, name=name, title=title, exercises=exercises,
         course=_text(raw, "course"), date=_text(raw, "date"),
@@ -132,7 +138,19 @@ def _exercise(item: Any, index: int) -> ExerciseSpec:
     if points is not None and (isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= 1000):
         raise WorksheetError(f"invalid points {points!r}", field=f"{where}.points", allowed="an integer from 0 to 1000")
     title = _text(item, "title", field_prefix=where)
-    return ExerciseSpec(family_name, options, points, title, where)
+    pool = _text(item, "pool", max_length=60, field_prefix=where)
+    part_points = item.get("part_points", [])
+    if not isinstance(part_points, list) or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 1000 for p in part_points
+    ):
+        raise WorksheetError(f"invalid part_points {part_points!r}", field=f"{where}.part_points",
+                             allowed="a list of integers from 0 to 1000, one per part (a), (b), ...")
+    if part_points and points is not None and sum(part_points) != points:
+        raise WorksheetError(f"part_points add up to {sum(part_points)}, not to points = {points}",
+                             field=f"{where}.part_points", allowed="parts that add up to points (or leave points out)")
+    if part_points and points is None:
+        points = sum(part_points)
+    return ExerciseSpec(family_name, options, points, title, where, pool, tuple(part_points))
 
 
 def _text(raw: dict[str, Any], key: str, *, required: bool = False, max_length: int = 300,

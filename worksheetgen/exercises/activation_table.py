@@ -39,6 +39,16 @@ _p = sp.Symbol("p", positive=True)  # stands for a large |z| (z = p or z = -p)
 _h = sp.Symbol("h", positive=True)  # one-sided step
 
 
+def _tidy(expr: sp.Expr) -> sp.Expr:
+    """The simpler of an expression and its simplification (for what the solution prints)."""
+    simpler = sp.simplify(expr)
+    # SymPy likes to fold exponentials back into tanh(2), which would print tanh(2) = tanh(2).
+    new_functions = {type(f) for f in simpler.atoms(sp.Function)} - {type(f) for f in expr.atoms(sp.Function)}
+    if new_functions or sp.count_ops(simpler) > sp.count_ops(expr):
+        return expr
+    return simpler
+
+
 def _is_zero(expr: sp.Expr) -> bool:
     simplified = sp.simplify(expr)
     if simplified == 0:
@@ -79,7 +89,7 @@ def derive_properties(name: str, alpha: sp.Rational) -> dict[str, Any]:
         lhs, rhs = g.at(a + b, alpha), g.at(a, alpha) + g.at(b, alpha)
         if not _is_zero(lhs - rhs):
             witness = {"a": sp.Integer(a), "b": sp.Integer(b), "sum": sp.Integer(a + b),
-                       "lhs": lhs, "rhs": rhs}
+                       "lhs": _tidy(lhs), "rhs": _tidy(rhs)}
             break
     if linear == (witness is not None):
         raise RuntimeError(f"linearity of {name} (alpha={alpha}) is undecided")
@@ -93,7 +103,7 @@ def derive_properties(name: str, alpha: sp.Rational) -> dict[str, Any]:
         for z in ODDNESS_POINTS:
             total = g.at(z, alpha) + g.at(-z, alpha)
             if not _is_zero(total):
-                odd_witness = {"z": sp.nsimplify(z), "total": sp.simplify(total)}
+                odd_witness = {"z": sp.nsimplify(z), "total": _tidy(total)}
                 break
         if odd_witness is None:
             raise RuntimeError(f"no oddness witness for {name} (alpha={alpha})")
@@ -139,7 +149,8 @@ class ActivationTable(Family):
         grid_param("point_grid", (-3, 3, 0.5), "[lo, hi, step] for drawn inputs"),
         Param("leaky_alpha", Number(positive=True, maximum=10), sp.Rational(1, 100), "α of leaky ReLU"),
         Param("elu_alpha", Number(positive=True, maximum=10), sp.Integer(1), "α of ELU"),
-        Param("derivatives", Bool(), False, "also ask for the table of derivatives g'(z)"),
+        Param("values", Bool(), True, "ask for the table of values g(z)"),
+        Param("derivatives", Bool(), False, "ask for the table of derivatives g'(z)"),
         Param("properties", ListOf(Choice(PROPERTIES), max_length=len(PROPERTIES)), list(PROPERTIES),
               "property questions asked, in this order (empty: none)"),
     )
@@ -149,6 +160,9 @@ class ActivationTable(Family):
             values = options[key]
             if values is not None and len(set(values)) != len(values):
                 raise WorksheetError("an entry appears twice", field=key, allowed="distinct entries")
+        if not (options["values"] or options["derivatives"] or options["properties"]):
+            raise WorksheetError("nothing is asked", field="properties",
+                                 allowed="values = true, derivatives = true or a property question")
         problem = check_grid(options["point_grid"])
         if problem:
             raise WorksheetError(problem, field="point_grid", allowed="[lo, hi, step] with lo <= hi, step > 0")
@@ -174,7 +188,7 @@ class ActivationTable(Family):
                     field=key, allowed=f"1, or a value at least {MIN_SLOPE_JUMP} away from 1")
 
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-        given: dict[str, Any] = {k: options[k] for k in ("leaky_alpha", "elu_alpha", "derivatives", "properties")}
+        given: dict[str, Any] = {k: options[k] for k in ("leaky_alpha", "elu_alpha", "values", "derivatives", "properties")}
         if options["points"] is not None:
             given["points"] = list(options["points"])
         else:
@@ -198,18 +212,19 @@ class ActivationTable(Family):
     def solve(self, given: dict[str, Any]) -> Solved:
         points = given["points"]
         rows, answers = [], []
-        for name in given["functions"]:
+        for letter, name in zip("ABCDEFGH", given["functions"]):
             g = activations.get(name)
             alpha = _alpha_for(name, given)
             values = [g.at(z, alpha) for z in points]
             derivs = [g.grad_at(z, alpha) for z in points]
             branches = [_branch(name, z) for z in points] if name in BRANCHES else []
             rows.append(dict(
-                name=name, label=NAMES[name], act=g, alpha=alpha, values=values, derivs=derivs,
+                name=name, letter=letter, label=NAMES[name], act=g, alpha=alpha, values=values, derivs=derivs,
                 branches=branches, props=derive_properties(name, alpha),
                 kink_hit=any(z in g.kinks for z in points),
             ))
-            answers.append(Answer(f"values_{name}", f"{g.tex}(z)", sp.Matrix([values]), "matrix"))
+            if given["values"]:
+                answers.append(Answer(f"values_{name}", f"{g.tex}(z)", sp.Matrix([values]), "matrix"))
         if given["derivatives"]:
             for row in rows:
                 answers.append(Answer(f"derivs_{row['name']}", f"{row['act'].tex}'(z)",
@@ -220,7 +235,8 @@ class ActivationTable(Family):
             answer = ", ".join(letters) if letters else "none"
             questions.append(dict(key=prop, answer=answer))
             answers.append(Answer(prop, PROPERTY_LABELS[prop], answer, "choice"))
-        return Solved(answers, dict(rows=rows, questions=questions, points=points))
+        tables = [t for t in ("values", "derivatives") if given[t]]
+        return Solved(answers, dict(rows=rows, questions=questions, points=points, tables=tables))
 
     def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
         points = given["points"]
@@ -235,7 +251,8 @@ class ActivationTable(Family):
         for name in given["functions"]:
             g = activations.get(name)
             alpha = float(_alpha_for(name, given))
-            out[f"values_{name}"] = g.numeric(points, alpha)
+            if given["values"]:
+                out[f"values_{name}"] = g.numeric(points, alpha)
             if given["derivatives"]:
                 out[f"derivs_{name}"] = g.numeric_grad(points, alpha)
             for prop, flag in sampled_properties(lambda z: g.numeric(z, alpha)).items():

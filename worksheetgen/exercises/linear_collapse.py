@@ -50,7 +50,7 @@ def _formula(layers: int) -> str:
     """ŷ = W^{[L]T} g(⋯ g(W^{[1]T} x)) written out for this L (no g after the last layer)."""
     inner = _w(1) + r" \mathbf{x}"
     for l in range(2, layers + 1):
-        inner = f"{_w(l)}\, g({inner})"
+        inner = rf"{_w(l)}\, g({inner})"
     return r"\hat{\mathbf{y}} = " + inner
 
 
@@ -65,6 +65,15 @@ def _product_labels(layers: int) -> list[str]:
         else:
             labels.append(_w(l) + r" \cdots " + _w(1))
     return labels
+
+
+def _coefficient(c: sp.Rational) -> tuple[str, str]:
+    """TeX for 'c·v' and for '− c·v' in a sum: ('2 \\,', '- 2 \\,'), ('-', '+'), ('-2 \\,', '+ 2 \\,')."""
+    def times(value: sp.Rational) -> str:
+        return "" if value == 1 else mathfmt.exact(value) + r" \,"
+    scale = "-" if c == -1 else times(c)
+    minus = ("- " + times(c)) if c > 0 else ("+ " + times(-c))
+    return scale, minus.rstrip()
 
 
 class LinearCollapse(Family):
@@ -106,6 +115,14 @@ class LinearCollapse(Family):
             if not 2 <= size <= 4:
                 raise WorksheetError(f"the weights are {size}×{size}", field="weights",
                                      allowed="square matrices from 2×2 to 4×4")
+        # Givens are printed as decimals in '=' chains, so they must terminate.
+        for key in ("weights", "x1", "c"):
+            value = options[key]
+            entries = [] if value is None else (
+                [v for w in value for v in w] if key == "weights" else list(value) if key == "x1" else [value])
+            if not all(mathfmt.is_exact_decimal(v) for v in entries):
+                raise WorksheetError(f"{key} has a number without a finite decimal expansion", field=key,
+                                     allowed="terminating decimals such as 0.25 or -1.5")
         x1 = options["x1"]
         if x1 is not None:
             if x1.cols != 1 or x1.rows != size:
@@ -127,6 +144,37 @@ class LinearCollapse(Family):
         if options["activation"] == "leaky_relu" and alpha is not None and alpha == 1:
             raise WorksheetError("leaky ReLU with α = 1 is the identity", field="alpha",
                                  allowed="a positive number other than 1")
+        if options["activation"] == "tanh" and c == -1:
+            raise WorksheetError("tanh is odd, tanh(-z) = -tanh(z), so x₂ = -x₁ gives ŷ₂ = -ŷ₁",
+                                 field="c", allowed="a number other than -1, 0 and 1")
+        self._refuse_linear_pair(options)
+
+    def _refuse_linear_pair(self, options: dict[str, Any]) -> None:
+        """When weights, x₁ and c are all fixed, make sure that this pair shows something:
+        if every pre-activation stays where g is linear, ŷ₂ = c·ŷ₁ and the exercise proves nothing."""
+        if options["weights"] is None or (options["inputs"] == "drawn" and
+                                          (options["x1"] is None or options["c"] is None)):
+            return
+        given = self.sample(np.random.default_rng(0), options)
+        act = activations.get(given["activation"])
+        alpha = float(given["alpha"])
+        ws = [np.array(w.tolist(), dtype=float) for w in given["weights"]]
+
+        def run(x: np.ndarray) -> np.ndarray:
+            for l, w in enumerate(ws):
+                x = w.T @ x
+                if l < len(ws) - 1:
+                    x = act.numeric(x, alpha)
+            return x
+
+        x1 = np.array(given["x1"].tolist(), dtype=float).ravel()
+        c = float(given["c"])
+        y1, y2 = run(x1), run(c * x1)
+        if np.max(np.abs(y2 - c * y1)) <= 1e-9 * (1 + np.max(np.abs(y2))):
+            raise WorksheetError(
+                "with these weights, x1 and c every pre-activation stays where g is linear, so "
+                "ŷ₂ = c·ŷ₁ and the exercise cannot show that no matrix exists", field="c",
+                allowed="another c (for instance a negative one) or another x1")
 
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
         activation = options["activation"]
@@ -181,7 +229,8 @@ class LinearCollapse(Family):
         y1, y2 = path1[-1]["z"], path2[-1]["z"]
         scaled = c * y1
         diff = y2 - scaled
-        data = dict(act=act, alpha=alpha, L=len(weights), formula=_formula(len(weights)),
+        c_times, minus_c_times = _coefficient(c)
+        data = dict(c_times=c_times, minus_c_times=minus_c_times, act=act, alpha=alpha, L=len(weights), formula=_formula(len(weights)),
                     product_labels=_product_labels(len(weights)), n=weights[0].rows, transposed=transposed,
                     products=products, x2=x2, path1=path1, path2=path2, scaled=scaled,
                     y1_rel=_relation(y1), y2_rel=_relation(y2), scaled_rel=_relation(scaled),

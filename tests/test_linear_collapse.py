@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+import sympy as sp
+from scipy.special import erf
+
+from helpers import instance, value
+from worksheetgen.errors import WorksheetError
+
+SEED_WEIGHTS = [  # W1, W2, W3 of seed 001 Q2 (the seed lists them as W3, W2, W1)
+    [[1.4, 0.6], [0.8, 0.6]],
+    [[2.1, -0.5], [0.7, 1.9]],
+    [[1.2, -2.2], [1.2, 1.3]],
+]
+
+NUMPY_G = {
+    "relu": lambda z, a: np.maximum(z, 0.0),
+    "leaky_relu": lambda z, a: np.where(z > 0, z, a * z),
+    "elu": lambda z, a: np.where(z >= 0, z, a * (np.exp(np.minimum(z, 0)) - 1)),
+    "sigmoid": lambda z, a: 1 / (1 + np.exp(-z)),
+    "tanh": lambda z, a: np.tanh(z),
+    "silu": lambda z, a: z / (1 + np.exp(-z)),
+    "gelu": lambda z, a: 0.5 * z * (1 + erf(z / np.sqrt(2))),
+}
+
+
+def network(weights, x, g=None, alpha=0.0):
+    a = np.asarray(x, float)
+    for l, w in enumerate(weights):
+        a = np.asarray(w, float).T @ a
+        if g is not None and l < len(weights) - 1:
+            a = NUMPY_G[g](a, alpha)
+    return a
+
+
+def test_seed_001_q2_values():
+    ex = instance("linear_collapse", weights=SEED_WEIGHTS)
+    assert ex.given["activation"] == "silu" and ex.given["c"] == 2
+    assert list(ex.given["x1"]) == [1, 0]
+    # Seed: M^T = [[4.56, 3.408], [-6.82, -3.658]] (correct, and exact).
+    assert ex.answers["MT"].value == sp.Matrix([[sp.Rational("4.56"), sp.Rational("3.408")],
+                                               [sp.Rational("-6.82"), sp.Rational("-3.658")]])
+    # Seed: y1 = (3.0571, -5.2727), y2 = (7.7257, -13.2458): both correct to the 4 decimals shown
+    # (3.057108, -5.272707 and 7.725729, -13.245817).
+    y1 = np.ravel(value(ex, "y1"))
+    y2 = np.ravel(value(ex, "y2"))
+    assert y1 == pytest.approx([3.0571, -5.2727], abs=5e-5)
+    assert y2 == pytest.approx([7.7257, -13.2458], abs=5e-5)
+    assert np.ravel(value(ex, "diff")) == pytest.approx(y2 - 2 * y1, abs=1e-12)
+    assert ex.answers["one_matrix_with_g"].value is False
+
+
+def test_seed_solution_text():
+    from worksheetgen import render
+
+    ex = instance("linear_collapse", weights=SEED_WEIGHTS)
+    problem, solution = render.render_exercise(ex, "markdown")
+    assert r"\begin{bmatrix} 4.56 & 3.408 \\ -6.82 & -3.658 \end{bmatrix}" in solution
+    assert r"\begin{bmatrix} 3.0571 \\ -5.2727 \end{bmatrix}" in solution
+    assert r"\begin{bmatrix} 7.7257 \\ -13.2458 \end{bmatrix}" in solution
+    assert r"\mathbf{W}^{[3]} = \begin{bmatrix} 1.2 & -2.2 \\ 1.2 & 1.3 \end{bmatrix}" in problem
+
+
+@pytest.mark.parametrize("activation, seeds", [
+    ("silu", 30), ("relu", 30), ("leaky_relu", 20), ("elu", 20),
+    ("sigmoid", 10), ("tanh", 10), ("gelu", 4),
+])
+def test_random_against_numpy(activation, seeds):
+    for seed in range(seeds):
+        inputs = "drawn" if seed % 2 else "seed"
+        ex = instance("linear_collapse", seed=seed, activation=activation, inputs=inputs)
+        g = ex.given
+        ws = [np.array(w.tolist(), dtype=float) for w in g["weights"]]
+        alpha, c = float(g["alpha"]), float(g["c"])
+        x1 = np.array(g["x1"].tolist(), dtype=float).ravel()
+        # (a) M^T from one multi_dot, and it reproduces the linear network on any input.
+        mt = np.linalg.multi_dot([w.T for w in reversed(ws)])
+        assert np.array(value(ex, "MT")) == pytest.approx(mt, rel=1e-12, abs=1e-12)
+        probe = np.random.default_rng(seed).normal(size=len(x1))
+        assert network(ws, probe) == pytest.approx(mt @ probe, rel=1e-9, abs=1e-9)
+        assert mt.T == pytest.approx(np.linalg.multi_dot(ws), rel=1e-12, abs=1e-12)  # M = W1 W2 ... WL
+        # (b) the outputs with g, by plain numpy.
+        y1, y2 = network(ws, x1, activation, alpha), network(ws, c * x1, activation, alpha)
+        assert np.ravel(value(ex, "y1")) == pytest.approx(y1, rel=1e-9, abs=1e-9)
+        assert np.ravel(value(ex, "y2")) == pytest.approx(y2, rel=1e-9, abs=1e-9)
+        assert np.ravel(value(ex, "diff")) == pytest.approx(y2 - c * y1, rel=1e-8, abs=1e-9)
+        # (c) the teaching constraint: the difference is visible at 4 decimals.
+        assert np.max(np.abs(y2 - c * y1)) >= 0.05
+        if activation in ("relu", "leaky_relu"):
+            assert c < 0  # positive scales cannot expose a positively homogeneous g
+
+
+def test_larger_networks():
+    for seed, (size, layers) in enumerate([(3, 2), (3, 4), (4, 3), (2, 5)]):
+        ex = instance("linear_collapse", seed=seed, size=size, layers=layers, inputs="drawn")
+        ws = [np.array(w.tolist(), dtype=float) for w in ex.given["weights"]]
+        assert len(ws) == layers and all(w.shape == (size, size) for w in ws)
+        x1 = np.array(ex.given["x1"].tolist(), dtype=float).ravel()
+        c = float(ex.given["c"])
+        assert np.ravel(value(ex, "y2")) == pytest.approx(network(ws, c * x1, "silu"), rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"weights": [[[1, 2], [3, 4]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]]}, "weights"),
+    ({"weights": [[[1, 2, 3], [4, 5, 6]], [[1, 2], [3, 4]]]}, "weights"),
+    ({"weights": [[[1, 2], [3, 4]]]}, "weights"),
+    ({"x1": [1, 0, 0]}, "x1"),
+    ({"x1": [0, 0]}, "x1"),
+    ({"activation": "relu", "c": 2}, "c"),
+    ({"c": 1}, "c"),
+    ({"c": 0}, "c"),
+    ({"c": "1/3"}, "c"),
+    ({"x1": ["1/3", 1]}, "x1"),
+    ({"activation": "leaky_relu", "alpha": 1}, "alpha"),
+    ({"activation": "tanh", "c": -1}, "c"),
+    # Every pre-activation positive: ELU acts linearly, so this pair proves nothing.
+    ({"activation": "elu", "weights": [[[1, 0.5], [0.5, 1]], [[1, 0.5], [0.5, 1]]]}, "c"),
+    ({"activation": "identity"}, "activation"),
+    ({"layers": 6}, "layers"),
+    ({"weight_grid": [1, -1, 0.1]}, "weight_grid"),
+])
+def test_bad_input(params, field):
+    with pytest.raises(WorksheetError) as info:
+        instance("linear_collapse", **params)
+    assert field in info.value.field

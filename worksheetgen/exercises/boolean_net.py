@@ -1,0 +1,688 @@
+"""A two-input ReLU network with weights in {-1, 0, 1} that computes a Boolean function
+(seed 003 Ex1): read the weight matrices off the network, run the four inputs forward and name
+the function, pick the symbolic gradients, and pick the weights that implement a target function.
+
+Every multiple-choice key is derived, not asserted: the function a net computes comes from its
+four exact outputs, the gradient options are compared with SymPy's derivative of the network
+expression, and every option of the "implement" task is run on the four inputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from worksheetgen import mathfmt
+from worksheetgen.errors import WorksheetError
+from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.figures import Figure
+from worksheetgen.params import Bool, Choice, ListOf, Matrix, Number, Param
+
+FUNCTIONS = ("AND", "OR", "XOR", "NAND", "NOR", "XNOR")
+NONE = "none of these"
+# Outputs on the inputs (A, B) = (0,0), (0,1), (1,0), (1,1), the seed's order x_1..x_4.
+TRUTH = {
+    "AND": (0, 0, 0, 1),
+    "OR": (0, 1, 1, 1),
+    "XOR": (0, 1, 1, 0),
+    "NAND": (1, 1, 1, 0),
+    "NOR": (1, 0, 0, 0),
+    "XNOR": (1, 0, 0, 1),
+}
+INPUTS = ((0, 0), (0, 1), (1, 0), (1, 1))
+TASKS = ("weights", "forward", "gradient", "implement")
+LETTERS = "ABCD"
+W1_ENTRIES = ("11", "12", "21", "22")
+W2_ENTRIES = ("11", "12")
+# Columns of an enumerated net: W1 row-major, W2, b1, b2.
+W1_COLS, W2_COLS, B1_COLS, B2_COL = slice(0, 4), slice(4, 6), slice(6, 8), 8
+UNIT_COLS = ([0, 1, 6], [2, 3, 7])  # per hidden unit j: W1_j1, W1_j2, b1_j
+
+
+def named_function(outputs: tuple[int, ...]) -> str:
+    """The name of the Boolean function with these four outputs, or NONE."""
+    for name, table in TRUTH.items():
+        if tuple(outputs) == table:
+            return name
+    return NONE
+
+
+@lru_cache(maxsize=2)
+def _space(bias: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every net with weights in {-1, 0, 1}: parameters, outputs, function index, 'good'.
+
+    3^6 = 729 nets without bias, 3^9 = 19683 with. Built on first use, not at import.
+    A net is 'good' for teaching when both hidden units reach the output (non-zero W2), each
+    is active for some input, they are not copies of each other, and the output is not constant.
+    """
+    values = (-1, 0, 1)
+    count = 9 if bias else 6
+    rows = np.array(list(itertools.product(values, repeat=count)), dtype=np.int64)
+    if not bias:
+        rows = np.hstack([rows, np.zeros((len(rows), 3), dtype=np.int64)])
+    x = np.array(INPUTS, dtype=np.int64)  # (4, 2)
+    w1 = rows[:, W1_COLS].reshape(-1, 2, 2)
+    z = np.einsum("njk,ik->nij", w1, x) + rows[:, None, B1_COLS]  # (N, 4 inputs, 2 units)
+    h = np.maximum(z, 0)
+    out = np.einsum("nij,nj->ni", h, rows[:, W2_COLS]) + rows[:, B2_COL][:, None]
+    fn = np.full(len(rows), -1, dtype=np.int64)
+    for index, name in enumerate(FUNCTIONS):
+        fn[np.all(out == np.array(TRUTH[name]), axis=1)] = index
+    good = (
+        np.all(rows[:, W2_COLS] != 0, axis=1)
+        & np.all(np.any(h > 0, axis=1), axis=1)
+        & np.any(rows[:, UNIT_COLS[0]] != rows[:, UNIT_COLS[1]], axis=1)
+        & np.any(out != out[:, :1], axis=1)
+    )
+    return rows, out, fn, good
+
+
+def reachable(bias: bool) -> tuple[str, ...]:
+    """The named functions some good net computes exactly (without bias out(0, 0) = 0)."""
+    _, _, fn, good = _space(bias)
+    return tuple(name for i, name in enumerate(FUNCTIONS) if np.any(good & (fn == i)))
+
+
+def _pin_mask(rows: np.ndarray, w1: Any, w2: Any, b1: Any, b2: Any) -> np.ndarray:
+    mask = np.ones(len(rows), dtype=bool)
+    for value, cols in ((w1, W1_COLS), (w2, W2_COLS), (b1, B1_COLS)):
+        if value is not None:
+            mask &= np.all(rows[:, cols] == np.array([int(v) for v in value]), axis=1)
+    if b2 is not None:
+        mask &= rows[:, B2_COL] == int(b2)
+    return mask
+
+
+def _net(row: np.ndarray, bias: bool) -> dict[str, Any]:
+    r = [sp.Integer(int(v)) for v in row]
+    return {
+        "W1": sp.Matrix(2, 2, r[0:4]),
+        "W2": sp.Matrix(1, 2, r[4:6]),
+        "b1": sp.Matrix(2, 1, r[6:8]) if bias else None,
+        "b2": r[8] if bias else None,
+    }
+
+
+def forward(net: dict[str, Any]) -> list[dict[str, Any]]:
+    """Exact forward pass on the four inputs: z, v = ReLU(z), out (SymPy integers)."""
+    rows = []
+    for a, b in INPUTS:
+        z = net["W1"] * sp.Matrix([a, b])
+        if net["b1"] is not None:
+            z += net["b1"]
+        v = z.applyfunc(lambda t: sp.Max(0, t))
+        out = (net["W2"] * v)[0] + (net["b2"] if net["b2"] is not None else 0)
+        rows.append({"x": (a, b), "z": list(z), "v": list(v), "out": sp.Integer(out)})
+    return rows
+
+
+# -- TeX of nets and options ---------------------------------------------------------------
+def _pmatrix(m: sp.Matrix) -> str:
+    return mathfmt.matrix(m, env="pmatrix")
+
+
+def _linear(coeffs: list[Any], names: list[str]) -> str:
+    """'-A + B' from coefficients in {-1, 0, 1} (and a constant), '0' when all vanish."""
+    text = ""
+    for c, name in zip(coeffs, names):
+        c = int(c)
+        if c == 0:
+            continue
+        term = name if name else "1"
+        if abs(c) != 1:
+            term = f"{abs(c)} {name}" if name else str(abs(c))
+        if not text:
+            text = ("-" if c < 0 else "") + term
+        else:
+            text += (" - " if c < 0 else " + ") + term
+    return text or "0"
+
+
+def scalar_form(net: dict[str, Any]) -> str:
+    """out written with scalars, e.g. 'ReLU(-A + B) + ReLU(A - B)' as the seed does."""
+    terms = []
+    for j in range(2):
+        coeffs = [net["W1"][j, 0], net["W1"][j, 1]]
+        names = ["A", "B"]
+        if net["b1"] is not None:
+            coeffs.append(net["b1"][j])
+            names.append("")
+        terms.append(rf"\sigma({_linear(coeffs, names)})")
+    coeffs = [net["W2"][0, 0], net["W2"][0, 1]]
+    if net["b2"] is not None:
+        coeffs.append(net["b2"])
+        terms.append("")
+    return _linear(coeffs, terms)
+
+
+def net_tex(net: dict[str, Any], w2_row: bool = True) -> str:
+    w2 = net["W2"] if w2_row else net["W2"].T
+    parts = [
+        rf"W^{{(1)}} = {_pmatrix(net['W1'])}",
+        rf"W^{{(2)}} = {_pmatrix(w2)}",
+    ]
+    if net["b1"] is not None:
+        parts += [rf"b^{{(1)}} = {_pmatrix(net['b1'])}", rf"b^{{(2)}} = {mathfmt.num(net['b2'])}"]
+    return ",\\quad ".join(parts)
+
+
+_POS = {"A": (0.0, 2.0), "B": (0.0, 0.0), "n1": (4.5, 2.0), "n2": (4.5, 0.0), "out": (8.0, 1.0)}
+# (from, to, label position along the edge, label side); the two crossing edges carry their
+# labels near the inputs so no two labels meet.
+_EDGES = (("A", "n1", 0.5, "above"), ("B", "n1", 0.22, ""), ("A", "n2", 0.22, ""),
+          ("B", "n2", 0.5, "below"), ("n1", "out", 0.5, "above"), ("n2", "out", 0.5, "below"))
+
+
+def _edge_weights(net: dict[str, Any]) -> list[Any]:
+    w1, w2 = net["W1"], net["W2"]
+    return [w1[0, 0], w1[0, 1], w1[1, 0], w1[1, 1], w2[0, 0], w2[0, 1]]
+
+
+def _bias_labels(net: dict[str, Any]) -> dict[str, str]:
+    if net["b1"] is None:
+        return {}
+    return {"n1": f"b^{{(1)}}_1 = {mathfmt.num(net['b1'][0])}",
+            "n2": f"b^{{(1)}}_2 = {mathfmt.num(net['b1'][1])}",
+            "out": f"b^{{(2)}} = {mathfmt.num(net['b2'])}"}
+
+
+def network_tikz(net: dict[str, Any]) -> str:
+    """The network drawn with its weights, as in the seed's figure."""
+    names = {"A": "$A$", "B": "$B$", "n1": "$n_1$", "n2": "$n_2$", "out": r"$\mathit{out}$"}
+    biases = _bias_labels(net)
+    lines = [r"\begin{tikzpicture}[>=Stealth, neuron/.style={circle, draw, minimum size=2.6em},"
+             r" w/.style={fill=white, inner sep=1.5pt, font=\small}]"]
+    for key, (x, y) in _POS.items():
+        label = ""
+        if key in biases:
+            side = "below" if key == "n2" else "above"
+            label = f", label={{{side}:{{\\small ${biases[key]}$}}}}"
+        lines.append(rf"\node[neuron{label}] ({key}) at ({x},{y}) {{{names[key]}}};")
+    for (a, b, pos, side), weight in zip(_EDGES, _edge_weights(net)):
+        where = f", {side}" if side else ""
+        lines.append(rf"\draw[->] ({a}) -- node[w{where}, pos={pos}] {{${mathfmt.num(weight)}$}} ({b});")
+    lines.append(r"\end{tikzpicture}")
+    return "\n".join(lines)
+
+
+def network_svg(net: dict[str, Any]) -> str:
+    """The same drawing as SVG for the Markdown sheet."""
+    scale, radius, pad = 60.0, 20.0, 40.0
+
+    def xy(key: str) -> tuple[float, float]:
+        x, y = _POS[key]
+        return pad + scale * x, pad + scale * (2.0 - y)
+
+    names = {"A": "A", "B": "B", "n1": "n₁", "n2": "n₂", "out": "out"}
+    width, height = 2 * pad + 8 * scale, 2 * pad + 2 * scale
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+           f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="serif" font-size="15">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+           'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>']
+    for (a, b, pos, side), weight in zip(_EDGES, _edge_weights(net)):
+        (x1, y1), (x2, y2) = xy(a), xy(b)
+        length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
+        ux, uy = (x2 - x1) / length, (y2 - y1) / length
+        out.append(f'<line x1="{x1 + radius * ux:.1f}" y1="{y1 + radius * uy:.1f}" '
+                   f'x2="{x2 - radius * ux:.1f}" y2="{y2 - radius * uy:.1f}" stroke="black" '
+                   'marker-end="url(#arrow)"/>')
+        lx, ly = x1 + pos * (x2 - x1), y1 + pos * (y2 - y1)
+        ly += {"above": -8.0, "below": 16.0}.get(side, 5.0)
+        out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle" stroke="white" '
+                   f'stroke-width="4" paint-order="stroke">{mathfmt.rounded(weight)}</text>')
+    biases = _bias_labels(net)
+    for key in _POS:
+        x, y = xy(key)
+        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.0f}" fill="white" stroke="black"/>')
+        out.append(f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" font-style="italic">'
+                   f'{names[key]}</text>')
+        if key in biases:
+            value = biases[key].split("= ")[1]
+            label = {"n1": "b⁽¹⁾₁", "n2": "b⁽¹⁾₂", "out": "b⁽²⁾"}[key]
+            ty = y + (radius + 16 if key == "n2" else -radius - 6)
+            out.append(f'<text x="{x:.1f}" y="{ty:.1f}" text-anchor="middle" font-size="13">'
+                       f'{label} = {value}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def weight_table(net: dict[str, Any]) -> list[list[str]]:
+    w1, w2 = net["W1"], net["W2"]
+    rows = []
+    for j in range(2):
+        for k, name in enumerate(("A", "B")):
+            rows.append([f"${name}$", f"$n_{j + 1}$", f"${mathfmt.num(w1[j, k])}$"])
+    for j in range(2):
+        rows.append([f"$n_{j + 1}$", r"$\mathit{out}$", f"${mathfmt.num(w2[0, j])}$"])
+    if net["b1"] is not None:
+        for j in range(2):
+            rows.append(["bias", f"$n_{j + 1}$", f"${mathfmt.num(net['b1'][j])}$"])
+        rows.append(["bias", r"$\mathit{out}$", f"${mathfmt.num(net['b2'])}$"])
+    return rows
+
+
+def _z_tex(j: int, bias: bool) -> str:
+    text = rf"W^{{(1)}}_{{{j}1}} A + W^{{(1)}}_{{{j}2}} B"
+    return text + (rf" + b^{{(1)}}_{j}" if bias else "")
+
+
+def grad_w2_tex(option: tuple[str, int]) -> str:
+    sign, unit = option
+    first = r"2(\mathit{out} - y)" if sign == "out-y" else r"2(y - \mathit{out})"
+    return rf"{first} \cdot n_{unit}"
+
+
+def grad_w1_tex(option: tuple[int, str], j: int, bias: bool) -> str:
+    unit, inp = option
+    return (rf"2(\mathit{{out}} - y) \cdot W^{{(2)}}_{{1{unit}}} \cdot "
+            rf"\sigma'({_z_tex(j, bias)}) \cdot {inp}")
+
+
+# -- symbolic gradients --------------------------------------------------------------------
+_A, _B, _Y, _T = sp.symbols("A B y t")
+_SIGMA = sp.Function("sigma")
+_W1 = sp.Matrix(2, 2, sp.symbols("W1_11 W1_12 W1_21 W1_22"))
+_W2 = sp.Matrix(1, 2, sp.symbols("W2_11 W2_12"))
+_B1 = sp.Matrix(2, 1, sp.symbols("b1_1 b1_2"))
+_B2 = sp.Symbol("b2")
+
+
+def _symbolic(bias: bool) -> tuple[list[sp.Expr], sp.Expr, sp.Expr]:
+    z = _W1 * sp.Matrix([_A, _B]) + (_B1 if bias else sp.zeros(2, 1))
+    out = sum(_W2[0, j] * _SIGMA(z[j]) for j in range(2)) + (_B2 if bias else 0)
+    return list(z), out, (_Y - out) ** 2
+
+
+def _sigma_prime(z: sp.Expr) -> sp.Expr:
+    return sp.Derivative(_SIGMA(_T), _T).subs(_T, z)
+
+
+def _matching(derivative: sp.Expr, candidates: list[sp.Expr]) -> int:
+    hits = [i for i, c in enumerate(candidates) if sp.expand(derivative - c) == 0]
+    if len(hits) != 1:
+        raise RuntimeError(f"expected exactly one correct gradient option, found {hits}")
+    return hits[0]
+
+
+@lru_cache(maxsize=None)
+def _gradient_keys(bias: bool, w2_entry: str, w1_entry: str,
+                   w2_options: tuple, w1_options: tuple) -> tuple[int, int]:
+    """Indices of the options equal to SymPy's derivatives of L = (y - out)^2."""
+    z, out, loss = _symbolic(bias)
+    v = [_SIGMA(zj) for zj in z]
+    j2 = int(w2_entry[1])
+    d2 = sp.diff(loss, _W2[0, j2 - 1])
+    c2 = [(1 if s == "out-y" else -1) * 2 * (out - _Y) * v[u - 1] for s, u in w2_options]
+    j, k = int(w1_entry[0]), int(w1_entry[1])
+    d1 = sp.diff(loss, _W1[j - 1, k - 1])
+    inputs = {"A": _A, "B": _B}
+    c1 = [2 * (out - _Y) * _W2[0, u - 1] * _sigma_prime(z[j - 1]) * inputs[x] for u, x in w1_options]
+    return _matching(d2, c2), _matching(d1, c1)
+
+
+class BooleanNet(Family):
+    name = "boolean_net"
+    title = "Neural network learns Boolean functions"
+    summary = ("Two-input ReLU net with weights in {-1, 0, 1}: weight matrices, forward pass and the "
+               "function computed, symbolic gradients, weights implementing AND/OR/XOR/....")
+    params = (
+        Param("tasks", ListOf(Choice(TASKS), min_length=1, max_length=4), list(TASKS),
+              "which parts to ask: weights (which matrices), forward (truth table and function), "
+              "gradient (dL/dW2_1j and dL/dW1_jk), implement (weights for a target function)"),
+        Param("bias", Bool(), False, "give the units biases (also in {-1, 0, 1})"),
+        Param("W1", Matrix(), None, "2x2 first-layer weights (row j = weights into n_j)"),
+        Param("W2", Matrix(), None, "1x2 second-layer weights"),
+        Param("b1", Matrix(), None, "2 first-layer biases (bias = true only)"),
+        Param("b2", Number(), None, "output bias (bias = true only)"),
+        Param("none_option", Bool(), True,
+              "offer 'none of these' for the function (the drawn net may then compute none)"),
+        Param("w2_entry", Choice(W2_ENTRIES), None, "which W2_1j the gradient part asks for"),
+        Param("w1_entry", Choice(W1_ENTRIES), None, "which W1_jk the gradient part asks for"),
+        Param("target", Choice(FUNCTIONS), None, "function of the implement part"),
+        Param("target_W1", Matrix(), None, "W1 of the correct option of the implement part"),
+        Param("target_W2", Matrix(), None, "W2 of the correct option of the implement part"),
+        Param("target_b1", Matrix(), None, "b1 of the correct option of the implement part"),
+        Param("target_b2", Number(), None, "b2 of the correct option of the implement part"),
+    )
+
+    # -- validation ----------------------------------------------------------------------------
+    def validate(self, options: dict[str, Any]) -> None:
+        if len(set(options["tasks"])) != len(options["tasks"]):
+            raise WorksheetError("a task is listed twice", field="tasks", allowed=", ".join(TASKS))
+        bias = options["bias"]
+        for prefix in ("", "target_"):
+            for key, shape in (("W1", (2, 2)), ("W2", (1, 2)), ("b1", (2, 1)), ("b2", None)):
+                value = options[prefix + key]
+                if value is None:
+                    continue
+                if key.startswith("b") and not bias:
+                    raise WorksheetError("biases are given but bias = false", field=prefix + key,
+                                         allowed="set bias = true, or leave the biases out")
+                entries = [value] if shape is None else list(value)
+                if shape is not None and value.shape != shape and value.shape != shape[::-1]:
+                    raise WorksheetError(f"{key} must be {shape[0]}x{shape[1]}", field=prefix + key,
+                                         allowed=f"a {shape[0]}x{shape[1]} matrix")
+                if key == "W1" and value.shape != (2, 2):
+                    raise WorksheetError("W1 must be 2x2", field=prefix + key, allowed="a 2x2 matrix")
+                if any(v not in (-1, 0, 1) for v in entries):
+                    raise WorksheetError("weights outside {-1, 0, 1}", field=prefix + key,
+                                         allowed="entries -1, 0 or 1")
+        rows, _, fn, _ = _space(bias)
+        if "forward" in options["tasks"] or "weights" in options["tasks"]:
+            mask = _pin_mask(rows, *self._pins(options, ""))
+            if not options["none_option"]:
+                mask &= fn >= 0
+            if not mask.any():
+                raise WorksheetError(
+                    "the given weights do not compute AND, OR, XOR, NAND, NOR or XNOR",
+                    field="W1", allowed="weights computing a named function, or none_option = true")
+        if "implement" in options["tasks"]:
+            names = reachable(bias)
+            target = options["target"]
+            if target is not None and target not in names:
+                raise WorksheetError(
+                    f"no net with weights in {{-1, 0, 1}} computes {target}"
+                    + ("" if bias else " without bias (out(0, 0) = 0)"),
+                    field="target", allowed=", ".join(names) + ("" if bias else " (or bias = true)"))
+            mask = _pin_mask(rows, *self._pins(options, "target_"))
+            wanted = [FUNCTIONS.index(target)] if target else [FUNCTIONS.index(n) for n in names]
+            if not (mask & np.isin(fn, wanted)).any():
+                raise WorksheetError(
+                    f"the given target weights do not compute {target or 'a named function'}",
+                    field="target_W1", allowed="weights computing the target function")
+
+    @staticmethod
+    def _pins(options: dict[str, Any], prefix: str) -> tuple[Any, Any, Any, Any]:
+        w2 = options[prefix + "W2"]
+        return (
+            options[prefix + "W1"],
+            None if w2 is None else list(w2),  # a 2x1 column is read as the row it lists
+            None if options[prefix + "b1"] is None else list(options[prefix + "b1"]),
+            options[prefix + "b2"],
+        )
+
+    # -- sampling ------------------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
+        bias = options["bias"]
+        tasks = [t for t in TASKS if t in options["tasks"]]
+        rows, out, fn, good = _space(bias)
+        given: dict[str, Any] = {"bias": bias, "tasks": tasks}
+        if "weights" in tasks or "forward" in tasks:
+            mask = _pin_mask(rows, *self._pins(options, ""))
+            named = mask & (fn >= 0)
+            unnamed = mask & (fn < 0)
+            pick_none = options["none_option"] and rng.random() < 0.25
+            if named.any() and not (pick_none and unnamed.any()):
+                # Function first, then a net: keeps rarely reachable XOR as likely as OR.
+                names = sorted({int(i) for i in fn[named & good]} or {int(i) for i in fn[named]})
+                wanted = names[int(rng.integers(len(names)))]
+                pool = named & (fn == wanted)
+            else:
+                # Near misses (outputs 0..2) teach more than nets far from any Boolean function.
+                close = unnamed & np.all((out >= 0) & (out <= 2), axis=1)
+                pool = close if close.any() else unnamed
+            pool = pool & good if (pool & good).any() else pool
+            net = _net(rows[self._choose(rng, pool)], bias)
+            given.update(net)
+            if "weights" in tasks:
+                given["weights_options"] = self._weights_options(rng, net)
+            if "forward" in tasks:
+                computed = named_function(tuple(int(o) for o in out[_index(rows, net)]))
+                given["function_options"] = self._function_options(rng, computed,
+                                                                   options["none_option"])
+        if "gradient" in tasks:
+            given["w2_entry"] = options["w2_entry"] or W2_ENTRIES[int(rng.integers(2))]
+            given["w1_entry"] = options["w1_entry"] or W1_ENTRIES[int(rng.integers(4))]
+            w2_opts = [(s, u) for s in ("out-y", "y-out") for u in (1, 2)]
+            w1_opts = [(u, x) for u in (1, 2) for x in ("A", "B")]
+            given["w2_options"] = [w2_opts[i] for i in rng.permutation(4)]
+            given["w1_options"] = [w1_opts[i] for i in rng.permutation(4)]
+        if "implement" in tasks:
+            target = options["target"]
+            mask = _pin_mask(rows, *self._pins(options, "target_"))
+            if target is None:
+                names = [n for n in reachable(bias) if (mask & (fn == FUNCTIONS.index(n))).any()]
+                target = names[int(rng.integers(len(names)))]
+            pool = mask & (fn == FUNCTIONS.index(target))
+            pool = pool & good if (pool & good).any() else pool
+            correct = self._choose(rng, pool)
+            given["target"] = target
+            given["implement_options"] = self._implement_options(rng, correct, target, bias)
+        return given
+
+    @staticmethod
+    def _choose(rng: np.random.Generator, mask: np.ndarray) -> int:
+        indices = np.flatnonzero(mask)
+        return int(indices[int(rng.integers(len(indices)))])
+
+    @staticmethod
+    def _weights_options(rng: np.random.Generator, net: dict[str, Any]) -> list[dict[str, Any]]:
+        w1 = net["W1"]
+        # The misreadings the seed's distractors stand for: transposed, rows swapped, a sign lost.
+        others = [w1.T, sp.Matrix([w1.row(1), w1.row(0)]),
+                  sp.Matrix([-w1.row(0), w1.row(1)]), sp.Matrix([w1.row(0), -w1.row(1)]),
+                  sp.Matrix([-w1.row(0), -w1.row(1)])]
+        others = [m for i, m in enumerate(others) if m != w1 and m not in others[:i]]
+        wrong = others[int(rng.integers(len(others)))]
+        options = [{"W1": a, "W2": b} for a in (w1, wrong) for b in (net["W2"], net["W2"].T)]
+        return [options[i] for i in rng.permutation(4)]
+
+    @staticmethod
+    def _function_options(rng: np.random.Generator, computed: str, none_option: bool) -> list[str]:
+        others = [f for f in FUNCTIONS if f != computed]
+        if computed == NONE:
+            chosen = [others[i] for i in rng.choice(len(others), 3, replace=False)]
+        else:
+            count = 2 if none_option else 3
+            chosen = [computed] + [others[i] for i in rng.choice(len(others), count, replace=False)]
+        chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+        return chosen + ([NONE] if none_option else [])
+
+    @staticmethod
+    def _implement_options(rng: np.random.Generator, correct: int, target: str,
+                           bias: bool) -> list[dict[str, Any]]:
+        rows, out, fn, _ = _space(bias)
+        cols = [0, 1, 2, 3] + ([6, 7] if bias else [])
+        same_output_layer = np.all(rows[:, [4, 5, 8]] == rows[correct, [4, 5, 8]], axis=1)
+        changed = np.sum(rows[:, cols] != rows[correct, cols], axis=1)
+        wrong = fn != FUNCTIONS.index(target)
+        boolean = np.all((out == 0) | (out == 1), axis=1)
+        # Near misses first (one to three hidden weights off, same output layer), preferring
+        # ones that still output 0/1, so every option must be run on all four inputs.
+        tiers = [same_output_layer & (changed >= 1) & (changed <= 3) & wrong & boolean,
+                 same_output_layer & (changed >= 1) & wrong,
+                 wrong]
+        picked: list[int] = []
+        for tier in tiers:
+            free = np.flatnonzero(tier & ~np.isin(np.arange(len(rows)), picked))
+            need = 3 - len(picked)
+            if need == 0:
+                break
+            take = rng.choice(len(free), min(need, len(free)), replace=False)
+            picked += [int(free[i]) for i in take]
+        chosen = [correct] + picked
+        return [_net(rows[chosen[i]], bias) for i in rng.permutation(4)]
+
+    # -- solving -------------------------------------------------------------------------------
+    def solve(self, given: dict[str, Any]) -> Solved:
+        bias, tasks = given["bias"], given["tasks"]
+        answers: list[Answer] = []
+        data: dict[str, Any] = {"parts": [], "bias": bias}
+        figures: list[Figure] = []
+        if "W1" in given:
+            net = {k: given[k] for k in ("W1", "W2", "b1", "b2")}
+            table = forward(net)
+            figures.append(Figure("network", network_tikz(net), network_svg(net)))
+            data.update(net=net, table=table, scalar=scalar_form(net),
+                        weight_rows=weight_table(net), table_cells=_cells(table),
+                        non_boolean=any(r["out"] not in (0, 1) for r in table))
+        if "weights" in tasks:
+            options = given["weights_options"]
+            hits = [i for i, o in enumerate(options)
+                    if o["W1"] == net["W1"] and o["W2"].shape == (1, 2) and o["W2"] == net["W2"]]
+            assert len(hits) == 1, hits
+            data["weights_items"] = [
+                "$" + net_tex({"W1": o["W1"], "W2": o["W2"], "b1": None, "b2": None}) + "$"
+                for o in options]
+            data["weights_answer"] = net_tex({"W1": net["W1"], "W2": net["W2"], "b1": None, "b2": None})
+            data["parts"].append("weights")
+            answers.append(Answer("weights", r"W^{(1)}, W^{(2)}", LETTERS[hits[0]], "choice"))
+        if "forward" in tasks:
+            computed = named_function(tuple(int(r["out"]) for r in table))
+            options = given["function_options"]
+            if computed not in options:
+                raise RuntimeError(f"function options {options} miss the answer {computed}")
+            data["function"] = computed
+            data["function_items"] = [o.capitalize() if o == NONE else o for o in options]
+            data["parts"].append("forward")
+            for i, row in enumerate(table, start=1):
+                answers.append(Answer(f"out_{i}", rf"\mathit{{out}}(\mathbf{{x}}_{i})", row["out"], "integer"))
+            answers.append(Answer("function", "Boolean function", LETTERS[options.index(computed)], "choice"))
+        if "gradient" in tasks:
+            w2e, w1e = given["w2_entry"], given["w1_entry"]
+            w2o, w1o = given["w2_options"], given["w1_options"]
+            i2, i1 = _gradient_keys(bias, w2e, w1e, tuple(map(tuple, w2o)), tuple(map(tuple, w1o)))
+            j, k = int(w1e[0]), int(w1e[1])
+            data.update(
+                w2_items=[f"${grad_w2_tex(o)}$" for o in w2o],
+                w1_items=[f"${grad_w1_tex(o, j, bias)}$" for o in w1o],
+                w2_unit=int(w2e[1]), w1_unit=j, w1_input="AB"[k - 1], z_tex=_z_tex(j, bias),
+            )
+            data["parts"] += ["grad_w2", "grad_w1"]
+            answers.append(Answer("dL_dW2", rf"\frac{{\partial L}}{{\partial W^{{(2)}}_{{{w2e}}}}}",
+                                  LETTERS[i2], "choice"))
+            answers.append(Answer("dL_dW1", rf"\frac{{\partial L}}{{\partial W^{{(1)}}_{{{w1e}}}}}",
+                                  LETTERS[i1], "choice"))
+        if "implement" in tasks:
+            target = given["target"]
+            options = given["implement_options"]
+            tables = [forward(o) for o in options]
+            outputs = [tuple(int(r["out"]) for r in t) for t in tables]
+            hits = [i for i, o in enumerate(outputs) if o == TRUTH[target]]
+            if len(hits) != 1:
+                raise RuntimeError(f"{len(hits)} options implement {target}")
+            fails = []
+            for i, o in enumerate(outputs):
+                if i == hits[0]:
+                    continue
+                bad = next(n for n in range(4) if o[n] != TRUTH[target][n])
+                a, b = INPUTS[bad]
+                fails.append(f"Option {LETTERS[i]}: ${scalar_form(options[i])}$ gives "
+                             f"$\\mathit{{out}} = {o[bad]}$ at $(A, B) = ({a}, {b})$, "
+                             f"but $Y = {TRUTH[target][bad]}$ there.")
+            data.update(implement_items=[f"${net_tex(o)}$" for o in options],
+                        implement_cells=[row + [str(t)] for row, t in
+                                         zip(_cells(tables[hits[0]]), TRUTH[target])],
+                        implement_scalar=scalar_form(options[hits[0]]), implement_fail_items=fails,
+                        implement_letter=LETTERS[hits[0]])
+            data["parts"].append("implement")
+            answers.append(Answer("implement", f"weights implementing {target}", LETTERS[hits[0]], "choice"))
+        return Solved(answers, data, figures)
+
+    # -- independent check ---------------------------------------------------------------------
+    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+        tasks = given["tasks"]
+        result: dict[str, Any] = {}
+
+        def run(net: dict[str, Any], a: float, b: float) -> float:
+            w1 = np.array(net["W1"].tolist(), dtype=float)
+            w2 = np.array(net["W2"].tolist(), dtype=float).ravel()
+            b1 = np.zeros(2) if net["b1"] is None else np.array(list(net["b1"]), dtype=float)
+            b2 = 0.0 if net["b2"] is None else float(net["b2"])
+            hidden = [max(0.0, w1[j, 0] * a + w1[j, 1] * b + b1[j]) for j in range(2)]
+            return w2[0] * hidden[0] + w2[1] * hidden[1] + b2
+
+        # Boolean functions written as logic, not as the truth-table constants solve() uses.
+        logic = {
+            "AND": lambda a, b: a and b, "OR": lambda a, b: a or b, "XOR": lambda a, b: a != b,
+            "NAND": lambda a, b: not (a and b), "NOR": lambda a, b: not (a or b),
+            "XNOR": lambda a, b: a == b,
+        }
+
+        def computes(net: dict[str, Any], name: str) -> bool:
+            return all(run(net, a, b) == float(logic[name](bool(a), bool(b)))
+                       for a in (0, 1) for b in (0, 1))
+
+        if "W1" in given:
+            net = {k: given[k] for k in ("W1", "W2", "b1", "b2")}
+        if "weights" in tasks:
+            w1 = np.array(net["W1"].tolist(), dtype=float)
+            w2 = np.array(net["W2"].tolist(), dtype=float)
+            for i, o in enumerate(given["weights_options"]):
+                ow2 = np.array(o["W2"].tolist(), dtype=float)
+                if np.array_equal(np.array(o["W1"].tolist(), dtype=float), w1) and ow2.shape == (1, 2) \
+                        and np.array_equal(ow2, w2):
+                    result["weights"] = LETTERS[i]
+        if "forward" in tasks:
+            outs = [run(net, a, b) for a in (0, 1) for b in (0, 1)]
+            for i, o in enumerate(outs, start=1):
+                result[f"out_{i}"] = o
+            names = [n for n in logic if computes(net, n)]
+            result["function"] = LETTERS[given["function_options"].index(names[0] if names else NONE)]
+        if "gradient" in tasks:
+            result.update(_numeric_gradient_keys(given))
+        if "implement" in tasks:
+            hits = [i for i, o in enumerate(given["implement_options"]) if computes(o, given["target"])]
+            result["implement"] = LETTERS[hits[0]] if len(hits) == 1 else f"{len(hits)} options work"
+        return result
+
+
+def _cells(table: list[dict[str, Any]]) -> list[list[str]]:
+    return [[str(r["x"][0]), str(r["x"][1])] + [f"${mathfmt.num(v)}$" for v in r["z"] + r["v"]]
+            + [f"${mathfmt.num(r['out'])}$"] for r in table]
+
+
+def _index(rows: np.ndarray, net: dict[str, Any]) -> int:
+    flat = [int(v) for v in list(net["W1"]) + list(net["W2"])]
+    if net["b1"] is None:
+        flat += [0, 0, 0]
+    else:
+        flat += [int(v) for v in net["b1"]] + [int(net["b2"])]
+    return int(np.flatnonzero(np.all(rows == np.array(flat), axis=1))[0])
+
+
+def _numeric_gradient_keys(given: dict[str, Any]) -> dict[str, str]:
+    """The gradient options that match central differences of L at random real values.
+
+    The options are formulas in sigma and sigma'; any smooth sigma tests them, so tanh is used
+    at random points (ReLU's kink would make the finite difference unreliable).
+    """
+    rng = np.random.default_rng(20230403)
+    bias = given["bias"]
+    j2 = int(given["w2_entry"][1]) - 1
+    j, k = int(given["w1_entry"][0]) - 1, int(given["w1_entry"][1]) - 1
+    keys: dict[str, list[str]] = {"dL_dW2": [], "dL_dW1": []}
+    for _ in range(3):
+        w1 = rng.normal(size=(2, 2))
+        w2 = rng.normal(size=2)
+        b1 = rng.normal(size=2) if bias else np.zeros(2)
+        b2 = rng.normal() if bias else 0.0
+        x = rng.normal(size=2)
+        y = rng.normal()
+
+        def loss(w1: np.ndarray, w2: np.ndarray) -> float:
+            return float((y - (w2 @ np.tanh(w1 @ x + b1) + b2)) ** 2)
+
+        z = w1 @ x + b1
+        n = np.tanh(z)
+        out = w2 @ n + b2
+        h = 1e-6
+        e2 = np.zeros(2)
+        e2[j2] = h
+        fd2 = (loss(w1, w2 + e2) - loss(w1, w2 - e2)) / (2 * h)
+        e1 = np.zeros((2, 2))
+        e1[j, k] = h
+        fd1 = (loss(w1 + e1, w2) - loss(w1 - e1, w2)) / (2 * h)
+        w2_values = [(2 * (out - y) if s == "out-y" else 2 * (y - out)) * n[u - 1]
+                     for s, u in given["w2_options"]]
+        w1_values = [2 * (out - y) * w2[u - 1] * (1 - n[j] ** 2) * x["AB".index(inp)]
+                     for u, inp in given["w1_options"]]
+        keys["dL_dW2"].append("".join(LETTERS[i] for i, v in enumerate(w2_values)
+                                      if abs(v - fd2) <= 1e-6 * max(1.0, abs(fd2))))
+        keys["dL_dW1"].append("".join(LETTERS[i] for i, v in enumerate(w1_values)
+                                      if abs(v - fd1) <= 1e-6 * max(1.0, abs(fd1))))
+    return {key: found[0] if len(set(found)) == 1 else "/".join(found) for key, found in keys.items()}
