@@ -158,7 +158,7 @@ def test_pool_questions_on_the_sheets(tmp_path: Path) -> None:
         key = json.loads((tmp_path / "out" / "exam" / f"S{i}" / "key.json").read_text(encoding="utf-8"))
         positions = [e["position"] for e in key["exercises"]]
         assert positions[0] == 1 and len(positions) == 3  # the fixed exercise + 2 of the pool
-        assert positions[1:] == [p + 1 for p in exams.pool_draw(11, f"S{i}", "chains", 3, 2)]
+        assert positions[1:] == [p + 2 for p in exams.pool_draw(11, f"S{i}", "chains", 3, 2)]
         assert positions == exams.selected_exercises(loaded, exam, f"S{i}")
         assert [e["meta"]["question"] for e in key["exercises"]] == [1, 2, 3]
         assert [e["meta"].get("pool") for e in key["exercises"]] == [None, "chains", "chains"]

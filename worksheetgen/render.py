@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import jinja2
@@ -89,7 +90,9 @@ def render_exercise(instance: Instance, fmt: str) -> tuple[str, str]:
     env = environment(fmt)
     template = env.get_template(instance.family.template)
     module = template.make_module(
-        {"ex": instance, "d": instance.data, "g": instance.given, "m": macros(fmt),
+        # Namespaces, not dicts: in Jinja `g.update` or `d.items` would find the dict method.
+        {"ex": instance, "d": SimpleNamespace(**instance.data),
+         "g": SimpleNamespace(**instance.given), "m": macros(fmt),
          "digits": instance.digits, "figure_path": lambda fig: figure_path(instance, fig)}
     )
     return _tidy(str(module.problem())), _tidy(str(module.solution()))

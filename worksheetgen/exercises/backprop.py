@@ -95,7 +95,9 @@ class Backprop(Family):
             targets = [f"w1[{row},{col}]", f"W{len(given['layers']) - 1}"]
         given["targets"] = list(targets)
         rate = options["learning_rate"]
-        given["learning_rate"] = rate if rate is not None else sp.Rational(LEARNING_RATES[int(rng.integers(0, len(LEARNING_RATES)))])
+        if rate is None and options["update"]:
+            rate = sp.Rational(LEARNING_RATES[int(rng.integers(0, len(LEARNING_RATES)))])
+        given["learning_rate"] = rate
         given["update"] = options["update"]
         return given
 
@@ -117,7 +119,7 @@ class Backprop(Family):
                 value, old = G[t.row - first, t.col - 1], W[t.row - first, t.col - 1]
                 kind = "number"
             answers.append(Answer(f"dL_d{t.key}", rf"\frac{{\partial L}}{{\partial {t.label}}}", value, kind))
-            new = old - eta * value
+            new = old - eta * value if given["update"] else None
             if given["update"]:
                 answers.append(Answer(f"{t.key}_new", t.new_label, new, kind))
             items.append({"target": t, "gradient": value, "old": old, "new": new})
@@ -144,7 +146,7 @@ class Backprop(Family):
 
     def check(self, given: dict[str, Any]) -> dict[str, Any]:
         values, result = forward_check(given)
-        eta = float(given["learning_rate"])
+        eta = float(given["learning_rate"] or 0)
         first = 0 if given["bias"] == "row" else 1
         for text in given["targets"]:
             t = parse_target(text, given)
