@@ -15,7 +15,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TextIO
 
 from worksheetgen import answerkey, pdf, render
 from worksheetgen.errors import WorksheetError
@@ -191,8 +191,9 @@ def _replace(staging: Path, target: Path) -> None:
         staging.rename(target)
 
 
-def progress_bar(stream=sys.stderr) -> Callable[[str, int, int], None] | None:
+def progress_bar(stream: TextIO | None = None) -> Callable[[str, int, int], None] | None:
     """A one-line progress bar on a terminal; silent when output is redirected."""
+    stream = stream or sys.stderr
     if not stream.isatty():
         return None
 

@@ -106,18 +106,21 @@ class Quality:
 
 # -- the [exam] table ------------------------------------------------------------------------
 
-def parse_exam(raw: dict[str, Any], exercises: Sequence[ExerciseSpec], *, variants: int = 1,
+def parse_exam(raw: dict[str, Any] | None, exercises: Sequence[ExerciseSpec], *, variants: int = 1,
                spec_dir: Path = Path(".")) -> ExamSpec:
-    """Validate the [exam] table (and the exam keys of the exercises); read the roster."""
+    """Validate the [exam] table (None: the spec has none) and the exam keys of the exercises;
+    read the roster."""
+    if raw is None:
+        for exercise in exercises:
+            if exercise.pool or exercise.part_points:
+                key = "pool" if exercise.pool else "part_points"
+                raise WorksheetError(f"{key} is only used by exams", field=f"{exercise.where}.{key}",
+                                     allowed="an [exam] table with a roster or versions")
+        raw = {}
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
         raise WorksheetError(f"unknown key {unknown[0]!r}", field=f"exam.{unknown[0]}",
                              allowed=", ".join(_KEYS))
-    for exercise in exercises:
-        if not raw and (exercise.pool or exercise.part_points):
-            key = "pool" if exercise.pool else "part_points"
-            raise WorksheetError(f"{key} is only used by exams", field=f"{exercise.where}.{key}",
-                                 allowed="an [exam] table with a roster or versions")
     if not raw:
         raise WorksheetError("an exam needs a roster or versions", field="exam",
                              allowed="roster = 'roster.csv' or versions = 3")

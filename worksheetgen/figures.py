@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -126,7 +127,8 @@ def _runs(tex: str, level: int = 0) -> list[tuple[str, int]]:
             if name in _ACCENTS:
                 arg, i = _group(tex, i)
                 for text, lvl in _runs(arg, level):
-                    add(text + _ACCENTS[name] if len(text) == 1 else text, lvl)
+                    accented = text + _ACCENTS[name] if len(text) == 1 else text
+                    add(unicodedata.normalize("NFC", accented), lvl)
             elif name in _TEXT_COMMANDS:
                 arg, i = _group(tex, i)
                 add(arg.replace("\\", ""))

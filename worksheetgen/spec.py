@@ -107,7 +107,8 @@ def parse_spec(raw: dict[str, Any], *, source: str = "<spec>", default_name: str
     if "exam" in raw or any(e.pool or e.part_points for e in exercises):
         from worksheetgen.exam import parse_exam  # the exam owns its table; it imports this module
 
-        parse_exam(exam, exercises, variants=variants, spec_dir=Path(source).parent)
+        parse_exam(exam if "exam" in raw else None, exercises, variants=variants,
+                   spec_dir=Path(source).parent)
     return SheetSpec(
         source=source, name=name, title=title, exercises=exercises,
         course=_text(raw, "course"), date=_text(raw, "date"),

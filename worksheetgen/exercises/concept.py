@@ -268,14 +268,17 @@ class Concepts(Family):
                 answers.append(Answer(f"q{n}", label, bool(q.answer), "boolean"))
             else:
                 answers.append(Answer(f"q{n}", label, q.model, "text"))
+            # A shared context or figure is shown once, with the first question that uses it.
+            item["contexts"], item["figures"] = [], []
             if q.context and q.context not in context_ids:
                 context_ids.append(q.context)
+                item["contexts"].append(contexts[q.context])
             if q.figure and q.figure not in figure_ids:
                 figure_ids.append(q.figure)
+                item["figures"].append(bank_figure(q.figure))
             items.append(item)
         figures = [bank_figure(f) for f in figure_ids]
-        data = {"items": items, "contexts": [contexts[c] for c in context_ids],
-                "multi_part": len(items) > 1}
+        data = {"items": items}
         return Solved(answers, data, figures)
 
     def check(self, given: dict[str, Any]) -> dict[str, Any]:

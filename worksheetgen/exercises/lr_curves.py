@@ -115,7 +115,8 @@ def role_problem(traits: dict[str, dict[str, float]]) -> str | None:
         return "the too-high rate bounces (the loss often increases) without exploding"
     if not high["early"] < good["early"]:
         return "the too-high rate drops faster at first than the good one"
-    if not (low["tail"] > high["tail"] + 0.05 and low["final"] < 0.97 and low["blocks_decreasing"]):
+    if not (low["tail"] > high["tail"] + 0.05 and good["tail"] + 0.25 < low["final"] < 0.97
+            and low["blocks_decreasing"]):
         return "the too-low rate decreases steadily but is still far from the minimum"
     return None
 

@@ -1,0 +1,208 @@
+"""Randomized conceptual families: lr_grid (002 Q1.3), lr_curves (002 Q1.4),
+activation_match (003 Ex3 e). Keys are checked against computations written here."""
+
+import math
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from helpers import instance, value
+from worksheetgen.errors import WorksheetError
+from worksheetgen.exercises import activation_match as am
+from worksheetgen.exercises import lr_curves as lc
+from worksheetgen.exercises.concept import SEED_CURVES, SEED_NETWORKS
+
+# ------------------------------------------------------------------------------ lr_grid
+
+
+def test_lr_grid_seed_002_q13():
+    ex = instance("lr_grid", values=[0.01, 0.16, 0.21, 0.84, 0.94], low_exponent=-2, high_exponent=0)
+    # Seed: "four values between 0.1 and 1, only one between 0.01 and 0.1" → not a good search.
+    assert ex.answers["good"].value is False
+    assert value(ex, "count_m2") == 1 and value(ex, "count_m1") == 4
+
+
+def _count(values, low, high):
+    counts = [0] * (high - low)
+    for v in values:
+        k = math.floor(math.log10(float(v)) + 1e-12)  # values have 2 significant digits
+        counts[min(max(k, low), high - 1) - low] += 1
+    return counts
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_lr_grid_counts_and_verdict(seed):
+    ex = instance("lr_grid", seed=seed)
+    g = ex.given
+    counts = _count(g["values"], g["low"], g["high"])
+    for k, c in zip(range(g["low"], g["high"]), counts):
+        assert value(ex, f"count_{k}".replace("-", "m")) == c
+    n, d = len(g["values"]), g["high"] - g["low"]
+    good = all(n // d <= c <= math.ceil(n / d) for c in counts)
+    assert ex.answers["good"].value is good
+    assert good is g["log_uniform"]  # log-scale draws are good, linear ones are not
+    assert all(10.0 ** g["low"] <= float(v) <= 10.0 ** g["high"] for v in g["values"])
+    assert len(set(g["values"])) == n
+    assert all(len(Decimal(str(float(v))).normalize().as_tuple().digits) <= 2 for v in g["values"])
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"low_exponent": -2, "high_exponent": -2}, "high_exponent"),
+    ({"low_exponent": -4, "high_exponent": 0, "count": 3}, "count"),
+    ({"values": [0.5, 2], "low_exponent": -2, "high_exponent": 0}, "values"),
+    ({"values": [0.5, 0.5]}, "values"),
+])
+def test_lr_grid_bad_input(params, field):
+    with pytest.raises(WorksheetError) as err:
+        instance("lr_grid", **params)
+    assert err.value.field.endswith(field)
+
+
+# ------------------------------------------------------------------------------ lr_curves
+
+
+def sgd_curves(rates, noise_seed):
+    """The exercise's problem, re-implemented: ridge regression, SGD with batch size 1."""
+    rng = np.random.default_rng(noise_seed)
+    scale = lc.EDGE / (lc.DIM * sorted(rates)[-2])
+    u = rng.normal(size=(lc.SAMPLES, lc.DIM))
+    x = u / np.linalg.norm(u, axis=1)[:, None] * math.sqrt(lc.DIM * scale)
+    y = x @ rng.normal(size=lc.DIM) + lc.NOISE * math.sqrt(scale) * rng.normal(size=lc.SAMPLES)
+    lam = lc.L2 * scale
+    order = rng.integers(0, lc.SAMPLES, size=lc.STEPS)
+    curves = []
+    for rate in rates:
+        w = np.zeros(lc.DIM)
+        losses = []
+        with np.errstate(all="ignore"):
+            for t in range(lc.STEPS + 1):
+                r = x @ w - y
+                losses.append(0.5 * np.mean(r**2) + 0.5 * lam * w @ w)
+                if t < lc.STEPS:
+                    i = order[t]
+                    w = np.clip(w - rate * ((x[i] @ w - y[i]) * x[i] + lam * w), -1e12, 1e12)
+        losses = np.nan_to_num(np.array(losses), nan=np.inf)
+        curves.append(losses / losses[0])
+    return curves
+
+
+def assert_curve_roles(rates, letters, keys):
+    """The curve keyed to each role really behaves that way."""
+    curves = dict(zip(letters, sgd_curves([float(r) for r in rates], keys["noise_seed"])))
+    by_size = sorted(range(4), key=lambda i: rates[i], reverse=True)
+    way, high, good, low = (curves[keys[f"alpha{i + 1}"]] for i in by_size)
+    tail = lambda c: float(np.mean(c[-lc.TAIL:]))  # noqa: E731
+    assert way[-1] > 10 * way[0]  # diverges: the loss increases far past its start
+    assert np.mean(np.diff(high) > 0) > 0.2  # oscillates: the loss often goes up
+    assert high.max() < 1.2 and tail(high) > tail(good)
+    assert tail(good) < min(tail(high), tail(low))  # good reaches the lowest loss
+    assert low[-1] < 1 and low[-1] > tail(good) + 0.2  # too low: decreases, slowly
+    blocks = low[1:].reshape(6, -1).mean(axis=1)
+    assert np.all(np.diff(blocks) < 0)
+
+
+def test_lr_curves_seed_002_q14():
+    # Seed: alpha = [3e-4, 4e-1, 2e-5, 8e-3] (printed there as 3e4, 4e1, 2e5, 8e3) and
+    # A = 0.4 (way too high), B = 2e-5 (too low), C = 8e-3 (too high), D = 3e-4 (good).
+    ex = instance("lr_curves", rates=[3e-4, 0.4, 2e-5, 8e-3], letters=["D", "A", "B", "C"], noise_seed=1)
+    keys = {k: a.value for k, a in ex.answers.items()}
+    assert keys == {"alpha1": "D", "alpha2": "A", "alpha3": "B", "alpha4": "C"}
+    assert_curve_roles(ex.given["rates"], ex.given["letters"], {**keys, "noise_seed": 1})
+    assert lc.role_problem(ex.data["traits"]) is None
+
+
+def test_bank_figure_of_002_q14_shows_the_seed_answer():
+    rates = SEED_CURVES["rates"]  # curves A, B, C, D
+    keys = {f"alpha{i + 1}": letter for i, letter in enumerate("ABCD")}
+    assert_curve_roles(rates, list("ABCD"), {**keys, "noise_seed": SEED_CURVES["noise_seed"]})
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_lr_curves_random(seed):
+    ex = instance("lr_curves", seed=seed)
+    g = ex.given
+    keys = {k: a.value for k, a in ex.answers.items()}
+    assert sorted(keys.values()) == ["A", "B", "C", "D"]
+    for i in range(4):
+        assert keys[f"alpha{i + 1}"] == g["letters"][i]
+    ordered = sorted(g["rates"], reverse=True)
+    assert all(a >= 10 * b for a, b in zip(ordered, ordered[1:]))
+    assert_curve_roles(g["rates"], g["letters"], {**keys, "noise_seed": g["noise_seed"]})
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"rates": [0.1, 0.05, 0.001, 0.0001]}, "rates"),
+    ({"letters": ["A", "A", "B", "C"]}, "letters"),
+])
+def test_lr_curves_bad_input(params, field):
+    with pytest.raises(WorksheetError) as err:
+        instance("lr_curves", **params)
+    assert err.value.field.endswith(field)
+
+
+# ------------------------------------------------------------------------------ activation_match
+
+
+def fitted_curve(g, name):
+    """Least squares with ridge rows (bias unpenalised), written out here."""
+    x, y = am.make_data(g["target"], g["points"], g["data_seed"])
+    w, b = am.hidden_layer(g["hidden"], g["data_seed"])
+    act = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "relu": lambda z: np.maximum(z, 0),
+           "identity": lambda z: z}[name]
+    design = np.hstack([act(np.outer(x, w) + b), np.ones((len(x), 1))])
+    k = len(w)
+    reg = np.hstack([math.sqrt(len(x) * am.RIDGE) * np.eye(k), np.zeros((k, 1))])
+    coef = np.linalg.lstsq(np.vstack([design, reg]), np.concatenate([y, np.zeros(k)]), rcond=None)[0]
+    grid = np.linspace(-am.X_RANGE, am.X_RANGE, am.GRID)
+    return grid, np.hstack([act(np.outer(grid, w) + b), np.ones((am.GRID, 1))]) @ coef, -b / w
+
+
+def assert_shape(name, grid, curve, breaks):
+    height = np.ptp(curve)
+    second = np.abs(np.diff(curve, 2)) / max(height, 1e-12)
+    if name == "identity":
+        assert second.max() < 1e-9  # exactly a straight line
+        return
+    assert np.abs(curve - np.polyval(np.polyfit(grid, curve, 1), grid)).max() > 0.1 * height
+    step = grid[1] - grid[0]
+    near_kink = np.array([np.min(np.abs(breaks - xm)) <= 1.01 * step for xm in grid[1:-1]])
+    if name == "relu":
+        # piecewise linear: it bends only next to a breakpoint -b/w of some hidden unit
+        assert second[~near_kink].max() < 1e-9
+        assert second[near_kink].max() > 1e-3
+    else:
+        # smooth: bends everywhere, gently (no spike of the second difference)
+        assert np.mean(second > 1e-9) > 0.9
+        third = np.abs(np.diff(curve, 3)) / height
+        assert third.max() < 0.2 * second.max()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_activation_match_shapes_follow_the_key(seed):
+    ex = instance("activation_match", seed=seed)
+    g = ex.given
+    text_to_name = {v: k for k, v in am.NET_TEXT.items()}
+    for letter, drawn in zip("ABC", g["order"]):
+        keyed = text_to_name[ex.answers[f"curve_{letter}"].value]
+        grid, curve, breaks = fitted_curve(g, drawn)  # the curve panel `letter` shows
+        assert np.allclose(curve, ex.data["curves"][drawn], atol=1e-7)
+        assert_shape(keyed, grid, curve, breaks)
+
+
+def test_activation_match_pinned_and_bank_figure():
+    ex = instance("activation_match", order=["identity", "relu", "sigmoid"], target="cubic", data_seed=7)
+    assert [ex.answers[f"curve_{x}"].value for x in "ABC"] == ["identity", "ReLU", "sigmoid"]
+    g = {**SEED_NETWORKS}
+    for name in g["order"]:
+        assert_shape(name, *fitted_curve(g, name))
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"order": ["relu", "relu", "identity"]}, "order"),
+    ({"hidden": 2}, "hidden"),
+])
+def test_activation_match_bad_input(params, field):
+    with pytest.raises(WorksheetError) as err:
+        instance("activation_match", **params)
+    assert err.value.field.endswith(field)
