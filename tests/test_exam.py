@@ -447,7 +447,7 @@ def test_names_print_literally_and_execute_nothing(pdf_builds: Path) -> None:
             text = pdf_text(folder / student / f"{view}.pdf")
             assert f"Name: {name}" in text
             assert f"Student ID: {student}" in text
-    assert "Zoë O\\'Brien \\#1 \\{x\\} \\~tilde^ 50% Anna\\_Maria" in (folder / "S2" / "problems.md").read_text(encoding="utf-8")
+    assert "Zoë O'Brien \\#1 \\{x\\} \\~tilde^ 50% Anna\\_Maria" in (folder / "S2" / "problems.md").read_text(encoding="utf-8")
     key_text = pdf_text(folder / "instructor-key.pdf")
     assert all(name in key_text for name in names.values())
 
