@@ -101,7 +101,7 @@ def test_keys_follow_the_shuffle(seed):
             assert letters == sorted(letters)
             # the keyed letters show exactly the correct texts, and all of them
             assert {shown[LETTERS.index(x)] for x in letters} == {c.text for c in question.choices if c.correct}
-            # "None of the above" and its like stay last
+            # the option marked last ("All of the above are false", seed: "None of the above") stays last
             for i, c in enumerate(question.choices):
                 if c.last:
                     assert shown[-1] == c.text
@@ -115,7 +115,7 @@ def test_keys_follow_the_shuffle(seed):
 def test_shuffling_moves_the_key_and_can_be_switched_off():
     keys = {instance("concepts", seed=s, questions=["vanishing-gradient-facts"]).answers["q1"].value
             for s in range(30)}
-    assert keys == {"A", "B", "C"}  # never D: "None of the above" stays last
+    assert keys == {"A", "B", "C"}  # never D: the last option stays last
     fixed = instance("concepts", seed=3, questions=["vanishing-gradient-facts"], shuffle=False)
     assert fixed.answers["q1"].value == "C"  # the seed's (iii)
 

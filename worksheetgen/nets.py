@@ -55,6 +55,8 @@ NET_PARAMS: tuple[Param, ...] = (
     Param("biases", ListOf(Matrix(), min_length=1, max_length=4), None, "bias vectors (bias = vector)"),
     Param("x", ListOf(Number(), min_length=1, max_length=6), None, "input vector"),
     Param("y", ListOf(Number(), min_length=1, max_length=6), None, "target vector"),
+    Param("diagram", Choice(("plain", "weights", "none")), "plain",
+          "network figure beside the question: plain, with weights on the edges, or none"),
     grid_param("weight_grid", (-1, 1, 0.1), "[lo, hi, step] for drawn weights and biases"),
     grid_param("input_grid", (-3, 3, 1), "[lo, hi, step] for a drawn input"),
     grid_param("target_grid", (0, 1, 0.1), "[lo, hi, step] for drawn regression targets"),
@@ -373,3 +375,23 @@ def degenerate(given: dict[str, Any], layers: list[Layer]) -> str | None:
         if any(abs(float(v)) > 50 for v in layer.z):
             return "pre-activations of moderate size"
     return None
+
+
+def diagram(given: dict[str, Any], show: str) -> list[Any]:
+    """The network figure the seeds show beside a forward-pass question (none, plain, weights)."""
+    from worksheetgen import mathfmt
+    from worksheetgen.figures import network_diagram
+
+    if show == "none":
+        return []
+    has_bias = given["bias"] != "none"
+    labels = None
+    if show == "weights":
+        As, bs = canonical(given)
+        labels = []
+        for A, b in zip(As, bs):
+            rows = [[mathfmt.num(b[j]) for j in range(A.rows)]] if has_bias else []
+            rows += [[mathfmt.num(A[j, i]) for j in range(A.rows)] for i in range(A.cols)]
+            labels.append(rows)
+    return [network_diagram(given["layers"], bias=has_bias, weights=labels,
+                            caption="The network of this exercise.")]

@@ -99,6 +99,7 @@ class Backprop(Family):
             rate = sp.Rational(LEARNING_RATES[int(rng.integers(0, len(LEARNING_RATES)))])
         given["learning_rate"] = rate
         given["update"] = options["update"]
+        given["diagram"] = options["diagram"]
         return given
 
     def solve(self, given: dict[str, Any]) -> Solved:
@@ -134,7 +135,7 @@ class Backprop(Family):
         blocked = any(v == 0 for d in deltas[:-1] for v in d)
         data.update(deltas=deltas, grads=grads, asked=items, first_row=first,
                     back_terms=back_terms, lowest=lowest, blocked=blocked)
-        return Solved(answers, data)
+        return Solved(answers, data, figures=nets.diagram(given, given["diagram"]))
 
     def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
         reason = nets.degenerate(given, solved.data["layers"])

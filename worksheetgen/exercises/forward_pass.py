@@ -70,12 +70,12 @@ class ForwardPass(Family):
         nets.validate_net(options)
 
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-        return nets.sample_net(rng, options)
+        return {**nets.sample_net(rng, options), "diagram": options["diagram"]}
 
     def solve(self, given: dict[str, Any]) -> Solved:
         layers = nets.forward(given)
         answers, data = forward_answers(given, layers)
-        return Solved(answers, data)
+        return Solved(answers, data, figures=nets.diagram(given, given["diagram"]))
 
     def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
         return nets.degenerate(given, solved.data["layers"])
