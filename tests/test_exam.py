@@ -58,9 +58,10 @@ points = 4
 params = { activation = "relu" }
 """
 ROSTER = "id,name\nS1,Ana García\nS2,Bob O'Brien\nS3,Chen Li\nS4,Dana Smith\n"
+# The ids also try the characters that reach file names and \includepdf: '_', '.', '-'.
 HOSTILE = ('id,name,email\n'
-           'S1,"\\input{/etc/passwd} & $\\def$",x@y\n'
-           'S2,"Zoë O\'Brien #1 {x} ~tilde^ 50% Anna_Maria",z@y\n')
+           'S_1,"\\input{/etc/passwd} & $\\def$",x@y\n'
+           'S.2-b,"Zoë O\'Brien #1 {x} ~tilde^ 50% Anna_Maria",z@y\n')
 
 
 def write(tmp_path: Path, roster: str = ROSTER, exam: str = "", body: str = CHAIN + POOL,
@@ -249,7 +250,7 @@ def test_report_counts_distinct_instances(tmp_path: Path, capsys: pytest.Capture
     spec = write(tmp_path, exam="require_distinct = true\n", body=CHAIN)
     assert build(spec, tmp_path / "out", "--format", "json") == 0
     err = capsys.readouterr().err
-    assert "note: exam exam: 4 students, seed 11" in err
+    assert "note: exam: 4 students, seed 11" in err
     assert "exercise 1 (scalar_chain): 4 distinct of 4" in err
     report = (tmp_path / "out" / "exam" / "report.md").read_text(encoding="utf-8")
     assert "| 1 | scalar_chain | - | 4 | 4 | 0 |" in report
@@ -424,7 +425,7 @@ def pdf_text(path: Path) -> str:
 def test_rebuild_is_byte_identical_with_pdfs(pdf_builds: Path) -> None:
     first, second = tree(pdf_builds / "one"), tree(pdf_builds / "two")
     assert first == second
-    expected = {f"exam/{s}/{f}" for s in ("S1", "S2") for f in (
+    expected = {f"exam/{s}/{f}" for s in ("S_1", "S.2-b") for f in (
         "problems.tex", "problems.md", "problems.pdf", "solutions.tex", "solutions.md",
         "solutions.pdf", "key.json")}
     expected |= {f"exam/{f}" for f in ("all-problems.tex", "all-problems.pdf", "instructor-key.md",
@@ -436,18 +437,19 @@ def test_rebuild_is_byte_identical_with_pdfs(pdf_builds: Path) -> None:
 @pytest.mark.pdf
 def test_names_print_literally_and_execute_nothing(pdf_builds: Path) -> None:
     folder = pdf_builds / "one" / "exam"
-    names = {"S1": "\\input{/etc/passwd} & $\\def$", "S2": "Zoë O'Brien #1 {x} ~tilde^ 50% Anna_Maria"}
+    names = {"S_1": "\\input{/etc/passwd} & $\\def$", "S.2-b": "Zoë O'Brien #1 {x} ~tilde^ 50% Anna_Maria"}
     for student, name in names.items():
         for view in ("problems", "solutions"):
             tex = (folder / student / f"{view}.tex").read_text(encoding="utf-8")
             # Every backslash that comes from a name is \textbackslash{}; no command survives.
             assert "\\input" not in tex and "\\def" not in tex and "/etc/passwd}" not in tex
             assert "\\textbf{\\textbackslash{}input\\{/etc/passwd\\} \\& \\$\\textbackslash{}def\\$}" in tex \
-                or student == "S2"
+                or student == "S.2-b"
             text = pdf_text(folder / student / f"{view}.pdf")
             assert f"Name: {name}" in text
             assert f"Student ID: {student}" in text
-    assert "Zoë O'Brien \\#1 \\{x\\} \\~tilde^ 50% Anna\\_Maria" in (folder / "S2" / "problems.md").read_text(encoding="utf-8")
+            assert text.count(name) >= 2  # the cover and the running header of the questions
+    assert "Zoë O'Brien \\#1 \\{x\\} \\~tilde^ 50% Anna\\_Maria" in (folder / "S.2-b" / "problems.md").read_text(encoding="utf-8")
     key_text = pdf_text(folder / "instructor-key.pdf")
     assert all(name in key_text for name in names.values())
 
@@ -460,9 +462,9 @@ def test_combined_pdf_has_every_exam_in_roster_order(pdf_builds: Path) -> None:
         info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
         return int(re.search(r"Pages:\s+(\d+)", info).group(1))
 
-    each = [pages(folder / s / "problems.pdf") for s in ("S1", "S2")]
+    each = [pages(folder / s / "problems.pdf") for s in ("S_1", "S.2-b")]
     # Duplex (the default): every exam starts on a front side.
     assert pages(folder / "all-problems.pdf") == sum(n + n % 2 for n in each)
     text = pdf_text(folder / "all-problems.pdf")
     assert text.index("Name: \\input{/etc/passwd}") < text.index("Name: Zoë O'Brien")
-    assert "S1/problems.pdf" in (folder / "all-problems.tex").read_text(encoding="utf-8")
+    assert "S_1/problems.pdf" in (folder / "all-problems.tex").read_text(encoding="utf-8")

@@ -484,7 +484,7 @@ def quality(spec: SheetSpec, exam: ExamSpec, evs: Sequence[ExamVariant]) -> Qual
                      "title": exercise.title, "drawn": drawn, "distinct": len(by_given),
                      "groups": [ids for ids in by_given.values() if len(ids) > 1]})
     who = "students" if exam.students else "versions"
-    lines = [f"exam {spec.name}: {len(evs)} {who}, seed {spec.seed}"]
+    lines = [f"{spec.name}: {len(evs)} {who}, seed {spec.seed}"]
     for row in rows:
         pool = f", pool {row['pool']}" if row["pool"] else ""
         shared = sum(len(g) for g in row["groups"])

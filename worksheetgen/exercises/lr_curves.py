@@ -151,6 +151,20 @@ class LrCurves(Family):
                                  allowed="a permutation of A, B, C, D")
 
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
+        # Most draws that fail the teaching constraints fail on the simulated curves, so they
+        # are redrawn here, before any figure is built (solve + rejection remain the guard).
+        for _ in range(40):
+            given = self._draw(rng, options)
+            if options["noise_seed"] is not None:
+                return given
+            rates = [float(r) for r in given["rates"]]
+            curves = simulate(rates, given["noise_seed"])
+            order = sorted(range(4), key=lambda i: rates[i], reverse=True)
+            if role_problem({ROLES[k]: curve_traits(curves[i]) for k, i in enumerate(order)}) is None:
+                return given
+        return given
+
+    def _draw(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
         rates = options["rates"]
         if rates is None:
             rates = self._draw_rates(rng)
