@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 

@@ -60,6 +60,11 @@ def test_quoted_names_keep_commas_and_latex() -> None:
     assert a.name == "Smith, Jr." and b.name == "\\input{/etc/passwd}"
 
 
+def test_line_breaks_and_control_characters_in_names_become_spaces() -> None:
+    (a, b) = parse_roster('id,name\nS1,"Ana\nMaria"\nS2,"Bob\x07\tLee"\n')
+    assert (a.name, a.line, b.name, b.line) == ("Ana Maria", 2, "Bob Lee", 4)
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

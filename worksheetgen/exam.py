@@ -6,14 +6,26 @@ of :mod:`worksheetgen.build` with the student id as the variant, and each pool d
 own stream of (exam seed, student id, pool name). So adding a student changes nobody else's
 exam, and ``--student S017`` rebuilds exactly the bytes of S017's folder in the full build.
 
-The [exam] table::
+The [exam] table, and the exam keys of an [[exercise]]::
 
     [exam]
-    roster = "roster.csv"       # or: versions = 3  (A, B, C)
+    roster = "roster.csv"       # id,name,... (UTF-8); or: versions = 3  (A, B, C)
     require_distinct = true     # two students with the same numbers on an exercise is an error
-    duration = "90 minutes"
+    duration = "90 minutes"     # on the cover
+    page_per_question = true    # every question on its own page (room to answer)
+    duplex = true               # the combined PDF starts every exam on a front side (default)
     [exam.pools]
     easy = 1                    # each student gets 1 of the exercises with pool = "easy"
+
+    [[exercise]]
+    family = "scalar_chain"
+    pool = "easy"               # the exercises of a pool must have equal points
+    part_points = [2, 1, 3]     # points of the parts (a), (b), (c); they add up to points
+
+Output (``output/<name>/``): ``<id>/`` per student (problems and solutions .tex/.md/.pdf,
+key.json), ``all-problems.pdf`` (every problem sheet in roster order, for printing),
+``instructor-key.{md,tex,pdf,csv,json}`` and ``report.md`` (distinct instances per exercise,
+students sharing numbers).
 """
 
 from __future__ import annotations
@@ -252,11 +264,13 @@ class _PartPoints:
     def part(self, i: int, points: Any = None, caller: Any = None) -> Any:
         if not 1 <= i <= len(self._points):
             raise WorksheetError(
-                f"the exercise has a part ({render.environment('latex').globals['letter'](i)}) "
+                f"the exercise has a part ({chr(ord('a') + i - 1)}) "
                 f"but part_points lists {len(self._points)} values", field=f"{self._where}.part_points",
                 allowed="one value per part",
             )
         self.used.add(i)
+        if caller is None:
+            return self._macros.part(i, self._points[i - 1])
         return self._macros.part(i, self._points[i - 1], caller=caller)
 
 
@@ -347,7 +361,7 @@ def _shown_text(value: Any, kind: str, digits: int) -> str:
     if kind == "matrix":
         rows = value.tolist() if isinstance(value, sp.MatrixBase) else value
         return "[" + "; ".join(", ".join(mathfmt.rounded(v, digits) for v in row) for row in rows) + "]"
-    if kind in ("number",):
+    if kind == "number":
         return mathfmt.rounded(value, digits)
     if kind == "integer":
         return str(int(value))

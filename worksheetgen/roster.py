@@ -114,11 +114,16 @@ def parse_roster(text: str, *, source: str = "<roster>",
         raise WorksheetError("empty roster", source=source,
                              allowed="a header line 'id,name' and one line per student")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[tuple[int, list[str]]] = []
     try:
-        rows = [(reader.line_num, row) for row in reader]
+        while True:
+            start = reader.line_num + 1  # a quoted name may span lines: report where it starts
+            try:
+                rows.append((start, next(reader)))
+            except StopIteration:
+                break
     except csv.Error as exc:
-        raise WorksheetError(f"malformed CSV: {exc}", source=source,
-                             field=f"line {reader.line_num}") from None
+        raise WorksheetError(f"malformed CSV: {exc}", source=source, field=f"line {start}") from None
     rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
     header_line, header = rows[0]
     columns = [cell.strip().lstrip("\ufeff").lower() for cell in header]

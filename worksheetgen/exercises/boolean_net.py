@@ -537,7 +537,7 @@ class BooleanNet(Family):
             if computed not in options:
                 raise RuntimeError(f"function options {options} miss the answer {computed}")
             data["function"] = computed
-            data["function_items"] = [o.capitalize() if o == NONE else o for o in options]
+            data["function_items"] = list(options)
             data["parts"].append("forward")
             for i, row in enumerate(table, start=1):
                 answers.append(Answer(f"out_{i}", rf"\mathit{{out}}(\mathbf{{x}}_{i})", row["out"], "integer"))

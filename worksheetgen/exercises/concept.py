@@ -148,7 +148,7 @@ def lr_curves_seed() -> Figure:
     curves = lc.simulate(SEED_CURVES["rates"], SEED_CURVES["noise_seed"])
     its = np.arange(lc.STEPS + 1)
     panels = [Panel([("", its, curves[k], "solid")], title=letter, xlabel=r"\text{iteration}",
-                    ylabel=r"\text{loss}", xlim=(-lc.STEPS / 40, lc.STEPS), ylim=(0, lc.Y_MAX),
+                    ylabel=r"\text{loss}", xlim=(-lc.STEPS / 25, lc.STEPS), ylim=(0, lc.Y_MAX),
                     legend="none")
               for k, letter in enumerate("ABCD")]
     return plot_grid(panels, columns=2, name="lr_curves_seed", width=5.2, height=3.0)

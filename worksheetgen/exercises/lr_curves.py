@@ -36,7 +36,7 @@ DIM = 4  # weights
 EDGE = 1.1  # (too-high rate) x (squared norm of an input): SGD on one example is stable below 2
 NOISE = 1.0  # label noise, relative to the signal
 L2 = 0.02  # lambda relative to the curvature
-Y_MAX = 1.25  # the plot shows the loss relative to its start up to this value
+Y_MAX = 1.6  # the plot shows the loss relative to its start up to this value
 TAIL = STEPS // 3  # the last third of the run: the level a curve settles at
 MAX_SEED = 2**31 - 1
 
@@ -209,7 +209,7 @@ class LrCurves(Family):
             i = rate_of_letter[letter]
             panels.append(Panel([("", its, curves[i], "solid")], title=letter,
                                 xlabel=r"\text{iteration}", ylabel=r"\text{loss}",
-                                xlim=(-STEPS / 40, STEPS), ylim=(0, Y_MAX), legend="none"))
+                                xlim=(-STEPS / 25, STEPS), ylim=(0, Y_MAX), legend="none"))
         figure = plot_grid(panels, columns=2, name="curves", width=5.2, height=3.0)
         answers = [
             Answer(f"alpha{i + 1}", rf"\alpha = {_rate_tex(rates[i])}", letter_of[i], "choice")
