@@ -137,7 +137,7 @@ class VanishingGradients(Family):
         Param("y", Vector(), None, "the target (a number, or n numbers)"),
         Param("compare_relu", Bool(), True, "also solve the same chain with ReLU (ignored when activation = relu)"),
         Param("weight_grid", ListOf(Number(), min_length=3, max_length=3), None,
-              "[lo, hi, step] for drawn weights, never 0 (default [0.5, 2, 0.5] for width 1, [-1, 1, 0.5] for wider layers)"),
+              "[lo, hi, step] for drawn weights, never 0 (default [0.5, 2, 0.5] for width 1, [-0.5, 1.5, 0.5] for wider layers)"),
         Param("bias_grid", ListOf(Number(), min_length=3, max_length=3), [sp.Rational(-1, 2), sp.Rational(1, 2), sp.Rational(1, 2)],
               "[lo, hi, step] for drawn biases"),
         Param("input_grid", ListOf(Number(), min_length=3, max_length=3), [sp.Rational(1, 2), sp.Integer(2), sp.Rational(1, 2)],
@@ -211,7 +211,7 @@ class VanishingGradients(Family):
             depth = int(rng.integers(4, 7))
         weight_grid = options["weight_grid"] or (
             [sp.Rational(1, 2), sp.Integer(2), sp.Rational(1, 2)] if n == 1
-            else [sp.Integer(-1), sp.Integer(1), sp.Rational(1, 2)])
+            else [sp.Rational(-1, 2), sp.Rational(3, 2), sp.Rational(1, 2)])
         given: dict[str, Any] = {k: options[k] for k in ("activation", "compare_relu")}
         given["compare_relu"] = options["compare_relu"] and options["activation"] != "relu"
         given["width"], given["depth"] = n, depth
