@@ -51,3 +51,10 @@ def test_latex_escape_neutralises_commands():
 
 def test_markdown_escape():
     assert mf.markdown_escape("*x* $y$ <b>") == "\\*x\\* \\$y\\$ \\<b\\>"
+
+
+def test_huge_values_switch_to_scientific_notation():
+    assert mf.num(sp.exp(1000)) == "1.970 \\times 10^{434}"
+    assert mf.num(sp.Rational(10**13, 3)) == "3.333 \\times 10^{12}"
+    assert mf.num(sp.Float("9.99996e-6", 30)) == "1.000 \\times 10^{-5}"
+    assert mf.num(sp.Integer(10**20)) == "100000000000000000000"  # exact integers stay exact

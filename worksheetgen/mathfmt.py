@@ -66,6 +66,8 @@ def num(x: Any, digits: int = DEFAULT_DIGITS) -> str:
     if d == 0:
         return "0"
     magnitude = abs(d)
+    if magnitude >= Decimal("1e12"):
+        return _scientific(d, digits)
     if magnitude >= Decimal("0.1"):
         q = d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
         text = format(q, "f")
@@ -74,16 +76,18 @@ def num(x: Any, digits: int = DEFAULT_DIGITS) -> str:
         q = d.quantize(Decimal(1).scaleb(exponent - digits + 1), rounding=ROUND_HALF_UP)
         text = format(q, "f")
     else:
-        exponent = magnitude.adjusted()
-        mantissa = (d.scaleb(-exponent)).quantize(
-            Decimal(1).scaleb(-(digits - 1)), rounding=ROUND_HALF_UP
-        )
-        if abs(mantissa) >= 10:
-            mantissa, exponent = mantissa / 10, exponent + 1
-        return f"{format(mantissa, 'f')} \\times 10^{{{exponent}}}"
+        return _scientific(d, digits)
     if text.startswith("-") and set(text[1:]) <= {"0", "."}:
         text = text[1:]
     return text
+
+
+def _scientific(d: Decimal, digits: int) -> str:
+    exponent = abs(d).adjusted()
+    mantissa = d.scaleb(-exponent).quantize(Decimal(1).scaleb(-(digits - 1)), rounding=ROUND_HALF_UP)
+    if abs(mantissa) >= 10:
+        mantissa, exponent = (mantissa / 10).quantize(mantissa), exponent + 1
+    return f"{format(mantissa, 'f')} \\times 10^{{{exponent}}}"
 
 
 def rounded(x: Any, digits: int = DEFAULT_DIGITS) -> str:

@@ -374,7 +374,7 @@ class BooleanNet(Family):
         rows, _, fn, _ = _space(bias)
         if "forward" in options["tasks"] or "weights" in options["tasks"]:
             mask = _pin_mask(rows, *self._pins(options, ""))
-            if not options["none_option"]:
+            if not options["none_option"] and "forward" in options["tasks"]:
                 mask &= fn >= 0
             if not mask.any():
                 raise WorksheetError(
