@@ -134,6 +134,10 @@ class GradientCheck(Family):
         if options["wrong_gradient"] is False and options["mistake"] is not None:
             raise WorksheetError("a mistake was chosen but wrong_gradient = false", field="mistake",
                                  allowed="leave mistake unset, or set wrong_gradient = true")
+        if (options["mistake"] is not None and options["wrong_gradient"] is None
+                and options["wrong_probability"] == 0):
+            raise WorksheetError("a mistake was chosen but no gradient is ever wrong", field="mistake",
+                                 allowed="set wrong_gradient = true or wrong_probability > 0 as well")
         if (options["mistake"] == "missing_x" and options["x"] is not None and abs(options["x"]) == 1
                 and options["wrong_gradient"]):
             raise WorksheetError(

@@ -44,9 +44,9 @@ class L2Regularization(Family):
         Param("convention", Choice(CONVENTIONS), "seed",
               "seed: penalty λΣw², update with λw (as the seed); gradient: penalty λΣw², update with 2λw; "
               "half: penalty (λ/2)Σw², update with λw"),
-        Param("n", Int(minimum=1, maximum=8), None, "number of weights (drawn from 3 to 5 unless weights are given)"),
-        Param("weights", ListOf(Number(), min_length=1, max_length=8), None, "the weights W"),
-        Param("gradient", ListOf(Number(), min_length=1, max_length=8), None, "the loss gradient ∂L/∂W"),
+        Param("n", Int(minimum=2, maximum=8), None, "number of weights (drawn from 3 to 5 unless weights are given)"),
+        Param("weights", ListOf(Number(), min_length=2, max_length=8), None, "the weights W"),
+        Param("gradient", ListOf(Number(), min_length=2, max_length=8), None, "the loss gradient ∂L/∂W"),
         Param("lam", Number(positive=True, maximum=10), None, "the regularization strength λ (drawn from 0.01, 0.02, 0.05, 0.1)"),
         Param("eta", Number(positive=True, maximum=10), None, "the learning rate η (drawn from 0.01, 0.05, 0.1, 0.2, 0.5)"),
         grid_param("weight_grid", (-3, 3, 0.5), "[lo, hi, step] for drawn weights (never 0)"),

@@ -271,6 +271,7 @@ class VanishingGradients(Family):
         data = dict(main=main, relu=relu, kappa=kappa, weight_norms=weight_norms, err_norm=err_norm,
                     x_norm=x_norm, bound=bound, act=activations.get(given["activation"]),
                     scalar=n == 1, depth=depth, layers=list(range(depth)),
+                    gp_product=sp.prod([gp[0, 0] for gp in main["gp"]]) if n == 1 else None,
                     relu_all_active=relu is not None and all(v > 0 for z in relu["z"] for v in z))
         return Solved(answers, data)
 
