@@ -118,6 +118,7 @@ BAD_SPECS = [
     ('title = "x"\nsedd = 3\n[[exercise]]\nfamily = "forward_pass"\n', "sedd: unknown key"),
     ('course = "x"\n[[exercise]]\nfamily = "forward_pass"\n', "title: missing"),
     ('title = "x"\n', "exercise: no exercises"),
+    ('title = "Woche 1 \u6f22\u5b57"\n[[exercise]]\nfamily = "forward_pass"\n', "title: character '\u6f22' (U+6F22) cannot be typeset"),
     ('title = "x"\nseed = -1\n[[exercise]]\nfamily = "forward_pass"\n', "seed: invalid value -1"),
     ('title = "x"\n[[exercise]]\nfamily = "forward_pass"\npoints = "six"\n', "exercise[1].points"),
     ('title = "x"\n[[exercise]]\nfamily = "scalar_chain"\nparams = { weight_grid = [1, 0, 0.5] }\n', "exercise[1].params.weight_grid"),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from worksheetgen.errors import WorksheetError
+from worksheetgen.mathfmt import LATEX_UNSUPPORTED_HINT
+from worksheetgen.roster import TEX_CHARACTERS
 from worksheetgen.params import parse_params
 from worksheetgen.registry import get_family
 
@@ -165,6 +168,13 @@ def _text(raw: dict[str, Any], key: str, *, required: bool = False, max_length: 
     if not isinstance(value, str) or len(value) > max_length:
         raise WorksheetError(f"invalid value {str(value)[:40]!r}", field=where,
                              allowed=f"a text of at most {max_length} characters")
+    value = unicodedata.normalize("NFC", value)
+    # Escaping makes any text safe for TeX, but pdflatex still stops on characters its fonts
+    # lack (CJK, emoji): refuse them here, naming the field, rather than fail in TeX later.
+    bad = next((ch for ch in value if ch not in TEX_CHARACTERS and ch not in "\n\r\t"), None)
+    if bad is not None:
+        raise WorksheetError(f"character {bad!r} (U+{ord(bad):04X}) cannot be typeset by pdflatex",
+                             field=where, allowed=LATEX_UNSUPPORTED_HINT)
     return value
 
 

@@ -541,7 +541,7 @@ class BooleanNet(Family):
             data["parts"].append("forward")
             for i, row in enumerate(table, start=1):
                 answers.append(Answer(f"out_{i}", rf"\mathit{{out}}(\mathbf{{x}}_{i})", row["out"], "integer"))
-            answers.append(Answer("function", "Boolean function", LETTERS[options.index(computed)], "choice"))
+            answers.append(Answer("function", r"\text{Boolean function}", LETTERS[options.index(computed)], "choice"))
         if "gradient" in tasks:
             w2e, w1e = given["w2_entry"], given["w1_entry"]
             w2o, w1o = given["w2_options"], given["w1_options"]
@@ -580,7 +580,7 @@ class BooleanNet(Family):
                         implement_scalar=scalar_form(options[hits[0]]), implement_fail_items=fails,
                         implement_letter=LETTERS[hits[0]])
             data["parts"].append("implement")
-            answers.append(Answer("implement", f"weights implementing {target}", LETTERS[hits[0]], "choice"))
+            answers.append(Answer("implement", rf"\text{{weights implementing {target}}}", LETTERS[hits[0]], "choice"))
         return Solved(answers, data, figures)
 
     # -- independent check ---------------------------------------------------------------------
