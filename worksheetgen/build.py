@@ -144,24 +144,15 @@ def build(
         written: list[Path] = []
         for solved, files in rendered:
             folder = staging / solved.variant.folder if solved.variant.folder else staging
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, text in files.items():
-                if name.endswith(".tex") and "tex" not in formats and "pdf" not in formats:
-                    continue
-                path = folder / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-                written.append(path)
-                if name.endswith(".tex") and "pdf" in formats:
-                    tex_files.append(path)
+            write_files(folder, files, formats, written, tex_files)
         if tex_files:
-            _compile_all(tex_files, jobs, progress)
+            compile_all(tex_files, jobs, progress)
             written.extend(p.with_suffix(".pdf") for p in tex_files)
         if "tex" not in formats:
             for path in tex_files:
                 path.unlink()
                 written.remove(path)
-        _replace(staging, target)
+        replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -169,7 +160,25 @@ def build(
     return BuildResult(target, files_out, solved_variants, notes)
 
 
-def _compile_all(tex_files: list[Path], jobs: int,
+def write_files(folder: Path, files: dict[str, str], formats: Sequence[str], written: list[Path],
+                tex_files: list[Path]) -> list[Path]:
+    """Write ``files`` into ``folder`` (a staging folder); .tex files are kept for PDFs or
+    dropped. Records every path in ``written``; returns (and records) the .tex to compile."""
+    new_tex = []
+    for name, text in files.items():
+        if name.endswith(".tex") and "tex" not in formats and "pdf" not in formats:
+            continue
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+        if name.endswith(".tex") and "pdf" in formats:
+            new_tex.append(path)
+    tex_files.extend(new_tex)
+    return new_tex
+
+
+def compile_all(tex_files: list[Path], jobs: int,
                  progress: Callable[[str, int, int], None] | None) -> None:
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -179,7 +188,7 @@ def _compile_all(tex_files: list[Path], jobs: int,
                 progress("typesetting", done, len(tex_files))
 
 
-def _replace(staging: Path, target: Path) -> None:
+def replace_folder(staging: Path, target: Path) -> None:
     """Swap the finished staging folder into place (the old build survives until then)."""
     os.chmod(staging, 0o755)
     if target.exists():

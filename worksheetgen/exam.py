@@ -43,7 +43,8 @@ import sympy as sp
 
 from worksheetgen import __version__, answerkey, mathfmt, pdf, render
 from worksheetgen.build import (
-    ALL_FORMATS, BuildResult, SolvedVariant, Variant, _compile_all, _replace, sheet_info,
+    ALL_FORMATS, BuildResult, SolvedVariant, Variant, compile_all, replace_folder, sheet_info,
+    write_files,
 )
 from worksheetgen.errors import WorksheetError
 from worksheetgen.instance import Instance, make_instance
@@ -279,14 +280,8 @@ def render_question(question: Question, fmt: str) -> tuple[str, str]:
     instance, exercise = question.instance, question.exercise
     if not exercise.part_points:
         return render.render_exercise(instance, fmt)
-    # As render.render_exercise, with the macros wrapped: the family templates stay unaware.
-    env = render.environment(fmt)
     m = _PartPoints(render.macros(fmt), exercise.part_points, exercise.where)
-    module = env.get_template(instance.family.template).make_module(
-        {"ex": instance, "d": instance.data, "g": instance.given, "m": m,
-         "digits": instance.digits, "figure_path": lambda fig: render.figure_path(instance, fig)}
-    )
-    problem, solution = render._tidy(str(module.problem())), render._tidy(str(module.solution()))
+    problem, solution = render.render_exercise(instance, fmt, layout=m)
     if len(m.used) != len(exercise.part_points):
         raise WorksheetError(
             f"part_points lists {len(exercise.part_points)} values but the exercise "
@@ -635,13 +630,13 @@ def build_exam(
         tex_files: list[Path] = []
         for ev, files in rendered:
             folder = staging if only is not None else staging / ev.variant.folder
-            _write(folder, files, formats, written, tex_files)
-        _write(staging, top, formats, written, tex_files)
+            write_files(folder, files, formats, written, tex_files)
+        write_files(staging, top, formats, written, tex_files)
         if tex_files:
-            _compile_all(tex_files, jobs, progress)
+            compile_all(tex_files, jobs, progress)
             written.extend(p.with_suffix(".pdf") for p in tex_files)
             if only is None:
-                wrapper = _write(staging, {f"{COMBINED}.tex": combined_tex(exam, evs)}, formats,
+                wrapper = write_files(staging, {f"{COMBINED}.tex": combined_tex(exam, evs)}, formats,
                                  written, tex_files)
                 pdf.compile_pdf(wrapper[0])
                 written.append(wrapper[0].with_suffix(".pdf"))
@@ -649,27 +644,9 @@ def build_exam(
             for path in tex_files:
                 path.unlink()
                 written.remove(path)
-        _replace(staging, target)
+        replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     files_out = sorted(target / p.relative_to(staging) for p in written)
     return BuildResult(target, files_out, [SolvedVariant(ev.variant, ev.instances) for ev in evs], notes)
-
-
-def _write(folder: Path, files: dict[str, str], formats: Sequence[str], written: list[Path],
-           tex_files: list[Path]) -> list[Path]:
-    """Write ``files`` into ``folder``; .tex files are kept for PDFs or dropped. Returns the
-    .tex files to compile."""
-    new_tex = []
-    for name, text in files.items():
-        if name.endswith(".tex") and "tex" not in formats and "pdf" not in formats:
-            continue
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-        if name.endswith(".tex") and "pdf" in formats:
-            new_tex.append(path)
-    tex_files.extend(new_tex)
-    return new_tex

@@ -18,7 +18,7 @@ import sympy as sp
 from worksheetgen import activations
 from worksheetgen.errors import WorksheetError
 from worksheetgen.params import Choice, Int, ListOf, Matrix, Number, Param
-from worksheetgen.sampling import check_grid, grid_param, grid_values, nonzero_grid_values
+from worksheetgen.sampling import require_grid, grid_param, grid_values, nonzero_grid_values
 
 OUTPUT_ACTIVATIONS = activations.NAMES + ("softmax", "same")
 LOSSES = ("mse_half", "mse_mean", "mse_sum", "bce", "ce", "none")
@@ -68,9 +68,7 @@ def validate_net(options: dict[str, Any]) -> None:
     n_layers = len(sizes) - 1
     out_act = output_activation(options)
     for key in ("weight_grid", "input_grid", "target_grid"):
-        problem = check_grid(options[key])
-        if problem:
-            raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+        require_grid(options, key)
     if options["bias"] == "row" and options["convention"] != "WT":
         raise WorksheetError("bias = 'row' needs convention = 'WT'", field="bias",
                              allowed="'vector' or 'none' with convention 'W'")

@@ -85,14 +85,15 @@ def macros(fmt: str) -> Any:
     return environment(fmt).get_template(f"formats/{fmt}/macros.j2").module
 
 
-def render_exercise(instance: Instance, fmt: str) -> tuple[str, str]:
-    """(problem, solution) text of one instance in one format."""
+def render_exercise(instance: Instance, fmt: str, layout: Any = None) -> tuple[str, str]:
+    """(problem, solution) text of one instance in one format. ``layout`` replaces the format's
+    macros (exams wrap them to print per-part points) without the family template knowing."""
     env = environment(fmt)
     template = env.get_template(instance.family.template)
     module = template.make_module(
         # Namespaces, not dicts: in Jinja `g.update` or `d.items` would find the dict method.
         {"ex": instance, "d": SimpleNamespace(**instance.data),
-         "g": SimpleNamespace(**instance.given), "m": macros(fmt),
+         "g": SimpleNamespace(**instance.given), "m": layout if layout is not None else macros(fmt),
          "digits": instance.digits, "figure_path": lambda fig: figure_path(instance, fig)}
     )
     return _tidy(str(module.problem())), _tidy(str(module.solution()))

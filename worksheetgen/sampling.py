@@ -54,6 +54,17 @@ def grid_param(name: str, default: tuple[Any, Any, Any], help: str) -> Param:
     )
 
 
+def require_grid(options: dict[str, Any], key: str) -> None:
+    """Refuse an unusable ``[lo, hi, step]`` grid parameter, naming it (None means unused)."""
+    from worksheetgen.errors import WorksheetError
+
+    if options.get(key) is None:
+        return
+    problem = check_grid(options[key])
+    if problem:
+        raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+
+
 def check_grid(values: list[sp.Rational]) -> str | None:
     """None if ``[lo, hi, step]`` is usable, else what is wrong."""
     lo, hi, step = values

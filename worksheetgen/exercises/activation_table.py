@@ -18,7 +18,7 @@ from worksheetgen import activations
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Bool, Choice, Int, ListOf, Number, Param
-from worksheetgen.sampling import check_grid, grid_param
+from worksheetgen.sampling import require_grid, grid_param
 
 # Canonical order of the table's columns (the seed's order first).
 ORDER = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "silu", "gelu", "identity")
@@ -163,9 +163,7 @@ class ActivationTable(Family):
         if not (options["values"] or options["derivatives"] or options["properties"]):
             raise WorksheetError("nothing is asked", field="properties",
                                  allowed="values = true, derivatives = true or a property question")
-        problem = check_grid(options["point_grid"])
-        if problem:
-            raise WorksheetError(problem, field="point_grid", allowed="[lo, hi, step] with lo <= hi, step > 0")
+        require_grid(options, "point_grid")
         if options["points"] is None:
             grid = _grid(options["point_grid"])
             if len(grid) < options["n_points"]:

@@ -17,7 +17,7 @@ from worksheetgen import activations
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Bool, Choice, Int, ListOf, Number, Param
-from worksheetgen.sampling import check_grid, grid_param, grid_values
+from worksheetgen.sampling import require_grid, grid_param, grid_values
 
 MODES = ("yhat", "logit")
 MAX_BATCH = 8
@@ -58,9 +58,7 @@ class BceLoss(Family):
 
     def validate(self, options: dict[str, Any]) -> None:
         for key, lo, hi in (("yhat_grid", YHAT_LO, YHAT_HI), ("z_grid", -Z_LIMIT, Z_LIMIT)):
-            problem = check_grid(options[key])
-            if problem:
-                raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+            require_grid(options, key)
             if options[key][0] < lo or options[key][1] > hi:
                 raise WorksheetError("grid outside the allowed range", field=key,
                                      allowed=f"values from {lo} to {hi}")

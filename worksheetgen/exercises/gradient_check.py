@@ -21,7 +21,7 @@ from worksheetgen import activations
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Bool, Choice, ListOf, Number, Param
-from worksheetgen.sampling import check_grid, grid_param, grid_values, nonzero_grid_values
+from worksheetgen.sampling import require_grid, grid_param, grid_values, nonzero_grid_values
 
 MODELS = {"linear": "identity", "sigmoid": "sigmoid", "tanh": "tanh"}
 MISTAKES = ("sign", "missing_x", "factor_2")
@@ -119,11 +119,7 @@ class GradientCheck(Family):
 
     def validate(self, options: dict[str, Any]) -> None:
         for key in ("weight_grid", "input_grid", "bias_grid", "target_grid"):
-            if options[key] is None:
-                continue
-            problem = check_grid(options[key])
-            if problem:
-                raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+            require_grid(options, key)
         if options["x"] is not None and options["x"] == 0:
             raise WorksheetError("x = 0 makes ∂L/∂W = 0: nothing to check", field="x",
                                  allowed="a non-zero number")

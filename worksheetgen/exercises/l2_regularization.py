@@ -19,7 +19,7 @@ import sympy as sp
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Choice, Int, ListOf, Number, Param
-from worksheetgen.sampling import check_grid, grid_param, nonzero_grid_values
+from worksheetgen.sampling import require_grid, grid_param, nonzero_grid_values
 
 CONVENTIONS = ("seed", "gradient", "half")
 # (penalty factor in front of Σw², c in the update)
@@ -55,9 +55,7 @@ class L2Regularization(Family):
 
     def validate(self, options: dict[str, Any]) -> None:
         for key in ("weight_grid", "gradient_grid"):
-            problem = check_grid(options[key])
-            if problem:
-                raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+            require_grid(options, key)
             lo, hi, _ = options[key]
             if lo == hi == 0:
                 raise WorksheetError("the grid holds only 0", field=key, allowed="a grid with a non-zero value")

@@ -18,7 +18,7 @@ from worksheetgen import activations, mathfmt
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Choice, Int, ListOf, Matrix, Number, Param
-from worksheetgen.sampling import check_grid, grid_param, grid_values, nonzero_grid_values
+from worksheetgen.sampling import require_grid, grid_param, grid_values, nonzero_grid_values
 
 NONLINEAR = tuple(n for n in activations.NAMES if n != "identity")
 # ReLU and leaky ReLU are positively homogeneous: g(c z) = c g(z) for c > 0, so a positive
@@ -99,9 +99,7 @@ class LinearCollapse(Family):
 
     def validate(self, options: dict[str, Any]) -> None:
         for key in ("weight_grid", "input_grid"):
-            problem = check_grid(options[key])
-            if problem:
-                raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+            require_grid(options, key)
         size = options["size"]
         weights = options["weights"]
         if weights is not None:

@@ -15,7 +15,7 @@ from worksheetgen import mathfmt
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Choice, Int, ListOf, Matrix, Param
-from worksheetgen.sampling import check_grid, grid_param, grid_values
+from worksheetgen.sampling import require_grid, grid_param, grid_values
 
 TASKS = ("minmax", "standardize")
 STD_KINDS = ("population", "sample")
@@ -45,9 +45,7 @@ class Preprocessing(Family):
     def validate(self, options: dict[str, Any]) -> None:
         if len(set(options["tasks"])) != len(options["tasks"]):
             raise WorksheetError("a task appears twice", field="tasks", allowed="distinct entries")
-        problem = check_grid(options["value_grid"])
-        if problem:
-            raise WorksheetError(problem, field="value_grid", allowed="[lo, hi, step] with lo <= hi, step > 0")
+        require_grid(options, "value_grid")
         X = options["X"]
         if X is None:
             lo, hi, step = options["value_grid"]

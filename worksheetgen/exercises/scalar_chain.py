@@ -12,7 +12,7 @@ from worksheetgen import activations
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Choice, Number, Param
-from worksheetgen.sampling import check_grid, grid_param, nonzero_grid_values
+from worksheetgen.sampling import require_grid, grid_param, nonzero_grid_values
 
 LOSSES = ("squared", "half_squared")
 
@@ -36,9 +36,7 @@ class ScalarChain(Family):
 
     def validate(self, options: dict[str, Any]) -> None:
         for key in ("weight_grid", "input_grid", "target_grid"):
-            problem = check_grid(options[key])
-            if problem:
-                raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+            require_grid(options, key)
 
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
         given = {k: options[k] for k in ("activation", "alpha", "loss")}

@@ -17,7 +17,7 @@ from worksheetgen import mathfmt
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Choice, Int, ListOf, Number, Param
-from worksheetgen.sampling import check_grid, grid_param, grid_values
+from worksheetgen.sampling import require_grid, grid_param, grid_values
 
 PARTS = ("shapes", "softmax_same", "softmax_other", "loss_grad", "numeric", "stable")
 NUMERIC_PARTS = ("numeric", "stable")
@@ -111,9 +111,7 @@ class SoftmaxCE(Family):
         parts = options["parts"]
         if len(set(parts)) != len(parts):
             raise WorksheetError("a part is listed twice", field="parts", allowed=", ".join(PARTS))
-        problem = check_grid(options["logit_grid"])
-        if problem:
-            raise WorksheetError(problem, field="logit_grid", allowed="[lo, hi, step] with lo <= hi, step > 0")
+        require_grid(options, "logit_grid")
         sizes = {key: len(options[key]) for key in ("logits", "large_logits")
                  if options[key] is not None and any(p in parts for p in NUMERIC_PARTS)}
         if options["K"] is not None:

@@ -21,7 +21,7 @@ from worksheetgen import activations
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Bool, Choice, Int, Kind, ListOf, Number, Param, exact_number
-from worksheetgen.sampling import check_grid, grid_values, nonzero_grid_values
+from worksheetgen.sampling import require_grid, grid_values, nonzero_grid_values
 
 PRECISION = 50
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -160,11 +160,7 @@ class VanishingGradients(Family):
 
     def validate(self, options: dict[str, Any]) -> None:
         for key in ("weight_grid", "bias_grid", "input_grid", "target_grid"):
-            if options[key] is None:
-                continue
-            problem = check_grid(options[key])
-            if problem:
-                raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+            require_grid(options, key)
         for key in ("weight_grid", "input_grid"):
             if options[key] is not None and options[key][0] == options[key][1] == 0:
                 raise WorksheetError("the grid holds only 0", field=key, allowed="a grid with a non-zero value")
