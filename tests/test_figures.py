@@ -1,7 +1,6 @@
 """figures.py: byte-stable TikZ and well-formed SVG from one geometry; TeX compiles."""
 
 import math
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 

@@ -13,9 +13,10 @@ import shutil
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
 from worksheetgen import answerkey, pdf, render
 from worksheetgen.errors import WorksheetError
@@ -135,29 +136,41 @@ def build(
         if progress:
             progress("solving", i, len(variants))
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / spec.name
-    staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}.staging-", dir=out_dir))
-    try:
-        tex_files: list[Path] = []
-        written: list[Path] = []
+    target = Path(out_dir) / spec.name
+    tex_files: list[Path] = []
+    written: list[Path] = []
+    with staged_folder(target) as staging:
         for solved, files in rendered:
             folder = staging / solved.variant.folder if solved.variant.folder else staging
             write_files(folder, files, formats, written, tex_files)
         if tex_files:
             compile_all(tex_files, jobs, progress)
             written.extend(p.with_suffix(".pdf") for p in tex_files)
-        if "tex" not in formats:
-            for path in tex_files:
-                path.unlink()
-                written.remove(path)
+        drop_unwanted_tex(tex_files, formats, written)
+    files_out = sorted(target / p.relative_to(staging) for p in written)
+    return BuildResult(target, files_out, solved_variants, notes)
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A staging folder beside ``target``, renamed onto it only if the block completes;
+    removed on any failure or interruption, leaving the previous build untouched."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        yield staging
         replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    files_out = sorted(target / p.relative_to(staging) for p in written)
-    return BuildResult(target, files_out, solved_variants, notes)
+
+
+def drop_unwanted_tex(tex_files: list[Path], formats: Sequence[str], written: list[Path]) -> None:
+    """.tex files written only to make PDFs go once the PDFs exist."""
+    if "tex" not in formats:
+        for path in tex_files:
+            path.unlink()
+            written.remove(path)
 
 
 def write_files(folder: Path, files: dict[str, str], formats: Sequence[str], written: list[Path],

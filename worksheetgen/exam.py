@@ -33,8 +33,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -43,8 +41,8 @@ import sympy as sp
 
 from worksheetgen import __version__, answerkey, mathfmt, pdf, render
 from worksheetgen.build import (
-    ALL_FORMATS, BuildResult, SolvedVariant, Variant, compile_all, replace_folder, sheet_info,
-    write_files,
+    ALL_FORMATS, BuildResult, SolvedVariant, Variant, compile_all, drop_unwanted_tex, sheet_info,
+    staged_folder, write_files,
 )
 from worksheetgen.errors import WorksheetError
 from worksheetgen.instance import Instance, make_instance
@@ -621,13 +619,10 @@ def build_exam(
         top[REPORT] = report_markdown(spec, exam, evs, report)
 
     out_dir = Path(out_dir)
-    home = out_dir / spec.name if only is not None else out_dir
-    target = home / variants[0].folder if only is not None else out_dir / spec.name
-    home.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=home))
-    try:
-        written: list[Path] = []
-        tex_files: list[Path] = []
+    target = out_dir / spec.name / variants[0].folder if only is not None else out_dir / spec.name
+    written: list[Path] = []
+    tex_files: list[Path] = []
+    with staged_folder(target) as staging:
         for ev, files in rendered:
             folder = staging if only is not None else staging / ev.variant.folder
             write_files(folder, files, formats, written, tex_files)
@@ -637,16 +632,9 @@ def build_exam(
             written.extend(p.with_suffix(".pdf") for p in tex_files)
             if only is None:
                 wrapper = write_files(staging, {f"{COMBINED}.tex": combined_tex(exam, evs)}, formats,
-                                 written, tex_files)
+                                      written, tex_files)
                 pdf.compile_pdf(wrapper[0])
                 written.append(wrapper[0].with_suffix(".pdf"))
-        if "tex" not in formats:
-            for path in tex_files:
-                path.unlink()
-                written.remove(path)
-        replace_folder(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        drop_unwanted_tex(tex_files, formats, written)
     files_out = sorted(target / p.relative_to(staging) for p in written)
     return BuildResult(target, files_out, [SolvedVariant(ev.variant, ev.instances) for ev in evs], notes)

@@ -10,7 +10,7 @@ share the declarations, the sampler and the solver here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -287,7 +287,6 @@ def weight_gradient(given: dict[str, Any], layers: list[Layer], deltas: list[sp.
 # -- independent NumPy path -------------------------------------------------------------------
 def numpy_forward_backward(given: dict[str, Any]) -> dict[str, Any]:
     """Forward pass, loss and weight gradients with NumPy only (no SymPy expression reused)."""
-    sizes = given["layers"]
     conv, bias = given["convention"], given["bias"]
     alpha = float(given["alpha"])
     Ws = [np.array(w.tolist(), dtype=float) for w in given["weights"]]

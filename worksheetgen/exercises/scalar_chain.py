@@ -9,7 +9,6 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import activations
-from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Answer, Family, Solved
 from worksheetgen.params import Choice, Number, Param
 from worksheetgen.sampling import require_grid, grid_param, nonzero_grid_values

@@ -187,7 +187,7 @@ class SoftmaxCE(Family):
         answers: list[Answer] = []
         data: dict[str, Any] = {"parts": parts}
         if "shapes" in parts:
-            d_x, d_a, m = given["D_x"], given["D_a"], given["m"]
+            d_a, m = given["D_a"], given["m"]
             exact = {"kind": "exact"}  # a shape is right or wrong
             answers += [
                 Answer("W2_shape", r"\text{shape of } W^{[2]}", sp.Matrix([[K, d_a]]), "matrix", exact),
