@@ -7,6 +7,7 @@ computations disagree (a bug: nothing is written); 1 TeX failed or another failu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -154,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TexError as exc:
         print(f"worksheetgen: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `worksheetgen list | head`: the reader has what it wanted
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     except KeyboardInterrupt:
         print("worksheetgen: interrupted, nothing written", file=sys.stderr)
         return 130
