@@ -79,18 +79,31 @@ def sheet_info(spec: SheetSpec) -> dict[str, object]:
     }
 
 
-def render_variant(spec: SheetSpec, solved: SolvedVariant, formats: Iterable[str]) -> dict[str, str]:
-    """File name → text for one variant (PDFs are made later from the .tex)."""
+def document_formats(formats: Iterable[str]) -> list[tuple[str, str]]:
+    """(render format, file suffix) of the documents a build writes; PDFs come from the .tex."""
     formats = set(formats)
-    files: dict[str, str] = {}
     wanted = []
     if formats & {"tex", "pdf"}:
         wanted.append(("latex", "tex"))
     if "md" in formats:
         wanted.append(("markdown", "md"))
-        for instance in solved.instances:
+    return wanted
+
+
+def figure_files(instances: Iterable[Instance], formats: Iterable[str]) -> dict[str, str]:
+    """The SVGs the Markdown documents reference (LaTeX draws its figures inline)."""
+    files: dict[str, str] = {}
+    if "md" in set(formats):
+        for instance in instances:
             files.update(render.figure_files(instance))
-    for fmt, suffix in wanted:
+    return files
+
+
+def render_variant(spec: SheetSpec, solved: SolvedVariant, formats: Iterable[str]) -> dict[str, str]:
+    """File name → text for one variant (PDFs are made later from the .tex)."""
+    formats = set(formats)
+    files = figure_files(solved.instances, formats)
+    for fmt, suffix in document_formats(formats):
         items = []
         for instance in solved.instances:
             problem, solution = render.render_exercise(instance, fmt)

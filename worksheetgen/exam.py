@@ -41,8 +41,8 @@ import sympy as sp
 
 from worksheetgen import __version__, answerkey, mathfmt, pdf, render
 from worksheetgen.build import (
-    ALL_FORMATS, BuildResult, SolvedVariant, Variant, compile_all, drop_unwanted_tex, sheet_info,
-    staged_folder, write_files,
+    ALL_FORMATS, BuildResult, SolvedVariant, Variant, compile_all, document_formats, drop_unwanted_tex,
+    figure_files, sheet_info, staged_folder, write_files,
 )
 from worksheetgen.errors import WorksheetError
 from worksheetgen.instance import Instance, make_instance
@@ -309,15 +309,8 @@ def render_exam_variant(spec: SheetSpec, exam: ExamSpec, ev: ExamVariant,
                         formats: Iterable[str]) -> dict[str, str]:
     """File name → text for one student's folder (PDFs are made later from the .tex)."""
     formats = set(formats)
-    files: dict[str, str] = {}
-    wanted = []
-    if formats & {"tex", "pdf"}:
-        wanted.append(("latex", "tex"))
-    if "md" in formats:
-        wanted.append(("markdown", "md"))
-        for q in ev.questions:
-            files.update(render.figure_files(q.instance))
-    for fmt, suffix in wanted:
+    files = figure_files(ev.instances, formats)
+    for fmt, suffix in document_formats(formats):
         items = []
         for q in ev.questions:
             problem, solution = render_question(q, fmt)
