@@ -231,3 +231,17 @@ def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "worksheetgen", "--version"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and "worksheetgen" in result.stdout
+
+
+def test_without_tex_the_text_formats_are_written_with_a_hint(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(pdf, "tex_available", lambda: False)
+    spec = write(tmp_path, SPEC)
+    assert main(["build", str(spec), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "no TeX engine found" in err and "apt-get install texlive" in err
+    files = set(digests(tmp_path / "out" / "sheet"))
+    assert {"problems.tex", "solutions.md", "key.json"} <= files
+    assert not any(name.endswith(".pdf") for name in files)
+    # Asking for PDFs explicitly without TeX is an error that writes nothing.
+    assert main(["build", str(spec), "--out", str(tmp_path / "out2"), "--format", "pdf"]) == 2
+    assert not (tmp_path / "out2" / "sheet").exists()

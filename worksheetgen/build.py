@@ -79,6 +79,19 @@ def sheet_info(spec: SheetSpec) -> dict[str, object]:
     }
 
 
+def usable_formats(formats: Sequence[str], require_pdf: bool) -> tuple[list[str], list[str]]:
+    """(formats, notes): without TeX, PDFs are an error when asked for explicitly and are
+    otherwise left out with a note on how to install TeX Live."""
+    formats = list(formats)
+    if "pdf" in formats and not pdf.tex_available():
+        if require_pdf:
+            raise WorksheetError("no TeX engine (pdflatex) is installed", field="--format pdf",
+                                 allowed="tex, md, json without TeX; see README for TeX Live")
+        formats.remove("pdf")
+        return formats, [pdf.INSTALL_HINT]
+    return formats, []
+
+
 def document_formats(formats: Iterable[str]) -> list[tuple[str, str]]:
     """(render format, file suffix) of the documents a build writes; PDFs come from the .tex."""
     formats = set(formats)
@@ -131,14 +144,7 @@ def build(
 ) -> BuildResult:
     """Build every variant of ``spec`` into ``out_dir/<spec.name>``, atomically."""
     variants = list(variants) if variants is not None else numbered_variants(spec.variants)
-    notes: list[str] = []
-    formats = list(formats)
-    if "pdf" in formats and not pdf.tex_available():
-        if require_pdf:
-            raise WorksheetError("no TeX engine (pdflatex) is installed", field="--format pdf",
-                                 allowed="tex, md, json without TeX; see README for TeX Live")
-        formats.remove("pdf")
-        notes.append(pdf.INSTALL_HINT)
+    formats, notes = usable_formats(formats, require_pdf)
 
     solved_variants: list[SolvedVariant] = []
     rendered: list[tuple[SolvedVariant, dict[str, str]]] = []

@@ -42,7 +42,7 @@ import sympy as sp
 from worksheetgen import __version__, answerkey, mathfmt, pdf, render
 from worksheetgen.build import (
     ALL_FORMATS, BuildResult, SolvedVariant, Variant, compile_all, document_formats, drop_unwanted_tex,
-    figure_files, sheet_info, staged_folder, write_files,
+    figure_files, sheet_info, staged_folder, usable_formats, write_files,
 )
 from worksheetgen.errors import WorksheetError
 from worksheetgen.instance import Instance, make_instance
@@ -581,14 +581,7 @@ def build_exam(
             raise WorksheetError(f"no student {only!r}", field="--student",
                                  allowed=f"an id of {exam.roster or 'the versions'} ({sample})")
         variants = chosen
-    notes: list[str] = []
-    formats = list(formats)
-    if "pdf" in formats and not pdf.tex_available():
-        if require_pdf:
-            raise WorksheetError("no TeX engine (pdflatex) is installed", field="--format pdf",
-                                 allowed="tex, md, json without TeX; see README for TeX Live")
-        formats.remove("pdf")
-        notes.append(pdf.INSTALL_HINT)
+    formats, notes = usable_formats(formats, require_pdf)
 
     evs = []
     rendered = []
