@@ -1,11 +1,15 @@
+import dataclasses
 import itertools
+import json
+import re
 
 import numpy as np
 import pytest
 
 from helpers import instance, value
 from worksheetgen import render
-from worksheetgen.errors import WorksheetError
+from worksheetgen.answers import ChoiceAnswer, Rule
+from worksheetgen.errors import CheckError, WorksheetError
 
 LETTERS = "ABCD"
 INPUTS = [(0, 0), (0, 1), (1, 0), (1, 1)]
@@ -116,8 +120,18 @@ def numeric_grad_options(ex, rng):
 
 @pytest.mark.parametrize("bias", [False, True])
 def test_random_seeds_against_brute_force(bias):
+    against_brute_force(range(3), bias)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bias", [False, True])
+def test_random_seeds_against_brute_force_many_seeds(bias):
+    against_brute_force(range(3, 60), bias)
+
+
+def against_brute_force(seeds, bias):
     rng = np.random.default_rng(7)
-    for seed in range(60):
+    for seed in seeds:
         ex = instance("boolean_net", seed=seed, bias=bias)
         g = ex.given
         net = {k: g[k] for k in ("W1", "W2", "b1", "b2")}
@@ -147,7 +161,7 @@ def test_random_seeds_against_brute_force(bias):
 def test_task_subsets_and_both_formats():
     ex = instance("boolean_net", seed=5, tasks=["implement"], target="XOR")
     assert set(ex.answers) == {"implement"}
-    for fmt in render.FORMATS:
+    for fmt in ("latex", "markdown"):
         problem, solution = render.render_exercise(ex, fmt)
         assert "XOR" in problem and "Answer" in solution
     ex = instance("boolean_net", seed=5, tasks=["gradient", "forward"], bias=True)
@@ -168,3 +182,124 @@ def test_bad_input_names_the_field(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("boolean_net", **params)
     assert field in err.value.field
+
+
+# -- the printed options are the key's options ------------------------------------------------
+
+def printed_choices(text, fmt):
+    """The option lists of a rendered problem, block by block, as printed."""
+    if fmt == "latex":
+        blocks = re.findall(r"\\begin\{choices\}\n(.*?)\n\\end\{choices\}", text, re.S)
+        return [block[len("\\choice "):].split("\n\\choice ") for block in blocks]
+    blocks = []
+    for line in text.split("\n"):
+        found = re.match(r"- \*\*([A-J])\.\*\* (.*)$", line)
+        if found:
+            if found.group(1) == "A":
+                blocks.append([])
+            assert LETTERS.index(found.group(1)) == len(blocks[-1])
+            blocks[-1].append(found.group(2))
+    return blocks
+
+
+def pmatrix(rows):
+    """A matrix in the TeX the sheet prints, written out by hand from the numbers."""
+    body = r" \\ ".join(" & ".join(str(int(v)) for v in row) for row in rows)
+    return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
+
+
+def net_text(net, with_bias=True):
+    parts = [rf"W^{{(1)}} = {pmatrix(net['W1'].tolist())}", rf"W^{{(2)}} = {pmatrix(net['W2'].tolist())}"]
+    if with_bias and net["b1"] is not None:
+        parts += [rf"b^{{(1)}} = {pmatrix(net['b1'].tolist())}", rf"b^{{(2)}} = {int(net['b2'])}"]
+    return "$" + r",\quad ".join(parts) + "$"
+
+
+def right_texts(ex):
+    """The text each choice question must key, found by brute force and written by hand."""
+    g = ex.given
+    texts = {}
+    if "weights" in g["tasks"]:
+        texts["weights"] = net_text({"W1": g["W1"], "W2": g["W2"], "b1": None, "b2": None})
+    if "forward" in g["tasks"]:
+        out = net_outputs({k: g[k] for k in ("W1", "W2", "b1", "b2")})
+        names = [n for n in LOGIC if computes(out, n)]
+        texts["function"] = names[0] if names else "none of these"
+    if "gradient" in g["tasks"]:
+        j2 = g["w2_entry"][1]
+        j, k = g["w1_entry"]
+        bias = rf" + b^{{(1)}}_{j}" if g["bias"] else ""
+        texts["dL_dW2"] = rf"$2(\mathit{{out}} - y) \cdot n_{j2}$"
+        texts["dL_dW1"] = (rf"$2(\mathit{{out}} - y) \cdot W^{{(2)}}_{{1{j}}} \cdot "
+                           rf"\sigma'(W^{{(1)}}_{{{j}1}} A + W^{{(1)}}_{{{j}2}} B{bias}) \cdot {'AB'[int(k) - 1]}$")
+    if "implement" in g["tasks"]:
+        works = [o for o in g["implement_options"] if computes(net_outputs(o), g["target"])]
+        assert len(works) == 1
+        texts["implement"] = net_text(works[0])
+    return texts
+
+
+def assert_options_agree(ex):
+    choices = [a for a in ex.solved.answers if isinstance(a, ChoiceAnswer)]
+    expected = right_texts(ex)
+    assert [a.key for a in choices] == list(expected)
+    for fmt in ("latex", "markdown"):
+        problem, _ = render.render_exercise(ex, fmt)
+        printed = printed_choices(problem, fmt)
+        assert len(printed) == len(choices)
+        for answer, shown in zip(choices, printed):
+            entry = json.loads(json.dumps(answer.entry(4, Rule())))
+            assert [o["text"] for o in entry["options"]] == shown == list(answer.options)
+            assert [o["letter"] for o in entry["options"]] == list(LETTERS[:len(shown)])
+            assert entry["exact"] == LETTERS[entry["correct_index"]]
+            assert shown[LETTERS.index(entry["exact"])] == expected[answer.key], (answer.key, fmt)
+            assert len(set(shown)) == len(shown)
+
+
+def test_seed_003_ex1_printed_options():
+    ex = instance("boolean_net", seed=3, **SEED)
+    assert_options_agree(ex)
+    keyed = {a.key: a.options[a.correct] for a in ex.solved.answers if isinstance(a, ChoiceAnswer)}
+    assert keyed["function"] == "XOR"
+    assert keyed["weights"] == (r"$W^{(1)} = \begin{pmatrix} -1 & 1 \\ 1 & -1 \end{pmatrix},\quad "
+                                r"W^{(2)} = \begin{pmatrix} 1 & 1 \end{pmatrix}$")
+    assert keyed["dL_dW2"] == r"$2(\mathit{out} - y) \cdot n_1$"
+    assert keyed["implement"] == (r"$W^{(1)} = \begin{pmatrix} 1 & 0 \\ -1 & 1 \end{pmatrix},\quad "
+                                  r"W^{(2)} = \begin{pmatrix} 1 & 1 \end{pmatrix}$")
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_printed_options_are_the_key_options(bias):
+    for seed in range(2):
+        assert_options_agree(instance("boolean_net", seed=seed, bias=bias))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bias", [False, True])
+def test_printed_options_are_the_key_options_many_seeds(bias):
+    for seed in range(2, 40):
+        assert_options_agree(instance("boolean_net", seed=seed, bias=bias))
+    assert_options_agree(instance("boolean_net", seed=1, bias=bias, tasks=["implement", "gradient"]))
+
+
+# -- a broken invariant is a CheckError naming the family ---------------------------------------
+
+def test_broken_invariants_raise_check_error():
+    from worksheetgen.exercises.boolean_net import _gradient_keys
+
+    family = instance("boolean_net", seed=0).family
+    # two options equal to the derivative: the key would be ambiguous
+    doubled = (("out-y", 1), ("out-y", 1), ("y-out", 2), ("y-out", 1))
+    single = ((1, "A"), (1, "B"), (2, "A"), (2, "B"))
+    with pytest.raises(CheckError, match="boolean_net"):
+        _gradient_keys(False, "11", "11", doubled, single)
+    ex = instance("boolean_net", seed=0, tasks=["forward"])
+    missing = tuple(n for n in ("AND", "OR", "XOR", "NAND", "NOR", "XNOR", "none of these")
+                    if n != ex.data.function)[:4]
+    with pytest.raises(CheckError, match="boolean_net"):
+        family.solve(dataclasses.replace(ex.given, function_options=missing))
+    ex = instance("boolean_net", seed=0, tasks=["implement"])
+    options = ex.given["implement_options"]
+    keyed = options[ex.answers["implement"].correct]
+    with pytest.raises(CheckError, match="boolean_net"):
+        family.solve(dataclasses.replace(ex.given, implement_options=(keyed, keyed) + options[2:]))

@@ -1,13 +1,17 @@
 """The conceptual question bank (family concepts): coverage of the seeds, keys after shuffling,
 text that both formats can print, bad input."""
 
+import json
 import re
+import tomllib
 
 import pytest
 
 from helpers import instance
+from worksheetgen import render
+from worksheetgen.answers import Rule
 from worksheetgen.errors import WorksheetError
-from worksheetgen.exercises.concept import LETTERS, load_bank
+from worksheetgen.exercises.concept import BANK_PATH, LETTERS, load_bank
 
 # Every conceptual question of the seed sheets, by seed and question.
 SEED_QUESTIONS = [
@@ -88,28 +92,89 @@ def test_bank_text_prints_in_latex_and_markdown():
             assert all(ord(ch) < 128 or ch in allowed_unicode for ch in text), (q.id, text)
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_keys_follow_the_shuffle(seed):
-    ex = instance("concepts", seed=seed, count=6)
-    q = bank()
+def raw_bank():
+    """The bank as plain TOML, read independently of load_bank."""
+    return {e["id"]: e for e in tomllib.loads(BANK_PATH.read_text(encoding="utf-8"))["question"]}
+
+
+def printed_choices(text, fmt):
+    """The option lists of a rendered problem, block by block, as printed."""
+    if fmt == "latex":
+        blocks = re.findall(r"\\begin\{choices\}\n(.*?)\n\\end\{choices\}", text, re.S)
+        return [block[len("\\choice "):].split("\n\\choice ") for block in blocks]
+    blocks = []
+    for line in text.split("\n"):
+        found = re.match(r"- \*\*([A-J])\.\*\* (.*)$", line)
+        if found:
+            if found.group(1) == "A":
+                blocks.append([])
+            assert LETTERS.index(found.group(1)) == len(blocks[-1])
+            blocks[-1].append(found.group(2))
+    return blocks
+
+
+def assert_key_matches_sheet(ex):
+    """Printed options == the key's options == the bank's choices in the drawn order; the keyed
+    letters point at exactly the texts the bank marks correct; kinds are stored as JSON."""
+    raw = raw_bank()
+    rendered = {fmt: render.render_exercise(ex, fmt) for fmt in ("latex", "markdown")}
+    printed = {fmt: printed_choices(problem, fmt) for fmt, (problem, _) in rendered.items()}
+    block = 0
     for n, (qid, order) in enumerate(zip(ex.given["questions"], ex.given["orders"]), start=1):
-        question = q[qid]
-        key = ex.answers[f"q{n}"].value
-        if question.kind in ("single", "multi"):
-            shown = [question.choices[i].text for i in order]
-            letters = [key] if question.kind == "single" else key
+        entry_bank = raw[qid]
+        answer = ex.answers[f"q{n}"]
+        entry = json.loads(json.dumps(answer.entry(4, Rule())))
+        kind = entry_bank["kind"]
+        if kind in ("single", "multi"):
+            bank_texts = [c["text"] for c in entry_bank["choices"]]
+            assert sorted(order) == list(range(len(bank_texts)))
+            shown = [bank_texts[i] for i in order]
+            key_texts = [o["text"] for o in entry["options"]]
+            assert key_texts == shown
+            assert [o["letter"] for o in entry["options"]] == list(LETTERS[:len(shown)])
+            for fmt in printed:
+                assert printed[fmt][block] == shown, (qid, fmt)
+            block += 1
+            right = {c["text"] for c in entry_bank["choices"] if c.get("correct")}
+            letters = [entry["exact"]] if kind == "single" else entry["exact"]
+            assert entry["kind"] == ("choice" if kind == "single" else "multi")
+            assert isinstance(entry["exact"], str if kind == "single" else list)
             assert letters == sorted(letters)
-            # the keyed letters show exactly the correct texts, and all of them
-            assert {shown[LETTERS.index(x)] for x in letters} == {c.text for c in question.choices if c.correct}
-            # the option marked last ("All of the above are false", seed: "None of the above") stays last
-            for i, c in enumerate(question.choices):
-                if c.last:
-                    assert shown[-1] == c.text
-            assert sorted(order) == list(range(len(question.choices)))
-        elif question.kind == "truefalse":
-            assert key is question.answer
+            assert {shown[LETTERS.index(x)] for x in letters} == right
+            indices = [entry["correct_index"]] if kind == "single" else entry["correct_index"]
+            assert [LETTERS[i] for i in indices] == letters
+            # the option marked last ("All of the above are false", seed: "None of the above")
+            for c in entry_bank["choices"]:
+                if c.get("last"):
+                    assert shown[-1] == c["text"]
+            # the solution sheet names the keyed letters and their texts
+            for _, solution in rendered.values():
+                assert "Answer: " + ", ".join(letters) + "." in solution
+                assert all(shown[LETTERS.index(x)] in solution for x in letters)
+        elif kind == "truefalse":
+            assert entry["kind"] == "boolean" and entry["exact"] is entry_bank["answer"]
         else:
-            assert key == question.model
+            assert entry["kind"] == "text" and entry["exact"] == entry_bank["model"].strip()
+    for fmt in printed:
+        assert len(printed[fmt]) == block
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_key_options_are_the_printed_options(seed):
+    assert_key_matches_sheet(instance("concepts", seed=seed, count=8))
+
+
+def test_key_options_are_the_printed_options_for_every_seed_question():
+    ids = [qid for qid, q in bank().items() if set(q.source) & set(SEED_QUESTIONS)]
+    for start in range(0, len(ids), 26):  # at most 26 parts, (a) to (z), per exercise
+        assert_key_matches_sheet(instance("concepts", seed=11, questions=ids[start:start + 26]))
+
+
+@pytest.mark.slow
+def test_key_options_are_the_printed_options_many_seeds():
+    for seed in range(3, 40):
+        assert_key_matches_sheet(instance("concepts", seed=seed, count=8))
+    assert_key_matches_sheet(instance("concepts", seed=1, count=5, shuffle=False))
 
 
 def test_shuffling_moves_the_key_and_can_be_switched_off():
@@ -126,7 +191,7 @@ def test_filters():
     ex = instance("concepts", seed=1, topics=["initialization"], kinds=["single", "truefalse"], count=2)
     assert len(ex.given["questions"]) == 2
     ex = instance("concepts", seed=1, questions=["l2-update", "he-initialization"])
-    assert ex.given["questions"] == ["l2-update", "he-initialization"]
+    assert ex.given["questions"] == ("l2-update", "he-initialization")
 
 
 def test_figures_are_attached_once():
@@ -141,6 +206,8 @@ def test_figures_are_attached_once():
     ({"sources": ["999"]}, "questions"),
     ({"topics": ["initialization"], "count": 40}, "count"),
     ({"questions": ["l2-update", "l2-update"]}, "questions"),
+    ({"questions": list(load_bank()[0])[:27]}, "questions"),
+    ({"count": 27}, "count"),
 ])
 def test_bad_input(params, field):
     with pytest.raises(WorksheetError) as err:

@@ -10,6 +10,7 @@ expression, and every option of the "implement" task is run on the four inputs.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -17,8 +18,9 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import mathfmt
-from worksheetgen.errors import WorksheetError
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.answers import LETTERS, Answer, ChoiceAnswer, IntegerAnswer
+from worksheetgen.errors import CheckError, WorksheetError
+from worksheetgen.family import Family, Record, Solved
 from worksheetgen.figures import Figure
 from worksheetgen.params import Bool, Choice, ListOf, Matrix, Number, Param
 
@@ -35,12 +37,67 @@ TRUTH = {
 }
 INPUTS = ((0, 0), (0, 1), (1, 0), (1, 1))
 TASKS = ("weights", "forward", "gradient", "implement")
-LETTERS = "ABCD"
 W1_ENTRIES = ("11", "12", "21", "22")
 W2_ENTRIES = ("11", "12")
 # Columns of an enumerated net: W1 row-major, W2, b1, b2.
 W1_COLS, W2_COLS, B1_COLS, B2_COL = slice(0, 4), slice(4, 6), slice(6, 8), 8
 UNIT_COLS = ([0, 1, 6], [2, 3, 7])  # per hidden unit j: W1_j1, W1_j2, b1_j
+
+
+@dataclass(frozen=True)
+class Net(Record):
+    """One network: W1 (2x2, row j into n_j), W2 (1x2), and the biases when the net has them.
+    A Record, so ``net["W1"]`` reads as ``net.W1`` (the figure code indexes it)."""
+
+    W1: sp.Matrix
+    W2: sp.Matrix
+    b1: sp.Matrix | None = None
+    b2: sp.Integer | None = None
+
+
+@dataclass(frozen=True)
+class BooleanNetGiven(Record):
+    """What the sheet shows; the fields of a task that is not asked are None."""
+
+    bias: bool
+    tasks: tuple[str, ...]
+    # the net of the weights/forward parts
+    W1: sp.Matrix | None = None
+    W2: sp.Matrix | None = None
+    b1: sp.Matrix | None = None
+    b2: sp.Integer | None = None
+    weights_options: tuple[Net, ...] | None = None  # W1, W2 as printed (W2 as row or column)
+    function_options: tuple[str, ...] | None = None
+    w2_entry: str | None = None  # "1j" of dL/dW2_1j
+    w1_entry: str | None = None  # "jk" of dL/dW1_jk
+    w2_options: tuple[tuple[str, int], ...] | None = None  # (sign "out-y"/"y-out", unit)
+    w1_options: tuple[tuple[int, str], ...] | None = None  # (W2 unit, input "A"/"B")
+    target: str | None = None
+    implement_options: tuple[Net, ...] | None = None
+
+    @property
+    def net(self) -> Net | None:
+        return None if self.W1 is None else Net(self.W1, self.W2, self.b1, self.b2)
+
+
+@dataclass(frozen=True)
+class BooleanNetData(Record):
+    parts: tuple[str, ...]
+    bias: bool
+    net: Net | None = None
+    scalar: str | None = None
+    weight_rows: list[list[str]] | None = None
+    table_cells: list[list[str]] | None = None
+    non_boolean: bool | None = None
+    weights_answer: str | None = None
+    function: str | None = None
+    w2_unit: int | None = None
+    w1_unit: int | None = None
+    w1_input: str | None = None
+    z_tex: str | None = None
+    implement_cells: list[list[str]] | None = None
+    implement_scalar: str | None = None
+    implement_fail_items: list[str] | None = None
 
 
 def named_function(outputs: tuple[int, ...]) -> str:
@@ -97,25 +154,21 @@ def _pin_mask(rows: np.ndarray, w1: Any, w2: Any, b1: Any, b2: Any) -> np.ndarra
     return mask
 
 
-def _net(row: np.ndarray, bias: bool) -> dict[str, Any]:
+def _net(row: np.ndarray, bias: bool) -> Net:
     r = [sp.Integer(int(v)) for v in row]
-    return {
-        "W1": sp.Matrix(2, 2, r[0:4]),
-        "W2": sp.Matrix(1, 2, r[4:6]),
-        "b1": sp.Matrix(2, 1, r[6:8]) if bias else None,
-        "b2": r[8] if bias else None,
-    }
+    return Net(sp.Matrix(2, 2, r[0:4]), sp.Matrix(1, 2, r[4:6]),
+               sp.Matrix(2, 1, r[6:8]) if bias else None, r[8] if bias else None)
 
 
-def forward(net: dict[str, Any]) -> list[dict[str, Any]]:
+def forward(net: Net) -> list[dict[str, Any]]:
     """Exact forward pass on the four inputs: z, v = ReLU(z), out (SymPy integers)."""
     rows = []
     for a, b in INPUTS:
-        z = net["W1"] * sp.Matrix([a, b])
-        if net["b1"] is not None:
-            z += net["b1"]
+        z = net.W1 * sp.Matrix([a, b])
+        if net.b1 is not None:
+            z += net.b1
         v = z.applyfunc(lambda t: sp.Max(0, t))
-        out = (net["W2"] * v)[0] + (net["b2"] if net["b2"] is not None else 0)
+        out = (net.W2 * v)[0] + (net.b2 if net.b2 is not None else 0)
         rows.append({"x": (a, b), "z": list(z), "v": list(v), "out": sp.Integer(out)})
     return rows
 
@@ -142,31 +195,31 @@ def _linear(coeffs: list[Any], names: list[str]) -> str:
     return text or "0"
 
 
-def scalar_form(net: dict[str, Any]) -> str:
+def scalar_form(net: Net) -> str:
     """out written with scalars, e.g. 'ReLU(-A + B) + ReLU(A - B)' as the seed does."""
     terms = []
     for j in range(2):
-        coeffs = [net["W1"][j, 0], net["W1"][j, 1]]
+        coeffs = [net.W1[j, 0], net.W1[j, 1]]
         names = ["A", "B"]
-        if net["b1"] is not None:
-            coeffs.append(net["b1"][j])
+        if net.b1 is not None:
+            coeffs.append(net.b1[j])
             names.append("")
         terms.append(rf"\sigma({_linear(coeffs, names)})")
-    coeffs = [net["W2"][0, 0], net["W2"][0, 1]]
-    if net["b2"] is not None:
-        coeffs.append(net["b2"])
+    coeffs = [net.W2[0, 0], net.W2[0, 1]]
+    if net.b2 is not None:
+        coeffs.append(net.b2)
         terms.append("")
     return _linear(coeffs, terms)
 
 
-def net_tex(net: dict[str, Any], w2_row: bool = True) -> str:
-    w2 = net["W2"] if w2_row else net["W2"].T
+def net_tex(net: Net, w2_row: bool = True) -> str:
+    w2 = net.W2 if w2_row else net.W2.T
     parts = [
-        rf"W^{{(1)}} = {_pmatrix(net['W1'])}",
+        rf"W^{{(1)}} = {_pmatrix(net.W1)}",
         rf"W^{{(2)}} = {_pmatrix(w2)}",
     ]
-    if net["b1"] is not None:
-        parts += [rf"b^{{(1)}} = {_pmatrix(net['b1'])}", rf"b^{{(2)}} = {mathfmt.num(net['b2'])}"]
+    if net.b1 is not None:
+        parts += [rf"b^{{(1)}} = {_pmatrix(net.b1)}", rf"b^{{(2)}} = {mathfmt.num(net.b2)}"]
     return ",\\quad ".join(parts)
 
 
@@ -250,18 +303,18 @@ def network_svg(net: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def weight_table(net: dict[str, Any]) -> list[list[str]]:
-    w1, w2 = net["W1"], net["W2"]
+def weight_table(net: Net) -> list[list[str]]:
+    w1, w2 = net.W1, net.W2
     rows = []
     for j in range(2):
         for k, name in enumerate(("A", "B")):
             rows.append([f"${name}$", f"$n_{j + 1}$", f"${mathfmt.num(w1[j, k])}$"])
     for j in range(2):
         rows.append([f"$n_{j + 1}$", r"$\mathit{out}$", f"${mathfmt.num(w2[0, j])}$"])
-    if net["b1"] is not None:
+    if net.b1 is not None:
         for j in range(2):
-            rows.append(["bias", f"$n_{j + 1}$", f"${mathfmt.num(net['b1'][j])}$"])
-        rows.append(["bias", r"$\mathit{out}$", f"${mathfmt.num(net['b2'])}$"])
+            rows.append(["bias", f"$n_{j + 1}$", f"${mathfmt.num(net.b1[j])}$"])
+        rows.append(["bias", r"$\mathit{out}$", f"${mathfmt.num(net.b2)}$"])
     return rows
 
 
@@ -304,7 +357,8 @@ def _sigma_prime(z: sp.Expr) -> sp.Expr:
 def _matching(derivative: sp.Expr, candidates: list[sp.Expr]) -> int:
     hits = [i for i, c in enumerate(candidates) if sp.expand(derivative - c) == 0]
     if len(hits) != 1:
-        raise RuntimeError(f"expected exactly one correct gradient option, found {hits}")
+        raise CheckError(f"boolean_net: expected exactly one gradient option equal to "
+                         f"{derivative}, found {len(hits)} (options {hits})")
     return hits[0]
 
 
@@ -326,6 +380,8 @@ def _gradient_keys(bias: bool, w2_entry: str, w1_entry: str,
 
 class BooleanNet(Family):
     name = "boolean_net"
+    Given = BooleanNetGiven
+    Data = BooleanNetData
     title = "Neural network learns Boolean functions"
     summary = ("Two-input ReLU net with weights in {-1, 0, 1}: weight matrices, forward pass and the "
                "function computed, symbolic gradients, weights implementing AND/OR/XOR/....")
@@ -406,11 +462,11 @@ class BooleanNet(Family):
         )
 
     # -- sampling ------------------------------------------------------------------------------
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> BooleanNetGiven:
         bias = options["bias"]
-        tasks = [t for t in TASKS if t in options["tasks"]]
+        tasks = tuple(t for t in TASKS if t in options["tasks"])
         rows, out, fn, good = _space(bias)
-        given: dict[str, Any] = {"bias": bias, "tasks": tasks}
+        drawn: dict[str, Any] = {}
         if "weights" in tasks or "forward" in tasks:
             mask = _pin_mask(rows, *self._pins(options, ""))
             named = mask & (fn >= 0)
@@ -427,20 +483,20 @@ class BooleanNet(Family):
                 pool = close if close.any() else unnamed
             pool = pool & good if (pool & good).any() else pool
             net = _net(rows[self._choose(rng, pool)], bias)
-            given.update(net)
+            drawn.update(net.as_dict())
             if "weights" in tasks:
-                given["weights_options"] = self._weights_options(rng, net)
+                drawn["weights_options"] = self._weights_options(rng, net)
             if "forward" in tasks:
                 computed = named_function(tuple(int(o) for o in out[_index(rows, net)]))
-                given["function_options"] = self._function_options(rng, computed,
+                drawn["function_options"] = self._function_options(rng, computed,
                                                                    options["none_option"])
         if "gradient" in tasks:
-            given["w2_entry"] = options["w2_entry"] or W2_ENTRIES[int(rng.integers(2))]
-            given["w1_entry"] = options["w1_entry"] or W1_ENTRIES[int(rng.integers(4))]
+            drawn["w2_entry"] = options["w2_entry"] or W2_ENTRIES[int(rng.integers(2))]
+            drawn["w1_entry"] = options["w1_entry"] or W1_ENTRIES[int(rng.integers(4))]
             w2_opts = [(s, u) for s in ("out-y", "y-out") for u in (1, 2)]
             w1_opts = [(u, x) for u in (1, 2) for x in ("A", "B")]
-            given["w2_options"] = [w2_opts[i] for i in rng.permutation(4)]
-            given["w1_options"] = [w1_opts[i] for i in rng.permutation(4)]
+            drawn["w2_options"] = tuple(w2_opts[i] for i in rng.permutation(4))
+            drawn["w1_options"] = tuple(w1_opts[i] for i in rng.permutation(4))
         if "implement" in tasks:
             target = options["target"]
             mask = _pin_mask(rows, *self._pins(options, "target_"))
@@ -450,9 +506,9 @@ class BooleanNet(Family):
             pool = mask & (fn == FUNCTIONS.index(target))
             pool = pool & good if (pool & good).any() else pool
             correct = self._choose(rng, pool)
-            given["target"] = target
-            given["implement_options"] = self._implement_options(rng, correct, target, bias)
-        return given
+            drawn["target"] = target
+            drawn["implement_options"] = self._implement_options(rng, correct, target, bias)
+        return BooleanNetGiven(bias=bias, tasks=tasks, **drawn)
 
     @staticmethod
     def _choose(rng: np.random.Generator, mask: np.ndarray) -> int:
@@ -460,19 +516,20 @@ class BooleanNet(Family):
         return int(indices[int(rng.integers(len(indices)))])
 
     @staticmethod
-    def _weights_options(rng: np.random.Generator, net: dict[str, Any]) -> list[dict[str, Any]]:
-        w1 = net["W1"]
+    def _weights_options(rng: np.random.Generator, net: Net) -> tuple[Net, ...]:
+        w1 = net.W1
         # The misreadings the seed's distractors stand for: transposed, rows swapped, a sign lost.
         others = [w1.T, sp.Matrix([w1.row(1), w1.row(0)]),
                   sp.Matrix([-w1.row(0), w1.row(1)]), sp.Matrix([w1.row(0), -w1.row(1)]),
                   sp.Matrix([-w1.row(0), -w1.row(1)])]
         others = [m for i, m in enumerate(others) if m != w1 and m not in others[:i]]
         wrong = others[int(rng.integers(len(others)))]
-        options = [{"W1": a, "W2": b} for a in (w1, wrong) for b in (net["W2"], net["W2"].T)]
-        return [options[i] for i in rng.permutation(4)]
+        options = [Net(a, b) for a in (w1, wrong) for b in (net.W2, net.W2.T)]
+        return tuple(options[i] for i in rng.permutation(4))
 
     @staticmethod
-    def _function_options(rng: np.random.Generator, computed: str, none_option: bool) -> list[str]:
+    def _function_options(rng: np.random.Generator, computed: str,
+                          none_option: bool) -> tuple[str, ...]:
         others = [f for f in FUNCTIONS if f != computed]
         if computed == NONE:
             chosen = [others[i] for i in rng.choice(len(others), 3, replace=False)]
@@ -480,11 +537,11 @@ class BooleanNet(Family):
             count = 2 if none_option else 3
             chosen = [computed] + [others[i] for i in rng.choice(len(others), count, replace=False)]
         chosen = [chosen[i] for i in rng.permutation(len(chosen))]
-        return chosen + ([NONE] if none_option else [])
+        return tuple(chosen + ([NONE] if none_option else []))
 
     @staticmethod
     def _implement_options(rng: np.random.Generator, correct: int, target: str,
-                           bias: bool) -> list[dict[str, Any]]:
+                           bias: bool) -> tuple[Net, ...]:
         rows, out, fn, _ = _space(bias)
         cols = [0, 1, 2, 3] + ([6, 7] if bias else [])
         same_output_layer = np.all(rows[:, [4, 5, 8]] == rows[correct, [4, 5, 8]], axis=1)
@@ -505,66 +562,68 @@ class BooleanNet(Family):
             take = rng.choice(len(free), min(need, len(free)), replace=False)
             picked += [int(free[i]) for i in take]
         chosen = [correct] + picked
-        return [_net(rows[chosen[i]], bias) for i in rng.permutation(4)]
+        return tuple(_net(rows[chosen[i]], bias) for i in rng.permutation(4))
 
     # -- solving -------------------------------------------------------------------------------
-    def solve(self, given: dict[str, Any]) -> Solved:
-        bias, tasks = given["bias"], given["tasks"]
+    def solve(self, given: BooleanNetGiven) -> Solved:
+        bias, tasks = given.bias, given.tasks
         answers: list[Answer] = []
-        data: dict[str, Any] = {"parts": [], "bias": bias}
+        parts: list[str] = []
+        data: dict[str, Any] = {}
         figures: list[Figure] = []
-        if "W1" in given:
-            net = {k: given[k] for k in ("W1", "W2", "b1", "b2")}
+        net = given.net
+        if net is not None:
             table = forward(net)
             figures.append(Figure("network", network_tikz(net), network_svg(net)))
-            data.update(net=net, table=table, scalar=scalar_form(net),
+            data.update(net=net, scalar=scalar_form(net),
                         weight_rows=weight_table(net), table_cells=_cells(table),
                         non_boolean=any(r["out"] not in (0, 1) for r in table))
         if "weights" in tasks:
-            options = given["weights_options"]
+            options = given.weights_options
             hits = [i for i, o in enumerate(options)
-                    if o["W1"] == net["W1"] and o["W2"].shape == (1, 2) and o["W2"] == net["W2"]]
-            assert len(hits) == 1, hits
-            data["weights_items"] = [
-                "$" + net_tex({"W1": o["W1"], "W2": o["W2"], "b1": None, "b2": None}) + "$"
-                for o in options]
-            data["weights_answer"] = net_tex({"W1": net["W1"], "W2": net["W2"], "b1": None, "b2": None})
-            data["parts"].append("weights")
-            answers.append(Answer("weights", r"W^{(1)}, W^{(2)}", LETTERS[hits[0]], "choice"))
+                    if o.W1 == net.W1 and o.W2.shape == (1, 2) and o.W2 == net.W2]
+            if len(hits) != 1:
+                raise CheckError(f"boolean_net: {len(hits)} weight options equal W1 = {net.W1.tolist()}, "
+                                 f"W2 = {net.W2.tolist()} (options {hits})")
+            data["weights_answer"] = net_tex(Net(net.W1, net.W2))
+            parts.append("weights")
+            answers.append(ChoiceAnswer("weights", r"W^{(1)}, W^{(2)}",
+                                        options=tuple(f"${net_tex(o)}$" for o in options),
+                                        correct=hits[0]))
         if "forward" in tasks:
             computed = named_function(tuple(int(r["out"]) for r in table))
-            options = given["function_options"]
+            options = given.function_options
             if computed not in options:
-                raise RuntimeError(f"function options {options} miss the answer {computed}")
+                raise CheckError(f"boolean_net: the function options {list(options)} miss the "
+                                 f"function the net computes, {computed}")
             data["function"] = computed
-            data["function_items"] = list(options)
-            data["parts"].append("forward")
+            parts.append("forward")
             for i, row in enumerate(table, start=1):
-                answers.append(Answer(f"out_{i}", rf"\mathit{{out}}(\mathbf{{x}}_{i})", row["out"], "integer"))
-            answers.append(Answer("function", r"\text{Boolean function}", LETTERS[options.index(computed)], "choice"))
+                answers.append(IntegerAnswer(f"out_{i}", rf"\mathit{{out}}(\mathbf{{x}}_{i})", row["out"]))
+            answers.append(ChoiceAnswer("function", r"\text{Boolean function}", options=options,
+                                        correct=options.index(computed)))
         if "gradient" in tasks:
-            w2e, w1e = given["w2_entry"], given["w1_entry"]
-            w2o, w1o = given["w2_options"], given["w1_options"]
+            w2e, w1e = given.w2_entry, given.w1_entry
+            w2o, w1o = given.w2_options, given.w1_options
             i2, i1 = _gradient_keys(bias, w2e, w1e, tuple(map(tuple, w2o)), tuple(map(tuple, w1o)))
             j, k = int(w1e[0]), int(w1e[1])
-            data.update(
-                w2_items=[f"${grad_w2_tex(o)}$" for o in w2o],
-                w1_items=[f"${grad_w1_tex(o, j, bias)}$" for o in w1o],
-                w2_unit=int(w2e[1]), w1_unit=j, w1_input="AB"[k - 1], z_tex=_z_tex(j, bias),
-            )
-            data["parts"] += ["grad_w2", "grad_w1"]
-            answers.append(Answer("dL_dW2", rf"\frac{{\partial L}}{{\partial W^{{(2)}}_{{{w2e}}}}}",
-                                  LETTERS[i2], "choice"))
-            answers.append(Answer("dL_dW1", rf"\frac{{\partial L}}{{\partial W^{{(1)}}_{{{w1e}}}}}",
-                                  LETTERS[i1], "choice"))
+            data.update(w2_unit=int(w2e[1]), w1_unit=j, w1_input="AB"[k - 1], z_tex=_z_tex(j, bias))
+            parts += ["grad_w2", "grad_w1"]
+            answers.append(ChoiceAnswer(
+                "dL_dW2", rf"\frac{{\partial L}}{{\partial W^{{(2)}}_{{{w2e}}}}}",
+                options=tuple(f"${grad_w2_tex(o)}$" for o in w2o), correct=i2))
+            answers.append(ChoiceAnswer(
+                "dL_dW1", rf"\frac{{\partial L}}{{\partial W^{{(1)}}_{{{w1e}}}}}",
+                options=tuple(f"${grad_w1_tex(o, j, bias)}$" for o in w1o), correct=i1))
         if "implement" in tasks:
-            target = given["target"]
-            options = given["implement_options"]
+            target = given.target
+            options = given.implement_options
             tables = [forward(o) for o in options]
             outputs = [tuple(int(r["out"]) for r in t) for t in tables]
             hits = [i for i, o in enumerate(outputs) if o == TRUTH[target]]
             if len(hits) != 1:
-                raise RuntimeError(f"{len(hits)} options implement {target}")
+                raise CheckError(f"boolean_net: {len(hits)} of the implement options compute "
+                                 f"{target} (outputs {outputs})")
             fails = []
             for i, o in enumerate(outputs):
                 if i == hits[0]:
@@ -574,25 +633,25 @@ class BooleanNet(Family):
                 fails.append(f"Option {LETTERS[i]}: ${scalar_form(options[i])}$ gives "
                              f"$\\mathit{{out}} = {o[bad]}$ at $(A, B) = ({a}, {b})$, "
                              f"but $Y = {TRUTH[target][bad]}$ there.")
-            data.update(implement_items=[f"${net_tex(o)}$" for o in options],
-                        implement_cells=[row + [str(t)] for row, t in
+            data.update(implement_cells=[row + [str(t)] for row, t in
                                          zip(_cells(tables[hits[0]]), TRUTH[target])],
-                        implement_scalar=scalar_form(options[hits[0]]), implement_fail_items=fails,
-                        implement_letter=LETTERS[hits[0]])
-            data["parts"].append("implement")
-            answers.append(Answer("implement", rf"\text{{weights implementing {target}}}", LETTERS[hits[0]], "choice"))
-        return Solved(answers, data, figures)
+                        implement_scalar=scalar_form(options[hits[0]]), implement_fail_items=fails)
+            parts.append("implement")
+            answers.append(ChoiceAnswer("implement", rf"\text{{weights implementing {target}}}",
+                                        options=tuple(f"${net_tex(o)}$" for o in options),
+                                        correct=hits[0]))
+        return Solved(answers, BooleanNetData(parts=tuple(parts), bias=bias, **data), figures)
 
     # -- independent check ---------------------------------------------------------------------
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
-        tasks = given["tasks"]
+    def check(self, given: BooleanNetGiven) -> dict[str, Any]:
+        tasks = given.tasks
         result: dict[str, Any] = {}
 
-        def run(net: dict[str, Any], a: float, b: float) -> float:
-            w1 = np.array(net["W1"].tolist(), dtype=float)
-            w2 = np.array(net["W2"].tolist(), dtype=float).ravel()
-            b1 = np.zeros(2) if net["b1"] is None else np.array(list(net["b1"]), dtype=float)
-            b2 = 0.0 if net["b2"] is None else float(net["b2"])
+        def run(net: Net, a: float, b: float) -> float:
+            w1 = np.array(net.W1.tolist(), dtype=float)
+            w2 = np.array(net.W2.tolist(), dtype=float).ravel()
+            b1 = np.zeros(2) if net.b1 is None else np.array(list(net.b1), dtype=float)
+            b2 = 0.0 if net.b2 is None else float(net.b2)
             hidden = [max(0.0, w1[j, 0] * a + w1[j, 1] * b + b1[j]) for j in range(2)]
             return w2[0] * hidden[0] + w2[1] * hidden[1] + b2
 
@@ -603,31 +662,36 @@ class BooleanNet(Family):
             "XNOR": lambda a, b: a == b,
         }
 
-        def computes(net: dict[str, Any], name: str) -> bool:
+        def computes(net: Net, name: str) -> bool:
             return all(run(net, a, b) == float(logic[name](bool(a), bool(b)))
                        for a in (0, 1) for b in (0, 1))
 
-        if "W1" in given:
-            net = {k: given[k] for k in ("W1", "W2", "b1", "b2")}
+        def letters(found: list[int]) -> str:
+            return LETTERS[found[0]] if len(found) == 1 else f"{len(found)} options fit"
+
+        net = given.net
         if "weights" in tasks:
-            w1 = np.array(net["W1"].tolist(), dtype=float)
-            w2 = np.array(net["W2"].tolist(), dtype=float)
-            for i, o in enumerate(given["weights_options"]):
-                ow2 = np.array(o["W2"].tolist(), dtype=float)
-                if np.array_equal(np.array(o["W1"].tolist(), dtype=float), w1) and ow2.shape == (1, 2) \
+            w1 = np.array(net.W1.tolist(), dtype=float)
+            w2 = np.array(net.W2.tolist(), dtype=float)
+            found = []
+            for i, o in enumerate(given.weights_options):
+                ow2 = np.array(o.W2.tolist(), dtype=float)
+                if np.array_equal(np.array(o.W1.tolist(), dtype=float), w1) and ow2.shape == (1, 2) \
                         and np.array_equal(ow2, w2):
-                    result["weights"] = LETTERS[i]
+                    found.append(i)
+            result["weights"] = letters(found)
         if "forward" in tasks:
             outs = [run(net, a, b) for a in (0, 1) for b in (0, 1)]
             for i, o in enumerate(outs, start=1):
                 result[f"out_{i}"] = o
             names = [n for n in logic if computes(net, n)]
-            result["function"] = LETTERS[given["function_options"].index(names[0] if names else NONE)]
+            wanted = names[0] if names else NONE
+            result["function"] = letters([i for i, o in enumerate(given.function_options) if o == wanted])
         if "gradient" in tasks:
             result.update(_numeric_gradient_keys(given))
         if "implement" in tasks:
-            hits = [i for i, o in enumerate(given["implement_options"]) if computes(o, given["target"])]
-            result["implement"] = LETTERS[hits[0]] if len(hits) == 1 else f"{len(hits)} options work"
+            result["implement"] = letters([i for i, o in enumerate(given.implement_options)
+                                           if computes(o, given.target)])
         return result
 
 
@@ -636,25 +700,28 @@ def _cells(table: list[dict[str, Any]]) -> list[list[str]]:
             + [f"${mathfmt.num(r['out'])}$"] for r in table]
 
 
-def _index(rows: np.ndarray, net: dict[str, Any]) -> int:
-    flat = [int(v) for v in list(net["W1"]) + list(net["W2"])]
-    if net["b1"] is None:
+def _index(rows: np.ndarray, net: Net) -> int:
+    flat = [int(v) for v in list(net.W1) + list(net.W2)]
+    if net.b1 is None:
         flat += [0, 0, 0]
     else:
-        flat += [int(v) for v in net["b1"]] + [int(net["b2"])]
-    return int(np.flatnonzero(np.all(rows == np.array(flat), axis=1))[0])
+        flat += [int(v) for v in net.b1] + [int(net.b2)]
+    found = np.flatnonzero(np.all(rows == np.array(flat), axis=1))
+    if len(found) != 1:
+        raise CheckError(f"boolean_net: the net {flat} is {len(found)} times in the enumeration")
+    return int(found[0])
 
 
-def _numeric_gradient_keys(given: dict[str, Any]) -> dict[str, str]:
+def _numeric_gradient_keys(given: BooleanNetGiven) -> dict[str, str]:
     """The gradient options that match central differences of L at random real values.
 
     The options are formulas in sigma and sigma'; any smooth sigma tests them, so tanh is used
     at random points (ReLU's kink would make the finite difference unreliable).
     """
     rng = np.random.default_rng(20230403)
-    bias = given["bias"]
-    j2 = int(given["w2_entry"][1]) - 1
-    j, k = int(given["w1_entry"][0]) - 1, int(given["w1_entry"][1]) - 1
+    bias = given.bias
+    j2 = int(given.w2_entry[1]) - 1
+    j, k = int(given.w1_entry[0]) - 1, int(given.w1_entry[1]) - 1
     keys: dict[str, list[str]] = {"dL_dW2": [], "dL_dW1": []}
     for _ in range(3):
         w1 = rng.normal(size=(2, 2))
@@ -678,9 +745,9 @@ def _numeric_gradient_keys(given: dict[str, Any]) -> dict[str, str]:
         e1[j, k] = h
         fd1 = (loss(w1 + e1, w2) - loss(w1 - e1, w2)) / (2 * h)
         w2_values = [(2 * (out - y) if s == "out-y" else 2 * (y - out)) * n[u - 1]
-                     for s, u in given["w2_options"]]
+                     for s, u in given.w2_options]
         w1_values = [2 * (out - y) * w2[u - 1] * (1 - n[j] ** 2) * x["AB".index(inp)]
-                     for u, inp in given["w1_options"]]
+                     for u, inp in given.w1_options]
         keys["dL_dW2"].append("".join(LETTERS[i] for i, v in enumerate(w2_values)
                                       if abs(v - fd2) <= 1e-6 * max(1.0, abs(fd2))))
         keys["dL_dW1"].append("".join(LETTERS[i] for i, v in enumerate(w1_values)

@@ -5,7 +5,8 @@ seed sheets, each with a worked explanation for the solution sheet. A spec picks
 topic, seed source or kind and draws ``count`` of the matching ones; the choices of every drawn
 question are shuffled with the exercise's random stream (options marked ``last``, such as "None
 of the above", stay last), and the key follows the shuffle: a letter, or the sorted list of
-letters for select-all-that-apply questions.
+letters for select-all-that-apply questions. The answers carry the option texts in printed
+order and the template prints them from there, so the sheet and the key cannot disagree.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from worksheetgen.answers import (Answer, BooleanAnswer, ChoiceAnswer, MultiChoiceAnswer,
+                                  TextAnswer)
 from worksheetgen.errors import WorksheetError
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.family import Family, Record, Solved
 from worksheetgen.figures import Figure, Panel, plot_grid
 from worksheetgen.params import Bool, Choice, Int, ListOf, Param, Text
 
 BANK_PATH = Path(__file__).resolve().parent.parent / "data" / "concepts.toml"
 KINDS = ("single", "multi", "truefalse", "short")
 LETTERS = "ABCDEFGHIJ"
+MAX_QUESTIONS = 26  # the parts of an exercise are lettered (a) to (z)
 
 
 @dataclass(frozen=True)
@@ -187,12 +191,35 @@ def matching(options: dict[str, Any]) -> list[Question]:
     return chosen
 
 
-def shuffled(question: Question, order: list[int]) -> list[Option]:
+def shuffled(question: Question, order: tuple[int, ...]) -> list[Option]:
     return [question.choices[i] for i in order]
+
+
+@dataclass(frozen=True)
+class ConceptsGiven(Record):
+    questions: tuple[str, ...]  # bank ids, in the order asked
+    orders: tuple[tuple[int, ...], ...]  # per question: bank indices of its choices as printed
+
+
+@dataclass(frozen=True)
+class ConceptItem(Record):
+    """One asked question. Its choices are printed from the answer ``key`` (ex.answers[key])."""
+
+    q: Question
+    key: str
+    contexts: tuple[str, ...]  # shared context texts first shown with this question
+    figures: tuple[Figure, ...]  # bank figures first shown with this question
+
+
+@dataclass(frozen=True)
+class ConceptsData(Record):
+    questions: tuple[ConceptItem, ...]
 
 
 class Concepts(Family):
     name = "concepts"
+    Given = ConceptsGiven
+    Data = ConceptsData
     title = "Concepts"
     summary = ("Multiple-choice, true/false and short-answer questions from the seed sheets' "
                "conceptual questions, with worked explanations; choices shuffled per variant.")
@@ -203,8 +230,9 @@ class Concepts(Family):
         Param("sources", ListOf(Text(80)), [], "keep questions from these seed questions, e.g. "
               "\"002\", \"003 Ex4\", \"002 Q1.5\""),
         Param("kinds", ListOf(Choice(KINDS)), [], "keep questions of these kinds"),
-        Param("count", Int(1, 60), None,
-              "how many of the matching questions to draw (default: all listed ids, else 3)"),
+        Param("count", Int(1, MAX_QUESTIONS), None,
+              "how many of the matching questions to draw, 1 to 26 (default: all listed ids, "
+              "else 3)"),
         Param("shuffle", Bool(), True, "shuffle the choices of every question"),
     )
 
@@ -228,8 +256,13 @@ class Concepts(Family):
         if options["count"] is not None and options["count"] > len(found):
             raise WorksheetError(f"only {len(found)} questions match", field="count",
                                  allowed=f"1 to {len(found)}")
+        if options["count"] is None and options["questions"] and len(found) > MAX_QUESTIONS:
+            raise WorksheetError(f"{len(found)} questions would be asked in one exercise",
+                                 field="questions",
+                                 allowed=f"at most {MAX_QUESTIONS} (parts (a) to (z)): "
+                                         "list fewer ids, or set count")
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> ConceptsGiven:
         found = matching(options)
         count = options["count"]
         if count is None:
@@ -243,51 +276,51 @@ class Concepts(Family):
             fixed = [i for i, c in enumerate(q.choices) if c.last]
             if options["shuffle"] and len(free) > 1:
                 free = [free[int(k)] for k in rng.permutation(len(free))]
-            orders.append(free + fixed)
-        return {"questions": [q.id for q in found], "orders": orders}
+            orders.append(tuple(free + fixed))
+        return ConceptsGiven(tuple(q.id for q in found), tuple(orders))
 
-    def solve(self, given: dict[str, Any]) -> Solved:
+    def solve(self, given: ConceptsGiven) -> Solved:
         questions, contexts = load_bank()
-        items, answers = [], []
+        items: list[ConceptItem] = []
+        answers: list[Answer] = []
         context_ids: list[str] = []
         figure_ids: list[str] = []
-        for n, (qid, order) in enumerate(zip(given["questions"], given["orders"]), start=1):
+        for n, (qid, order) in enumerate(zip(given.questions, given.orders), start=1):
             q = questions[qid]
-            part = "abcdefghijklmnopqrstuvwxyz"[(n - 1) % 26]
+            key = f"q{n}"
+            part = "abcdefghijklmnopqrstuvwxyz"[n - 1]
             label = rf"\text{{({part}) {qid}}}"
-            item: dict[str, Any] = {"q": q, "part": part}
             if q.kind in ("single", "multi"):
-                position = {original: k for k, original in enumerate(order)}
-                letters = sorted(LETTERS[position[i]] for i, c in enumerate(q.choices) if c.correct)
-                item["choices"] = [c.text for c in shuffled(q, order)]
-                item["letters"] = letters
-                item["correct_texts"] = [item["choices"][LETTERS.index(x)] for x in letters]
-                value: Any = letters[0] if q.kind == "single" else letters
-                answers.append(Answer(f"q{n}", label, value, "choice"))
+                shown = shuffled(q, order)
+                texts = tuple(c.text for c in shown)
+                correct = tuple(k for k, c in enumerate(shown) if c.correct)
+                if q.kind == "single":
+                    answers.append(ChoiceAnswer(key, label, options=texts, correct=correct[0]))
+                else:
+                    answers.append(MultiChoiceAnswer(key, label, options=texts, correct=correct))
             elif q.kind == "truefalse":
-                answers.append(Answer(f"q{n}", label, bool(q.answer), "boolean"))
+                answers.append(BooleanAnswer(key, label, bool(q.answer)))
             else:
-                answers.append(Answer(f"q{n}", label, q.model, "text"))
+                answers.append(TextAnswer(key, label, q.model))
             # A shared context or figure is shown once, with the first question that uses it.
-            item["contexts"], item["figures"] = [], []
+            new_contexts, new_figures = [], []
             if q.context and q.context not in context_ids:
                 context_ids.append(q.context)
-                item["contexts"].append(contexts[q.context])
+                new_contexts.append(contexts[q.context])
             if q.figure and q.figure not in figure_ids:
                 figure_ids.append(q.figure)
-                item["figures"].append(bank_figure(q.figure))
-            items.append(item)
+                new_figures.append(bank_figure(q.figure))
+            items.append(ConceptItem(q, key, tuple(new_contexts), tuple(new_figures)))
         figures = [bank_figure(f) for f in figure_ids]
-        data = {"items": items}
-        return Solved(answers, data, figures)
+        return Solved(answers, ConceptsData(tuple(items)), figures)
 
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+    def check(self, given: ConceptsGiven) -> dict[str, Any]:
         # Re-read the bank file as plain TOML and find, in the shuffled list of choice texts,
         # where the texts marked correct ended up.
         raw = tomllib.loads(BANK_PATH.read_text(encoding="utf-8"))
         by_id = {entry["id"]: entry for entry in raw["question"]}
         out: dict[str, Any] = {}
-        for n, (qid, order) in enumerate(zip(given["questions"], given["orders"]), start=1):
+        for n, (qid, order) in enumerate(zip(given.questions, given.orders), start=1):
             entry = by_id[qid]
             if entry["kind"] in ("single", "multi"):
                 texts = [entry["choices"][i]["text"] for i in order]
