@@ -47,7 +47,7 @@ def test_build_writes_every_format_and_is_byte_identical(tmp_path, capsys):
     assert main(["build", str(spec), "--out", str(tmp_path / "b")]) == 0
     a, b = digests(tmp_path / "a" / "sheet"), digests(tmp_path / "b" / "sheet")
     assert set(a) == {"problems.tex", "solutions.tex", "problems.md", "solutions.md",
-                      "problems.pdf", "solutions.pdf", "key.json", "figures/ex1-network.svg"}
+                      "problems.pdf", "solutions.pdf", "key.json", "figures/forward_pass-network.svg"}
     assert a == b
     # Rebuilding over an existing build replaces it in place, same bytes.
     assert main(["build", str(spec), "--out", str(tmp_path / "a")]) == 0

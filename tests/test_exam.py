@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tex
-from worksheetgen import exam as exams
+from worksheetgen import plan as plans
+from worksheetgen.build import build as build_spec
 from worksheetgen.cli import main
 from worksheetgen.errors import WorksheetError
 from worksheetgen.spec import load_spec
@@ -136,15 +137,15 @@ def test_example_student_s017_matches_the_full_build(tmp_path: Path) -> None:
 def test_pool_draw_takes_k_distinct_of_n_and_uses_every_member() -> None:
     seen = set()
     for i in range(300):
-        draw = exams.pool_draw(7, f"S{i:03d}", "p", 5, 2)
+        draw = plans.pool_draw(7, f"S{i:03d}", "p", 5, 2)
         assert len(draw) == 2 and draw == sorted(set(draw)) and all(0 <= j < 5 for j in draw)
         seen.update(draw)
-        assert exams.pool_draw(7, f"S{i:03d}", "p", 5, 2) == draw  # a pure function
+        assert plans.pool_draw(7, f"S{i:03d}", "p", 5, 2) == draw  # a pure function
     assert seen == set(range(5))
     # Other seeds / pool names are other streams.
-    assert any(exams.pool_draw(7, f"S{i}", "p", 5, 2) != exams.pool_draw(8, f"S{i}", "p", 5, 2)
+    assert any(plans.pool_draw(7, f"S{i}", "p", 5, 2) != plans.pool_draw(8, f"S{i}", "p", 5, 2)
                for i in range(20))
-    assert any(exams.pool_draw(7, f"S{i}", "p", 5, 2) != exams.pool_draw(7, f"S{i}", "q", 5, 2)
+    assert any(plans.pool_draw(7, f"S{i}", "p", 5, 2) != plans.pool_draw(7, f"S{i}", "q", 5, 2)
                for i in range(20))
 
 
@@ -152,21 +153,23 @@ def test_pool_questions_on_the_sheets(tmp_path: Path) -> None:
     spec = write(tmp_path, roster="id,name\n" + "".join(f"S{i},Student {i}\n" for i in range(12)))
     assert build(spec, tmp_path / "out", "--format", "json,md") == 0
     loaded = load_spec(spec)
-    exam = exams.parse_exam(loaded.exam, loaded.exercises, spec_dir=tmp_path)
+    plan = plans.make_plan(loaded)
+    ids = [e.id for e in loaded.exercises]
+    assert ids == ["scalar_chain", "scalar_chain-2", "scalar_chain-3", "scalar_chain-4"]
     used = set()
     for i in range(12):
         key = json.loads((tmp_path / "out" / "exam" / f"S{i}" / "key.json").read_text(encoding="utf-8"))
-        positions = [e["position"] for e in key["exercises"]]
-        assert positions[0] == 1 and len(positions) == 3  # the fixed exercise + 2 of the pool
-        assert positions[1:] == [p + 2 for p in exams.pool_draw(11, f"S{i}", "chains", 3, 2)]
-        assert positions == exams.selected_exercises(loaded, exam, f"S{i}")
-        assert [e["meta"]["question"] for e in key["exercises"]] == [1, 2, 3]
-        assert [e["meta"].get("pool") for e in key["exercises"]] == [None, "chains", "chains"]
+        got = [e["id"] for e in key["exercises"]]
+        assert got[0] == ids[0] and len(got) == 3  # the fixed exercise + 2 of the pool
+        assert got[1:] == [ids[p + 1] for p in plans.pool_draw(11, f"S{i}", "chains", 3, 2)]
+        assert got == [s.exercise.id for s in plan.slots(plans.Variant(f"S{i}"))]
+        assert [e["number"] for e in key["exercises"]] == [1, 2, 3]
+        assert [e.get("meta", {}).get("pool") for e in key["exercises"]] == [None, "chains", "chains"]
         assert sum(e["points"] for e in key["exercises"]) == 14  # pools keep totals equal
         md = (tmp_path / "out" / "exam" / f"S{i}" / "problems.md").read_text(encoding="utf-8")
         assert "## Question 3:" in md and "## Question 4:" not in md
-        used.update(positions)
-    assert used == {1, 2, 3, 4}
+        used.update(got)
+    assert used == set(ids)
     report = (tmp_path / "out" / "exam" / "report.md").read_text(encoding="utf-8")
     assert "- Pools: chains: 2 of 3" in report
 
@@ -188,13 +191,12 @@ def test_a_new_pool_does_not_change_the_draws_of_another(tmp_path: Path) -> None
     first = load_spec(write(tmp_path, name="a.toml"))
     second = load_spec(write(tmp_path, name="b.toml",
                              body=CHAIN + POOL.replace("chains = 2", "chains = 2\nmore = 1") + MORE))
-    a = exams.parse_exam(first.exam, first.exercises, spec_dir=tmp_path)
-    b = exams.parse_exam(second.exam, second.exercises, spec_dir=tmp_path)
-    assert b.pools == {"chains": 2, "more": 1}
+    assert second.exam.pools == {"chains": 2, "more": 1}
+    a, b = plans.make_plan(first), plans.make_plan(second)
     for i in range(20):
-        with_more = exams.selected_exercises(second, b, f"S{i}")
-        assert len(with_more) == 4 and with_more[-1] in (5, 6)
-        assert exams.selected_exercises(first, a, f"S{i}") == with_more[:3]
+        with_more = [s.exercise.id for s in b.slots(plans.Variant(f"S{i}"))]
+        assert len(with_more) == 4 and with_more[-1] in ("scalar_chain-5", "scalar_chain-6")
+        assert [s.exercise.id for s in a.slots(plans.Variant(f"S{i}"))] == with_more[:3]
 
 
 # -- versions --------------------------------------------------------------------------------
@@ -231,14 +233,15 @@ def test_instructor_key_has_every_students_answers(tmp_path: Path) -> None:
     assert [s["id"] for s in full["students"]] == ["S1", "S2", "S3", "S4"]
     for row, student in zip(rows, full["students"]):
         key = json.loads((folder / row["id"] / "key.json").read_text(encoding="utf-8"))
-        for exercise, question in zip(key["exercises"], student["questions"]):
-            assert question["answers"] == exercise["answers"]
-            if exercise["position"] > 1:  # pooled: the CSV says which question it was
-                assert row[f"ex{exercise['position']}:question"] == str(exercise["meta"]["question"])
+        assert student["exercises"] == key["exercises"]
+        for exercise in key["exercises"]:
+            if exercise["id"] != "scalar_chain":  # pooled: the CSV says which question it was
+                assert row[f"{exercise['id']}:question"] == str(exercise["number"])
             for answer in exercise["answers"]:
-                assert row[f"ex{exercise['position']}:{answer['key']}"] == answer["shown"]
-        missing = {1, 2, 3, 4} - {e["position"] for e in key["exercises"]}
-        assert all(row[c] == "" for c in row if any(c.startswith(f"ex{m}:") for m in missing))
+                assert row[f"{exercise['id']}:{answer['key']}"] == (
+                    answer["shown"] if isinstance(answer["shown"], str) else row[f"{exercise['id']}:{answer['key']}"])
+        missing = {"scalar_chain-2", "scalar_chain-3", "scalar_chain-4"} - {e["id"] for e in key["exercises"]}
+        assert all(row[c] == "" for c in row if any(c.startswith(f"{m}:") for m in missing))
     md = (folder / "instructor-key.md").read_text(encoding="utf-8")
     assert md.count("| `S1` | Ana García |") == 3  # exercise 1 and both pool exercises drawn
     tex = (folder / "instructor-key.tex").read_text(encoding="utf-8")
@@ -252,7 +255,7 @@ def test_report_counts_distinct_instances(tmp_path: Path, capsys: pytest.Capture
     assert "note: exam: 4 students, seed 11" in err
     assert "exercise 1 (scalar_chain): 4 distinct of 4" in err
     report = (tmp_path / "out" / "exam" / "report.md").read_text(encoding="utf-8")
-    assert "| 1 | scalar_chain | - | 4 | 4 | 0 |" in report
+    assert "| 1 | `scalar_chain` | scalar_chain | - | 4 | 4 | 0 |" in report
 
 
 PINNED = """
@@ -271,7 +274,7 @@ def test_identical_numbers_are_reported(tmp_path: Path) -> None:
     spec = write(tmp_path, body=PINNED)
     assert build(spec, tmp_path / "out", "--format", "json") == 0
     report = (tmp_path / "out" / "exam" / "report.md").read_text(encoding="utf-8")
-    assert "| 2 | scalar_chain | - | 4 | 1 | 4 |" in report
+    assert "| 2 | `scalar_chain-2` | scalar_chain | - | 4 | 1 | 4 |" in report
     assert "- Exercise 2 (scalar_chain): S1, S2, S3, S4" in report
 
 
@@ -299,9 +302,9 @@ params = { activation = "sigmoid", weight_grid = [1, 2, 1], input_grid = [1, 1, 
     spec = write(tmp_path, roster="id,name\n" + "".join(f"S{i},N{i}\n" for i in range(12)),
                  exam="require_distinct = true\n", body=body)
     with pytest.raises(WorksheetError) as info:
-        exams.build_exam(load_spec(spec), tmp_path / "out", formats=["json"])
+        build_spec(load_spec(spec), tmp_path / "out", formats=["json"])
     assert re.search(r"S\d+ and S\d+ have identical numbers on exercise 1 \(scalar_chain\)|"
-                     r"S\d+(, S\d+)+ and S\d+ have", str(info.value))
+                     r"S\d+(, S\d+)+ and (S\d+|\d+ more) have", str(info.value))
     assert "another seed" in str(info.value)
 
 
@@ -380,7 +383,7 @@ def test_student_option_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert build(sheet, tmp_path / "out", "--student", "S1") == 2
     assert "--student: no [exam] table" in capsys.readouterr().err
     assert build(spec, tmp_path / "out", "--variants", "3") == 2
-    assert "variants: variants = 3 in an exam" in capsys.readouterr().err
+    assert "--variants: --variants 3 with an exam spec" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -1,17 +1,22 @@
-"""The machine-readable answer key: every asked value as exact text, float, shown text and
-grading tolerance, plus the givens, so a grader needs nothing but this file."""
+"""The machine-readable answer key: per exercise its identity (id, stream seed, attempt, the
+spec's params), the givens, and every asked value as its answer kind stores it (exact text,
+float, shown text, tolerance, choice options), so a grader, an exporter or a replay needs
+nothing but this file."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any, Sequence
 
 import sympy as sp
 
 from worksheetgen import __version__, mathfmt
-from worksheetgen.family import Answer, to_float
+from worksheetgen.answers import Rule
 from worksheetgen.instance import Instance
-from worksheetgen.spec import Tolerance
+
+FORMAT_VERSION = 2
 
 
 def jsonable(value: Any) -> Any:
@@ -22,76 +27,67 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
+    if hasattr(value, "items") and hasattr(value, "field_names"):  # a Record
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, bool) or value is None:
+        return value
     if isinstance(value, sp.Integer):
         return int(value)
     if isinstance(value, sp.Rational):
         return float(value) if mathfmt.is_exact_decimal(value) else str(value)
     if isinstance(value, sp.Basic):
         return str(value)
-    return value
-
-
-def _exact_text(value: Any) -> Any:
-    if isinstance(value, sp.MatrixBase):
-        return [[str(v) for v in row] for row in value.tolist()]
+    if isinstance(value, (int, float, str)):
+        return value
     return str(value)
 
 
-def _shown(value: Any, digits: int) -> Any:
-    if isinstance(value, sp.MatrixBase):
-        return [[mathfmt.rounded(v, digits) for v in row] for row in value.tolist()]
-    return mathfmt.rounded(value, digits)
+def rule_of(tolerance: Any) -> Rule:
+    return Rule(relative=tolerance.relative, absolute=tolerance.absolute)
 
 
-def _tolerance(answer: Answer, rule: Tolerance) -> dict[str, Any]:
-    if answer.tolerance is not None:
-        return answer.tolerance
-    if answer.kind in ("integer", "choice", "text", "boolean"):
-        return {"kind": "exact"}
-    values = to_float(answer.value)
-    flat = [v for row in values for v in row] if isinstance(values, list) else [values]
-    if all(abs(v) >= rule.absolute * 10 for v in flat):
-        return {"kind": "relative", "value": rule.relative}
-    return {"kind": "absolute", "value": rule.absolute}
-
-
-def answer_entry(answer: Answer, digits: int, rule: Tolerance) -> dict[str, Any]:
-    entry: dict[str, Any] = {"key": answer.key, "label": answer.label, "kind": answer.kind}
-    if answer.kind in ("number", "matrix"):
-        entry.update(
-            exact=_exact_text(answer.value),
-            float=to_float(answer.value),
-            shown=_shown(answer.value, digits),
-        )
-    elif answer.kind == "integer":
-        entry.update(exact=str(int(answer.value)), float=float(int(answer.value)),
-                     shown=str(int(answer.value)))
-    else:
-        entry.update(exact=answer.value, shown=str(answer.value))
-    entry["tolerance"] = _tolerance(answer, rule)
-    return entry
-
-
-def instance_entry(instance: Instance, rule: Tolerance) -> dict[str, Any]:
-    return {
-        "position": instance.position,
+def instance_entry(instance: Instance, rule: Rule, number: int | None = None,
+                   part_points: Sequence[int] = ()) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": instance.exercise_id,
+        "number": number,
         "family": instance.family.name,
         "title": instance.title,
         "points": instance.points,
-        "seed": str(instance.seed),
+        **({"part_points": list(part_points)} if part_points else {}),
+        "stream_seed": str(instance.stream_seed),
+        "attempt": instance.attempt,
+        "params": jsonable(instance.params),
         "given": jsonable(instance.given),
-        "answers": [answer_entry(a, instance.digits, rule) for a in instance.solved.answers],
-        **({"meta": jsonable(instance.meta)} if instance.meta else {}),
+        "answers": [a.entry(instance.digits, rule) for a in instance.solved.answers],
     }
+    if instance.meta:
+        entry["meta"] = jsonable(instance.meta)
+    return entry
 
 
-def key_document(
-    sheet: dict[str, Any], variant: str, instances: Sequence[Instance], rule: Tolerance
-) -> str:
-    doc = {
-        "generator": {"name": "worksheetgen", "version": __version__},
+def variant_key(sheet: dict[str, Any], variant: str, student: dict[str, Any] | None,
+                entries: list[dict[str, Any]], rule: Rule, digits: int) -> dict[str, Any]:
+    return {
+        "generator": {"name": "worksheetgen", "version": __version__, "key_format": FORMAT_VERSION},
         "sheet": sheet,
         "variant": variant,
-        "exercises": [instance_entry(i, rule) for i in instances],
+        **({"student": student} if student else {}),
+        "digits": digits,
+        "tolerance": {"relative": rule.relative, "absolute": rule.absolute},
+        "exercises": entries,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def key_csv(columns: list[tuple[str, str]], rows: list[tuple[list[str], dict[str, str]]]) -> str:
+    """A CSV of (fixed cells, answer cells by column key) rows under (column key, heading)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "name", *(head for _, head in columns)])
+    for fixed, values in rows:
+        writer.writerow([*fixed, *(values.get(key, "") for key, _ in columns)])
+    return buffer.getvalue()

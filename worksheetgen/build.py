@@ -1,9 +1,10 @@
-"""The pipeline: spec → per variant and exercise: sample → solve → check → render → stage →
-PDF → rename into ``output/``. Problems and solutions are two views of the same instances.
+"""The driver: plan → instances → documents → formats → staging → PDF → rename.
 
-Everything is computed and rendered in memory first; files are written into a staging folder
-beside the target, and only a complete build is renamed into place, so a failed or interrupted
-build never leaves a half-written sheet that looks complete.
+A sheet and an exam run the same steps; they differ in their plan (numbered variants, versions
+A/B/C, or a roster with question pools) and their list of documents. Everything is computed
+and rendered in memory first; files are written into a staging folder beside the target, and
+only a complete build is renamed into place, so a failed or interrupted build never leaves a
+half-written sheet that looks complete.
 """
 
 from __future__ import annotations
@@ -12,32 +13,24 @@ import os
 import shutil
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TextIO
+from typing import Callable, Iterator, Sequence, TextIO
 
-from worksheetgen import answerkey, pdf, render
+from worksheetgen import formats as formats_module
+from worksheetgen.documents import (
+    Question, SolvedVariant, class_context, class_documents, variant_context, variant_documents,
+)
 from worksheetgen.errors import WorksheetError
-from worksheetgen.instance import Instance, make_instance
+from worksheetgen.formats import Format
+from worksheetgen.instance import make_instance
+from worksheetgen.plan import Plan, Variant, make_plan
+from worksheetgen.quality import Quality, quality, require_distinct
 from worksheetgen.registry import get_family
 from worksheetgen.spec import SheetSpec
 
-ALL_FORMATS = ("tex", "md", "pdf", "json")
-
-
-@dataclass(frozen=True)
-class Variant:
-    id: str  # enters the random streams: never change how it is formed
-    label: str = ""  # printed on the sheet (e.g. "Variant 3" or a student's name)
-    folder: str = ""  # sub-folder of the sheet's output ("" for a single variant)
-
-
-@dataclass
-class SolvedVariant:
-    variant: Variant
-    instances: list[Instance]
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -46,89 +39,78 @@ class BuildResult:
     files: list[Path] = field(default_factory=list)
     variants: list[SolvedVariant] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    quality: Quality | None = None
 
 
-def numbered_variants(count: int) -> list[Variant]:
-    if count == 1:
-        return [Variant("1")]
-    width = max(2, len(str(count)))
-    return [Variant(str(i), f"Variant {i}", f"v{i:0{width}d}") for i in range(1, count + 1)]
-
-
-def solve_variant(spec: SheetSpec, variant: Variant) -> SolvedVariant:
-    instances = []
-    for position, exercise in enumerate(spec.exercises, start=1):
+def solve_variant(plan: Plan, variant: Variant) -> SolvedVariant:
+    spec = plan.spec
+    sv = SolvedVariant(variant)
+    for slot in plan.slots(variant):
+        exercise = slot.exercise
         family = get_family(exercise.family, where=f"{exercise.where}.family")
         try:
-            instances.append(
-                make_instance(
-                    family, exercise.options, sheet_seed=spec.seed, variant=variant.id,
-                    position=position, points=exercise.points, title=exercise.title,
-                    digits=spec.digits, where=f"{exercise.where}.params",
-                )
+            instance = make_instance(
+                family, exercise.options, sheet_seed=spec.seed, variant=variant.id,
+                exercise_id=exercise.id, points=exercise.points, title=exercise.title,
+                digits=spec.digits, params=exercise.params, where=f"{exercise.where}.params",
             )
         except WorksheetError as exc:
             raise exc.at(source=spec.source) from None
-    return SolvedVariant(variant, instances)
+        if exercise.pool:
+            instance.meta = {"pool": exercise.pool}
+        sv.questions.append(Question(slot.number, exercise, instance))
+    return sv
 
 
-def sheet_info(spec: SheetSpec) -> dict[str, object]:
-    return {
-        "title": spec.title, "course": spec.course, "date": spec.date,
-        "instructions": spec.instructions, "seed": spec.seed, "name": spec.name,
-    }
+def choose_formats(names: Sequence[str] | None, require: bool) -> tuple[list[Format], set[str], list[str]]:
+    """(formats to run, names whose files are kept, notes). A format this machine cannot make
+    is an error when asked for by name, and otherwise left out with a note."""
+    explicit = names is not None
+    names = list(names) if names is not None else formats_module.default_formats()
+    notes = []
+    for name in list(names):
+        fmt = formats_module.get_format(name)
+        if not fmt.available():
+            if explicit or require:
+                raise WorksheetError(f"the {name} format cannot be made on this machine", field="--format",
+                                     allowed=fmt.install_hint or "another format")
+            names.remove(name)
+            notes.append(fmt.install_hint)
+    run, keep = formats_module.resolve(names)
+    return run, keep, notes
 
 
-def usable_formats(formats: Sequence[str], require_pdf: bool) -> tuple[list[str], list[str]]:
-    """(formats, notes): without TeX, PDFs are an error when asked for explicitly and are
-    otherwise left out with a note on how to install TeX Live."""
-    formats = list(formats)
-    if "pdf" in formats and not pdf.tex_available():
-        if require_pdf:
-            raise WorksheetError("no TeX engine (pdflatex) is installed", field="--format pdf",
-                                 allowed="tex, md, json without TeX; see README for TeX Live")
-        formats.remove("pdf")
-        return formats, [pdf.INSTALL_HINT]
-    return formats, []
-
-
-def document_formats(formats: Iterable[str]) -> list[tuple[str, str]]:
-    """(render format, file suffix) of the documents a build writes; PDFs come from the .tex."""
-    formats = set(formats)
-    wanted = []
-    if formats & {"tex", "pdf"}:
-        wanted.append(("latex", "tex"))
-    if "md" in formats:
-        wanted.append(("markdown", "md"))
-    return wanted
-
-
-def figure_files(instances: Iterable[Instance], formats: Iterable[str]) -> dict[str, str]:
-    """The SVGs the Markdown documents reference (LaTeX draws its figures inline)."""
-    files: dict[str, str] = {}
-    if "md" in set(formats):
-        for instance in instances:
-            files.update(render.figure_files(instance))
+def render_variant(plan: Plan, sv: SolvedVariant, run: Sequence[Format]) -> dict[str, tuple[str, str]]:
+    """File name → (format name, text) of one variant's folder."""
+    files: dict[str, tuple[str, str]] = {}
+    for fmt in run:
+        docs = [d for d in variant_documents(plan) if fmt.has_layout(d.layout)]
+        if not docs:
+            continue
+        for name, text in fmt.figure_files(sv.instances).items():
+            files[name] = (fmt.name, text)
+        context = variant_context(plan, sv, fmt)
+        for document in docs:
+            for name, text in fmt.render_document(document, context).items():
+                files[name] = (fmt.name, text)
     return files
 
 
-def render_variant(spec: SheetSpec, solved: SolvedVariant, formats: Iterable[str]) -> dict[str, str]:
-    """File name → text for one variant (PDFs are made later from the .tex)."""
-    formats = set(formats)
-    files = figure_files(solved.instances, formats)
-    for fmt, suffix in document_formats(formats):
-        items = []
-        for instance in solved.instances:
-            problem, solution = render.render_exercise(instance, fmt)
-            items.append({"instance": instance, "problem": problem, "solution": solution})
-        context = {"sheet": sheet_info(spec), "exercises": items,
-                   "variant_label": solved.variant.label}
-        for view in ("problems", "solutions"):
-            files[f"{view}.{suffix}"] = render.render_document(fmt, view, context)
-    if "json" in formats:
-        files["key.json"] = answerkey.key_document(
-            sheet_info(spec), solved.variant.id, solved.instances, spec.tolerance
-        )
+def render_class(plan: Plan, solved: Sequence[SolvedVariant], report: Quality | None,
+                 run: Sequence[Format], after_pdf: bool) -> dict[str, tuple[str, str]]:
+    files: dict[str, tuple[str, str]] = {}
+    documents = [d for d in class_documents(plan) if d.after_pdf == after_pdf]
+    if not documents:
+        return files
+    context = class_context(plan, solved, report)
+    running = {f.name for f in run}
+    for document in documents:
+        makers = list(run)
+        if document.always_in and document.always_in not in running:
+            makers.append(formats_module.get_format(document.always_in))
+        for fmt in makers:
+            for name, text in fmt.render_document(document, context).items():
+                files[name] = ("" if document.always_in else fmt.name, text)  # "": kept whatever was asked
     return files
 
 
@@ -136,38 +118,75 @@ def build(
     spec: SheetSpec,
     out_dir: Path,
     *,
-    formats: Sequence[str] = ALL_FORMATS,
-    variants: Sequence[Variant] | None = None,
+    formats: Sequence[str] | None = None,
     jobs: int = 1,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
     require_pdf: bool = False,
+    only: str | None = None,
 ) -> BuildResult:
-    """Build every variant of ``spec`` into ``out_dir/<spec.name>``, atomically."""
-    variants = list(variants) if variants is not None else numbered_variants(spec.variants)
-    formats, notes = usable_formats(formats, require_pdf)
+    """Build every variant of ``spec`` into ``out_dir/<spec.name>`` (with ``only``, one
+    student's folder inside it), atomically."""
+    plan = make_plan(spec, only)
+    run, keep, notes = choose_formats(formats, require_pdf)
 
-    solved_variants: list[SolvedVariant] = []
-    rendered: list[tuple[SolvedVariant, dict[str, str]]] = []
-    for i, variant in enumerate(variants, start=1):
-        solved = solve_variant(spec, variant)
-        solved_variants.append(solved)
-        rendered.append((solved, render_variant(spec, solved, formats)))
+    solved: list[SolvedVariant] = []
+    rendered: list[tuple[SolvedVariant, dict[str, tuple[str, str]]]] = []
+    for i, variant in enumerate(plan.variants, start=1):
+        sv = solve_variant(plan, variant)
+        solved.append(sv)
+        try:
+            rendered.append((sv, render_variant(plan, sv, run)))
+        except WorksheetError as exc:
+            raise exc.at(source=spec.source) from None
         if progress:
-            progress("solving", i, len(variants))
+            progress("solving", i, len(plan.variants))
 
-    target = Path(out_dir) / spec.name
-    tex_files: list[Path] = []
-    written: list[Path] = []
+    report = None
+    top: dict[str, tuple[str, str]] = {}
+    if class_documents(plan):
+        report = quality(plan, solved)
+        if plan.exam is not None and plan.exam.require_distinct:
+            require_distinct(plan, report)
+        notes.extend(report.lines(spec.name, spec.seed))
+        top = render_class(plan, solved, report, run, after_pdf=False)
+
+    out_dir = Path(out_dir)
+    target = out_dir / spec.name / plan.variants[0].folder if only is not None else out_dir / spec.name
+    written: dict[Path, str] = {}  # path → format that wrote it
     with staged_folder(target) as staging:
-        for solved, files in rendered:
-            folder = staging / solved.variant.folder if solved.variant.folder else staging
-            write_files(folder, files, formats, written, tex_files)
-        if tex_files:
-            compile_all(tex_files, jobs, progress)
-            written.extend(p.with_suffix(".pdf") for p in tex_files)
-        drop_unwanted_tex(tex_files, formats, written)
+        for sv, files in rendered:
+            folder = staging if only is not None or not sv.variant.folder else staging / sv.variant.folder
+            write_files(folder, files, written)
+        write_files(staging, top, written)
+        for fmt in run:
+            sources = [p for p, made_by in written.items() if made_by in fmt.needs]
+            if sources and fmt.needs:
+                for path in fmt.make(sources, jobs, progress):
+                    written[path] = fmt.name
+                late = render_class(plan, solved, report, [formats_module.get_format(n) for n in fmt.needs],
+                                    after_pdf=True)
+                if late:
+                    new = write_files(staging, late, written)
+                    for path in fmt.make(new, 1, None):
+                        written[path] = fmt.name
+        for path, made_by in list(written.items()):
+            if made_by and made_by not in keep:  # written only to make another format (.tex for PDFs)
+                path.unlink()
+                del written[path]
     files_out = sorted(target / p.relative_to(staging) for p in written)
-    return BuildResult(target, files_out, solved_variants, notes)
+    return BuildResult(target, files_out, solved, notes, report)
+
+
+def write_files(folder: Path, files: dict[str, tuple[str, str]], written: dict[Path, str]) -> list[Path]:
+    """Write ``files`` (name → (format, text)) into ``folder`` inside the staging folder."""
+    new = []
+    for name, (made_by, text) in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written[path] = made_by
+        new.append(path)
+    return new
 
 
 @contextmanager
@@ -184,42 +203,6 @@ def staged_folder(target: Path) -> Iterator[Path]:
         raise
 
 
-def drop_unwanted_tex(tex_files: list[Path], formats: Sequence[str], written: list[Path]) -> None:
-    """.tex files written only to make PDFs go once the PDFs exist."""
-    if "tex" not in formats:
-        for path in tex_files:
-            path.unlink()
-            written.remove(path)
-
-
-def write_files(folder: Path, files: dict[str, str], formats: Sequence[str], written: list[Path],
-                tex_files: list[Path]) -> list[Path]:
-    """Write ``files`` into ``folder`` (a staging folder); .tex files are kept for PDFs or
-    dropped. Records every path in ``written``; returns (and records) the .tex to compile."""
-    new_tex = []
-    for name, text in files.items():
-        if name.endswith(".tex") and "tex" not in formats and "pdf" not in formats:
-            continue
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-        if name.endswith(".tex") and "pdf" in formats:
-            new_tex.append(path)
-    tex_files.extend(new_tex)
-    return new_tex
-
-
-def compile_all(tex_files: list[Path], jobs: int,
-                 progress: Callable[[str, int, int], None] | None) -> None:
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for _ in pool.map(pdf.compile_pdf, tex_files):
-            done += 1
-            if progress:
-                progress("typesetting", done, len(tex_files))
-
-
 def replace_folder(staging: Path, target: Path) -> None:
     """Swap the finished staging folder into place (the old build survives until then)."""
     os.chmod(staging, 0o755)
@@ -232,7 +215,7 @@ def replace_folder(staging: Path, target: Path) -> None:
         staging.rename(target)
 
 
-def progress_bar(stream: TextIO | None = None) -> Callable[[str, int, int], None] | None:
+def progress_bar(stream: TextIO | None = None) -> Progress | None:
     """A one-line progress bar on a terminal; silent when output is redirected."""
     stream = stream or sys.stderr
     if not stream.isatty():

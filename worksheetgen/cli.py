@@ -20,14 +20,14 @@ EXIT_CHECK = 3
 
 
 def _formats(text: str) -> list[str]:
-    from worksheetgen.build import ALL_FORMATS
+    from worksheetgen.formats import get_format, load_formats
 
     chosen = [f.strip() for f in text.split(",") if f.strip()]
-    bad = [f for f in chosen if f not in ALL_FORMATS]
-    if bad or not chosen:
-        raise WorksheetError(f"unknown format {bad[0] if bad else text!r}", field="--format",
-                             allowed=", ".join(ALL_FORMATS))
-    return chosen
+    if not chosen:
+        raise WorksheetError(f"no format in {text!r}", field="--format", allowed=", ".join(sorted(load_formats())))
+    for name in chosen:
+        get_format(name)
+    return list(dict.fromkeys(chosen))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -44,7 +44,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from worksheetgen import render
+    from worksheetgen.formats import get_format
     from worksheetgen.instance import make_instance
     from worksheetgen.params import parse_assignments, parse_params
     from worksheetgen.registry import get_family
@@ -53,8 +53,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     raw = parse_assignments(family.params, args.set or [])
     options = parse_params(family.params, raw, where="--set", validate=family.validate)
     instance = make_instance(family, options, sheet_seed=args.seed, digits=args.digits, where="--set")
-    problem, solution = render.render_exercise(instance, "markdown")
-    print(f"# {instance.title} (family {family.name}, seed {args.seed})\n")
+    problem, solution = get_format("md").render_exercise(instance)
+    print(f"# {instance.title} (family {family.name}, seed {args.seed}, stream seed {instance.stream_seed})\n")
     print(problem)
     print("\n## Solution\n")
     print(solution)
@@ -64,30 +64,23 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from worksheetgen.build import ALL_FORMATS, build, progress_bar
+    from worksheetgen.build import build, progress_bar
     from worksheetgen.spec import load_spec
 
     spec = load_spec(args.spec)
     if args.seed is not None:
         spec = replace(spec, seed=args.seed)
     if args.variants is not None:
+        if spec.exam is not None:
+            raise WorksheetError(f"--variants {args.variants} with an exam spec", field="--variants",
+                                 allowed="[exam] versions = N or [exam] roster = 'file.csv' instead")
         if not 1 <= args.variants <= 2000:
             raise WorksheetError(f"invalid value {args.variants}", field="--variants",
                                  allowed="an integer from 1 to 2000")
         spec = replace(spec, variants=args.variants)
-    formats = _formats(args.format) if args.format else list(ALL_FORMATS)
-    if args.student is not None and not spec.exam:
-        raise WorksheetError(f"no [exam] table in {spec.source}", field="--student",
-                             allowed="--student only with an exam spec (roster or versions)")
-    if spec.exam:
-        from worksheetgen.exam import build_exam
-
-        result = build_exam(spec, Path(args.out), formats=formats, jobs=args.jobs,
-                            progress=progress_bar(), require_pdf=bool(args.format and "pdf" in formats),
-                            only=args.student)
-    else:
-        result = build(spec, Path(args.out), formats=formats, jobs=args.jobs, progress=progress_bar(),
-                       require_pdf=bool(args.format and "pdf" in formats))
+    formats = _formats(args.format) if args.format else None
+    result = build(spec, Path(args.out), formats=formats, jobs=args.jobs, progress=progress_bar(),
+                   only=args.student)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {len(result.files)} files to {result.target}")
@@ -109,6 +102,39 @@ def cmd_stress(args: argparse.Namespace) -> int:
     return 1 if report.failures else 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from worksheetgen.formats import get_format
+    from worksheetgen.replay import differences, find_entry, load_key, replay
+
+    doc = load_key(args.key)
+    entries = [find_entry(doc, args.exercise, args.key)] if args.exercise else doc["exercises"]
+    for entry in entries:
+        instance, fresh = replay(doc, entry)
+        changed = differences(entry, fresh)
+        if changed:
+            raise CheckError(f"{args.key}: exercise {entry['id']!r} replays with different "
+                             f"{', '.join(changed)}: another version of worksheetgen, or an edited key")
+        if args.quiet:
+            print(f"{entry['id']}: identical")
+            continue
+        problem, solution = get_format("md").render_exercise(instance)
+        print(f"# {instance.title} ({entry['id']}, stream seed {instance.stream_seed}): key entry identical\n")
+        print(problem)
+        print("\n## Solution\n")
+        print(solution)
+        print()
+    return 0
+
+
+def cmd_formats(args: argparse.Namespace) -> int:
+    from worksheetgen.formats import load_formats
+
+    for name, cls in sorted(load_formats().items()):
+        needs = f" (made from {', '.join(cls.needs)})" if cls.needs else ""
+        print(f"{name}: {cls.description}{needs}{'' if cls.default else ' [only when asked]'}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="worksheetgen", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"worksheetgen {__version__}")
@@ -127,11 +153,20 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("spec")
     b.add_argument("--seed", type=int)
     b.add_argument("--variants", type=int)
-    b.add_argument("--format", help="comma-separated subset of tex,md,pdf,json (default: all)")
+    b.add_argument("--format", help="comma-separated formats, e.g. tex,md,pdf,json (default: every "
+                                    "default format; 'worksheetgen formats' lists them)")
     b.add_argument("--out", default="output")
     b.add_argument("--jobs", type=int, default=2)
     b.add_argument("--student", help="exams: build only this student id (same bytes as in the full build)")
     b.set_defaults(run=cmd_build)
+
+    r = sub.add_parser("replay", help="rebuild exercises from a key.json alone and confirm their key entries")
+    r.add_argument("key")
+    r.add_argument("--exercise", help="an exercise id or number (default: every exercise of the key)")
+    r.add_argument("--quiet", action="store_true", help="only say whether each entry is identical")
+    r.set_defaults(run=cmd_replay)
+
+    sub.add_parser("formats", help="the output formats").set_defaults(run=cmd_formats)
 
     s = sub.add_parser("stress", help="run one family over many seeds and report")
     s.add_argument("family")

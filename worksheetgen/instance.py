@@ -1,4 +1,10 @@
-"""One exercise drawn, solved and cross-checked: sample → solve → (reject?) → check."""
+"""One exercise drawn, solved and cross-checked: sample → solve → constraints → check.
+
+Each attempt draws from its own stream (:func:`worksheetgen.seeding.draw_seed`), so the seed
+recorded for the attempt that was kept replays the instance by itself
+(:func:`replay_instance`). Attempts are bounded; an exercise whose options fix every value a
+constraint reads is not held to that constraint (the instructor chose those numbers).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +14,27 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from worksheetgen import templatecheck
+from worksheetgen.answers import Answer, to_float
 from worksheetgen.errors import CheckError, WorksheetError
-from worksheetgen.family import Answer, Family, Solved, to_float
-from worksheetgen.seeding import derive_seed, exercise_stream
-
-RTOL = 1e-9
-ATOL = 1e-12
+from worksheetgen.family import Family, Record, Solved
+from worksheetgen.seeding import draw_seed, generator
 
 
 @dataclass
 class Instance:
     family: Family
-    position: int  # 1-based place on the sheet
+    exercise_id: str  # stable id: the spec's id, else family name + occurrence
     variant: str
     sheet_seed: int
-    given: dict[str, Any]
+    given: Any  # the family's Given record
     solved: Solved
     points: int | None = None
     title: str = ""
     digits: int = 4
-    draws: int = 1
+    attempt: int = 1
+    stream_seed: int = 0  # the seed of the stream the kept draw came from
+    params: dict[str, Any] = field(default_factory=dict)  # the spec's params, as written
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -35,7 +42,7 @@ class Instance:
         return self.family.name
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> Any:
         return self.solved.data
 
     @property
@@ -43,13 +50,19 @@ class Instance:
         return {a.key: a for a in self.solved.answers}
 
     @property
-    def seed(self) -> int:
-        """The exercise's own stream seed, reported with failures so they can be replayed."""
-        return derive_seed(self.sheet_seed, self.variant, self.position, self.family.name)
+    def slug(self) -> str:
+        """A file-name-safe form of the id (figures are named after it)."""
+        return "".join(c if c.isalnum() or c in "-_" else "-" for c in self.exercise_id)
+
+    def context(self) -> str:
+        return (f"{self.family.name} (exercise {self.exercise_id!r}, variant {self.variant}, "
+                f"sheet seed {self.sheet_seed}, stream seed {self.stream_seed})")
 
 
-def _fingerprint(given: dict[str, Any]) -> str:
-    return repr(sorted((k, sp.srepr(v) if isinstance(v, sp.Basic) else repr(v)) for k, v in given.items()))
+def fingerprint(given: Any) -> str:
+    """Identical text for identical givens: the report's test of 'same numbers'."""
+    items = given.items() if isinstance(given, (dict, Record)) else vars(given).items()
+    return repr(sorted((k, sp.srepr(v) if isinstance(v, sp.Basic) else repr(v)) for k, v in items))
 
 
 def make_instance(
@@ -58,76 +71,95 @@ def make_instance(
     *,
     sheet_seed: int,
     variant: str = "1",
-    position: int = 1,
+    exercise_id: str | None = None,
     points: int | None = None,
     title: str = "",
     digits: int = 4,
+    params: dict[str, Any] | None = None,
     where: str = "exercise",
 ) -> Instance:
-    """Draw until the family's teaching constraints hold (bounded), then cross-check.
-
-    When the options pin every given (two different streams draw the same thing), the
-    instructor asked for exactly this exercise and the teaching constraints are not applied:
-    seed 004 Ex2 uses an all-dead ReLU layer as its lesson.
-    """
-    rng = exercise_stream(sheet_seed, variant, position, family.name)
-    given = family.sample(rng, options)
-    probe = family.sample(exercise_stream(sheet_seed, variant, position, family.name, 1), options)
-    pinned = _fingerprint(given) == _fingerprint(probe)
-    last_reason = ""
-    for draw in range(1, family.max_draws + 1):
-        if draw > 1:
-            given = family.sample(rng, options)
-        solved = family.solve(given)
-        reason = None if pinned else family.rejection(given, solved)
-        if reason is None:
+    """Draw until the family's applicable constraints hold (bounded), then cross-check."""
+    exercise_id = exercise_id or family.name
+    drawn = family.drawn(options)
+    broken = None
+    for attempt in range(1, family.max_draws + 1):
+        seed = draw_seed(sheet_seed, variant, exercise_id, attempt)
+        given, solved = _draw(family, options, seed, where)
+        broken = family.violated(given, solved, drawn)
+        if broken is None:
             instance = Instance(
-                family, position, variant, sheet_seed, given, solved,
-                points=points, title=title or family.title, digits=digits, draws=draw,
+                family, exercise_id, variant, sheet_seed, given, solved, points=points,
+                title=title or family.title, digits=digits, attempt=attempt, stream_seed=seed,
+                params=dict(params or {}),
             )
             cross_check(instance)
             return instance
-        last_reason = reason
-    raise WorksheetError(
-        f"no draw met the constraint {last_reason!r} in {family.max_draws} draws",
-        field=where,
-        allowed="parameters that leave room for such a draw (widen the grids or fix fewer values)",
-    )
+        if not drawn:  # nothing left to redraw: the same numbers would come back every time
+            break
+    assert broken is not None
+    fixed = sorted(set(broken.reads) - drawn)
+    problem = f"no draw met the constraint {broken.rule!r} in {family.max_draws} draws"
+    if fixed:
+        problem += f" with {', '.join(fixed)} fixed by the spec"
+    allowed = "wider grids" + (f", or fix {', '.join(sorted(drawn & set(broken.reads)))} too "
+                               "(a rule that reads only fixed values is not applied)" if fixed else "")
+    raise WorksheetError(problem, field=where, allowed=allowed)
+
+
+def _draw(family: Family, options: dict[str, Any], seed: int, where: str) -> tuple[Any, Solved]:
+    """One draw from the stream ``seed``: sample and solve. A family's own broken invariant
+    becomes a CheckError naming the family and seed, never a traceback."""
+    try:
+        given = family.sample(generator(seed), options)
+        solved = family.solve(given)
+    except WorksheetError as exc:
+        raise exc.at(field_prefix=where) from None
+    except (ArithmeticError, AssertionError, RuntimeError, ValueError, TypeError, KeyError,
+            IndexError, AttributeError) as exc:
+        raise CheckError(f"{family.name} (stream seed {seed}): {type(exc).__name__}: {exc}") from exc
+    templatecheck.check_solved(family, given, solved)
+    return given, solved
+
+
+def replay_instance(family: Family, options: dict[str, Any], *, stream_seed: int, attempt: int,
+                    exercise_id: str, variant: str, sheet_seed: int, digits: int = 4,
+                    points: int | None = None, title: str = "",
+                    params: dict[str, Any] | None = None) -> Instance:
+    """The instance drawn from a recorded stream seed (key.json), solved and cross-checked."""
+    given, solved = _draw(family, options, stream_seed, "params")
+    instance = Instance(family, exercise_id, variant, sheet_seed, given, solved, points=points,
+                        title=title or family.title, digits=digits, attempt=attempt,
+                        stream_seed=stream_seed, params=dict(params or {}))
+    cross_check(instance)
+    return instance
 
 
 def cross_check(instance: Instance) -> None:
     """Compare every exact answer with the family's independent recomputation."""
     family = instance.family
-    independent = family.check(instance.given)
+    try:
+        independent = family.check(instance.given)
+    except (ArithmeticError, AssertionError, RuntimeError, ValueError, TypeError, KeyError,
+            IndexError, FloatingPointError) as exc:
+        raise CheckError(f"{instance.context()}: the independent check failed: "
+                         f"{type(exc).__name__}: {exc}") from exc
     answers = instance.answers
     missing = sorted(set(answers) - set(independent))
     extra = sorted(set(independent) - set(answers))
-    context = (
-        f"{family.name} (exercise {instance.position}, variant {instance.variant}, "
-        f"sheet seed {instance.sheet_seed})"
-    )
     if missing or extra:
-        raise CheckError(f"{context}: check() does not cover answers {missing} / knows {extra}")
+        raise CheckError(f"{instance.context()}: check() does not cover answers {missing} / knows {extra}")
     for key, answer in answers.items():
         other = independent[key]
-        if not _agree(answer, other):
+        if not answer.agrees(other):
+            shown = to_float(answer.value) if answer.kind in ("number", "matrix") else answer.value
             raise CheckError(
-                f"{context}: answer {key!r}: exact solver gives {to_float(answer.value)!r} "
-                f"but the independent computation gives {other!r}"
+                f"{instance.context()}: answer {key!r}: exact solver gives {shown!r} "
+                f"but the independent computation gives {_short(other)}"
             )
 
 
-def _agree(answer: Answer, other: Any) -> bool:
-    if answer.kind in ("number", "matrix"):
-        exact = np.asarray(to_float(answer.value), dtype=float)
-        try:
-            independent = np.asarray(other, dtype=float)
-        except (TypeError, ValueError):
-            return False
-        if exact.size != independent.size:
-            return False
-        independent = independent.reshape(exact.shape)
-        return bool(np.allclose(exact, independent, rtol=RTOL, atol=ATOL))
-    if answer.kind == "integer":
-        return int(answer.value) == int(other) and float(other) == int(other)
-    return answer.value == other
+def _short(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    text = repr(value)
+    return text if len(text) < 200 else text[:197] + "..."

@@ -180,3 +180,12 @@ def parse_roster(text: str, *, source: str = "<roster>",
                                  allowed=LATEX_UNSUPPORTED_HINT)
         students.append(Student(student_id, name, line))
     return tuple(students)
+
+
+def check_text(value: str, where: str) -> None:
+    """Escaping makes any text safe for TeX, but pdflatex still stops on characters its fonts
+    lack (CJK, emoji): refuse them here, naming the field, rather than fail in TeX later."""
+    bad = next((ch for ch in value if ch not in TEX_CHARACTERS and ch not in "\n\r\t"), None)
+    if bad is not None:
+        raise WorksheetError(f"character {bad!r} (U+{ord(bad):04X}) cannot be typeset by pdflatex",
+                             field=where, allowed=LATEX_UNSUPPORTED_HINT)

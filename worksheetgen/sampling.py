@@ -34,14 +34,31 @@ def grid_values(
 def nonzero_grid_values(
     rng: np.random.Generator, lo: Any, hi: Any, step: Any, size: int | tuple[int, ...] = ()
 ) -> Any:
-    """Like :func:`grid_values` but never 0 (a zero weight rarely teaches anything)."""
-    while True:
-        draw = grid_values(rng, lo, hi, step, size)
-        values = draw if isinstance(draw, list) else (
-            list(draw) if isinstance(draw, sp.MatrixBase) else [draw]
-        )
-        if all(v != 0 for v in values):
-            return draw
+    """Like :func:`grid_values` but never 0 (a zero weight rarely teaches anything).
+
+    Each entry is drawn from the grid's non-zero points directly, so the cost is bounded
+    whatever the grid; a grid whose only point is 0 is refused (validate with
+    ``require_grid(..., nonzero=True)`` to name the parameter at load time)."""
+    lo, hi, step = sp.Rational(lo), sp.Rational(hi), sp.Rational(step)
+    count = int(sp.floor((hi - lo) / step)) + 1
+    zero = (-lo / step) if lo <= 0 <= hi and ((-lo / step).q == 1) else None
+    points = count - (1 if zero is not None else 0)
+    if points < 1:
+        raise ValueError("the grid holds no non-zero value")
+    shape = (size,) if isinstance(size, int) else size
+    ks = rng.integers(0, points, size=shape)
+
+    def value(k: Any) -> sp.Rational:
+        k = int(k)
+        if zero is not None and k >= zero:
+            k += 1  # skip the zero point
+        return lo + step * k
+
+    if shape == ():
+        return value(ks)
+    if len(shape) == 1:
+        return [value(k) for k in ks]
+    return sp.Matrix([[value(k) for k in row] for row in ks])
 
 
 def grid_param(name: str, default: tuple[Any, Any, Any], help: str) -> Param:
@@ -54,8 +71,9 @@ def grid_param(name: str, default: tuple[Any, Any, Any], help: str) -> Param:
     )
 
 
-def require_grid(options: dict[str, Any], key: str) -> None:
-    """Refuse an unusable ``[lo, hi, step]`` grid parameter, naming it (None means unused)."""
+def require_grid(options: dict[str, Any], key: str, *, nonzero: bool = False) -> None:
+    """Refuse an unusable ``[lo, hi, step]`` grid parameter, naming it (None means unused).
+    ``nonzero``: the family draws non-zero values from it, so it needs a non-zero point."""
     from worksheetgen.errors import WorksheetError
 
     if options.get(key) is None:
@@ -63,6 +81,14 @@ def require_grid(options: dict[str, Any], key: str) -> None:
     problem = check_grid(options[key])
     if problem:
         raise WorksheetError(problem, field=key, allowed="[lo, hi, step] with lo <= hi, step > 0")
+    lo, hi, step = options[key]
+    if nonzero and lo == hi == 0:
+        raise WorksheetError(f"the grid {_grid_text(options[key])} holds only 0", field=key,
+                             allowed="a grid with a non-zero point, e.g. [-1, 1, 0.5]")
+
+
+def _grid_text(values: list[Any]) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
 
 
 def check_grid(values: list[sp.Rational]) -> str | None:

@@ -1,8 +1,11 @@
 """Random streams derived from stable hashes.
 
-Every (sheet seed, variant, exercise position, family) gets its own generator, so adding an
-exercise or a student never shifts the numbers of the others. Python's ``hash()`` is salted per
-process and must never be used here.
+Every draw of an exercise gets its own generator, seeded from a SHA-256 of (sheet seed, variant,
+exercise id, attempt). The exercise id is the spec's ``id`` or the family name with its
+occurrence (``backprop``, ``backprop-2``), never the position: inserting or reordering exercises
+leaves the others' numbers alone, and so does adding a student. The seed of the draw that was
+used is written into key.json, so one exercise can be replayed from the key alone. Python's
+``hash()`` is salted per process and must never be used here.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+
+STREAM_VERSION = "worksheetgen/v2"
 
 
 def derive_seed(*parts: object) -> int:
@@ -20,10 +25,14 @@ def derive_seed(*parts: object) -> int:
 
 def stream(*parts: object) -> np.random.Generator:
     """A NumPy generator (PCG64) seeded from :func:`derive_seed` of the parts."""
-    return np.random.Generator(np.random.PCG64(derive_seed(*parts)))
+    return generator(derive_seed(*parts))
 
 
-def exercise_stream(
-    sheet_seed: int, variant: str, position: int, family: str, attempt: int = 0
-) -> np.random.Generator:
-    return stream("worksheetgen/v1", sheet_seed, variant, position, family, attempt)
+def generator(seed: int) -> np.random.Generator:
+    """The generator of a recorded stream seed (what key.json stores)."""
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def draw_seed(sheet_seed: int, variant: str, exercise_id: str, attempt: int) -> int:
+    """The stream seed of one draw (attempt 1, 2, ...) of one exercise of one variant."""
+    return derive_seed(STREAM_VERSION, sheet_seed, variant, exercise_id, attempt)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from worksheetgen.errors import WorksheetError
-from worksheetgen.mathfmt import LATEX_UNSUPPORTED_HINT
-from worksheetgen.roster import TEX_CHARACTERS
+from worksheetgen.examspec import ExamSpec, parse_exam
+from worksheetgen.roster import check_text
 from worksheetgen.params import parse_params
 from worksheetgen.registry import get_family
 
@@ -27,7 +27,8 @@ _TOP_LEVEL = {
     "exercise": "array of tables [[exercise]]",
     "exam": "table [exam]",
 }
-_EXERCISE_KEYS = {"family", "points", "params", "title", "pool", "part_points"}
+_EXERCISE_KEYS = {"id", "family", "points", "params", "title", "pool", "part_points"}
+ID_ALLOWED = "ASCII letters, digits, '-' and '_' (at most 40), unique within the spec"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class ExerciseSpec:
     where: str = "exercise[1]"
     pool: str = ""  # exams: the question pool this exercise belongs to ([exam.pools])
     part_points: tuple[int, ...] = ()  # exams: points of the parts (a), (b), ...
+    id: str = ""  # stable identity: keys the random streams (the spec's id, else family-N)
+    params: dict[str, Any] = field(default_factory=dict)  # as written, for replaying from the key
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class SheetSpec:
     variants: int = 1
     digits: int = 4
     tolerance: Tolerance = field(default_factory=Tolerance)
-    exam: dict[str, Any] = field(default_factory=dict)
+    exam: ExamSpec | None = None
 
 
 def load_spec(path: str | Path) -> SheetSpec:
@@ -103,15 +106,8 @@ def parse_spec(raw: dict[str, Any], *, source: str = "<spec>", default_name: str
             "no exercises", field="exercise",
             allowed="one or more [[exercise]] tables with a family",
         )
-    exercises = tuple(_exercise(item, i) for i, item in enumerate(exercises_raw, start=1))
-    exam = raw.get("exam", {})
-    if not isinstance(exam, dict):
-        raise WorksheetError("not a table", field="exam", allowed="a [exam] table")
-    if "exam" in raw or any(e.pool or e.part_points for e in exercises):
-        from worksheetgen.exam import parse_exam  # the exam owns its table; it imports this module
-
-        parse_exam(exam if "exam" in raw else None, exercises, variants=variants,
-                   spec_dir=Path(source).parent)
+    exercises = _with_ids(tuple(_exercise(item, i) for i, item in enumerate(exercises_raw, start=1)))
+    exam = parse_exam(raw.get("exam"), exercises, variants=variants, spec_dir=Path(source).parent)
     return SheetSpec(
         source=source, name=name, title=title, exercises=exercises,
         course=_text(raw, "course"), date=_text(raw, "date"),
@@ -154,7 +150,37 @@ def _exercise(item: Any, index: int) -> ExerciseSpec:
                              field=f"{where}.part_points", allowed="parts that add up to points (or leave points out)")
     if part_points and points is None:
         points = sum(part_points)
-    return ExerciseSpec(family_name, options, points, title, where, pool, tuple(part_points))
+    exercise_id = item.get("id", "")
+    if exercise_id != "" and (not isinstance(exercise_id, str) or not exercise_id.isascii() or not
+                              exercise_id.replace("-", "").replace("_", "").isalnum() or len(exercise_id) > 40):
+        raise WorksheetError(f"invalid id {str(exercise_id)[:40]!r}", field=f"{where}.id", allowed=ID_ALLOWED)
+    return ExerciseSpec(family_name, options, points, title, where, pool, tuple(part_points),
+                        id=exercise_id, params=params)
+
+
+def _with_ids(exercises: tuple[ExerciseSpec, ...]) -> tuple[ExerciseSpec, ...]:
+    """Every exercise gets a stable id: its own, else the family name numbered by occurrence
+    (forward_pass, forward_pass-2, ...), so moving other families' exercises changes nothing."""
+    from dataclasses import replace
+
+    taken = {e.id for e in exercises if e.id}
+    seen: dict[str, int] = {}
+    out = []
+    for e in exercises:
+        if e.id:
+            if sum(other.id == e.id for other in exercises) > 1:
+                raise WorksheetError(f"id {e.id!r} is used twice", field=f"{e.where}.id", allowed=ID_ALLOWED)
+            out.append(e)
+            continue
+        seen[e.family] = seen.get(e.family, 0) + 1
+        n = seen[e.family]
+        candidate = e.family if n == 1 else f"{e.family}-{n}"
+        while candidate in taken:
+            n += 1
+            candidate = f"{e.family}-{n}"
+        taken.add(candidate)
+        out.append(replace(e, id=candidate))
+    return tuple(out)
 
 
 def _text(raw: dict[str, Any], key: str, *, required: bool = False, max_length: int = 300,
@@ -169,12 +195,7 @@ def _text(raw: dict[str, Any], key: str, *, required: bool = False, max_length: 
         raise WorksheetError(f"invalid value {str(value)[:40]!r}", field=where,
                              allowed=f"a text of at most {max_length} characters")
     value = unicodedata.normalize("NFC", value)
-    # Escaping makes any text safe for TeX, but pdflatex still stops on characters its fonts
-    # lack (CJK, emoji): refuse them here, naming the field, rather than fail in TeX later.
-    bad = next((ch for ch in value if ch not in TEX_CHARACTERS and ch not in "\n\r\t"), None)
-    if bad is not None:
-        raise WorksheetError(f"character {bad!r} (U+{ord(bad):04X}) cannot be typeset by pdflatex",
-                             field=where, allowed=LATEX_UNSUPPORTED_HINT)
+    check_text(value, where)
     return value
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from worksheetgen import render
+from worksheetgen.formats import load_formats
 from worksheetgen.answerkey import jsonable
 from worksheetgen.errors import CheckError, WorksheetError
-from worksheetgen.family import Family, to_float
+from worksheetgen.answers import to_float
+from worksheetgen.family import Family
 from worksheetgen.instance import make_instance
 
 
@@ -53,17 +54,18 @@ def stress(family: Family, options: dict[str, Any], runs: int = 1000, first_seed
     seen: set[str] = set()
     lows: dict[str, float] = {}
     highs: dict[str, float] = {}
+    text_formats = [f() for f in load_formats().values() if f.folder is not None]
     start = time.perf_counter()
     for seed in range(first_seed, first_seed + runs):
         try:
             instance = make_instance(family, options, sheet_seed=seed)
-            for fmt in render.FORMATS:
-                render.render_exercise(instance, fmt)
+            for fmt in text_formats:
+                fmt.render_exercise(instance)
         except (CheckError, WorksheetError, Exception) as exc:  # noqa: BLE001 - reported per seed
             report.failures.append((seed, f"{type(exc).__name__}: {exc}"))
             report.draws += 1
             continue
-        report.draws += instance.draws
+        report.draws += instance.attempt
         seen.add(repr(jsonable(instance.given)))
         for answer in instance.solved.answers:
             if answer.kind not in ("number", "matrix", "integer"):

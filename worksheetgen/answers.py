@@ -1,0 +1,378 @@
+"""Answer kinds: what a student must give, how it is stored in the key, and how it is graded.
+
+Each kind is a class that knows its key entry (``entry``), its tolerance, whether the
+independent recomputation agrees with it (``agrees``), and how to grade a response from the key
+entry alone (``grade``, a classmethod, so a grader needs nothing but key.json). Kinds register
+themselves by their ``kind`` name, like families: an exporter or grader looks a kind up with
+:func:`kind_of` and never switches on names.
+
+Choices store their options in order with their text in TeX, and the correct one(s); a
+multi-select answer is a JSON list of letters; a Boolean is a JSON Boolean.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import sympy as sp
+
+from worksheetgen import mathfmt
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# The exact solver against the independent path: both are exact to ~1e-15 in double precision,
+# so these catch a real disagreement and never a rounding artefact.
+CHECK_RTOL = 1e-9
+CHECK_ATOL = 1e-12
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The sheet's grading rule for numbers (``tolerance = {relative, absolute}`` in a spec)."""
+
+    relative: float = 0.01
+    absolute: float = 1e-4
+
+
+def to_float(value: Any) -> Any:
+    """A float (or nested list of floats) of an exact value, evaluated with 30 digits."""
+    if isinstance(value, sp.MatrixBase):
+        return [[to_float(v) for v in row] for row in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [to_float(v) for v in value]
+    if isinstance(value, (bool, str)):
+        return value
+    return float(sp.N(value, 30))
+
+
+@dataclass
+class Answer:
+    """Base of the answer kinds: a key, a TeX label and the exact value."""
+
+    key: str
+    label: str  # TeX, e.g. r"\frac{\partial L}{\partial w^{[2]}}"
+    value: Any
+    tolerance: dict[str, Any] | None = field(default=None, kw_only=True)  # overrides the rule
+
+    kind: ClassVar[str] = ""
+    kinds: ClassVar[dict[str, type["Answer"]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            if cls.kind in Answer.kinds:
+                raise TypeError(f"two answer kinds are named {cls.kind!r}")
+            Answer.kinds[cls.kind] = cls
+
+    # -- the key ----------------------------------------------------------------------------
+    def entry(self, digits: int, rule: Rule) -> dict[str, Any]:
+        """This answer's entry in key.json (JSON values only)."""
+        return {"key": self.key, "label": self.label, "kind": self.kind, **self.payload(digits),
+                "tolerance": self.tolerance or self.default_tolerance(rule)}
+
+    def payload(self, digits: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def default_tolerance(self, rule: Rule) -> dict[str, Any]:
+        return {"kind": "exact"}
+
+    def shown(self, digits: int) -> str:
+        """The value as one line of plain text (CSV cells, reports)."""
+        return str(self.value)
+
+    # -- the cross-check --------------------------------------------------------------------
+    def agrees(self, independent: Any) -> bool:
+        return self.value == independent
+
+    # -- grading ----------------------------------------------------------------------------
+    @classmethod
+    def grade(cls, entry: dict[str, Any], response: str) -> float | None:
+        """Credit in [0, 1] for a response (text as typed) against a key entry; None when a
+        person must read it."""
+        raise NotImplementedError
+
+
+def kind_of(entry_or_kind: dict[str, Any] | str) -> type[Answer]:
+    name = entry_or_kind if isinstance(entry_or_kind, str) else entry_or_kind["kind"]
+    try:
+        return Answer.kinds[name]
+    except KeyError:
+        raise ValueError(f"unknown answer kind {name!r}") from None
+
+
+def grade_entry(entry: dict[str, Any], response: str) -> float | None:
+    return kind_of(entry).grade(entry, response)
+
+
+# -- numbers ------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_FRACTION = re.compile(r"^[+-]?\d+\s*/\s*\d+$")
+
+
+def parse_number(text: str) -> float:
+    """A typed number: decimals, scientific notation, a fraction ``-9/10``, a decimal comma,
+    a Unicode minus. ValueError for anything else."""
+    t = str(text).strip().replace("\u2212", "-").replace(" ", "")
+    if "," in t and "." not in t and t.count(",") == 1:
+        t = t.replace(",", ".")
+    if _NUMBER.match(t):
+        return float(t)
+    if _FRACTION.match(t):
+        num, den = t.split("/")
+        if int(den) == 0:
+            raise ValueError(f"not a number: {text!r}")
+        return float(Fraction(int(num), int(den)))
+    raise ValueError(f"not a number: {text!r}")
+
+
+def within(value: float, expected: float, tolerance: dict[str, Any]) -> bool:
+    kind = tolerance.get("kind", "exact")
+    if kind == "relative":
+        return abs(value - expected) <= tolerance["value"] * abs(expected) + 1e-15
+    if kind == "absolute":
+        return abs(value - expected) <= tolerance["value"] + 1e-15
+    if kind == "either":  # accepted if inside either bound (decimals rounded as asked)
+        return abs(value - expected) <= max(tolerance["absolute"], tolerance["relative"] * abs(expected)) + 1e-15
+    return value == expected
+
+
+def _number_tolerance(values: Sequence[float], rule: Rule) -> dict[str, Any]:
+    if all(abs(v) >= rule.absolute * 10 for v in values):
+        return {"kind": "relative", "value": rule.relative}
+    return {"kind": "absolute", "value": rule.absolute}
+
+
+def _allclose(exact: Any, independent: Any) -> bool:
+    a = np.asarray(to_float(exact), dtype=float)
+    try:
+        b = np.asarray(independent, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    if a.size != b.size:
+        return False
+    return bool(np.allclose(a, b.reshape(a.shape), rtol=CHECK_RTOL, atol=CHECK_ATOL))
+
+
+@dataclass
+class NumberAnswer(Answer):
+    """One real number, exact (SymPy)."""
+
+    kind: ClassVar[str] = "number"
+
+    def payload(self, digits: int) -> dict[str, Any]:
+        return {"exact": str(self.value), "float": to_float(self.value),
+                "shown": mathfmt.rounded(self.value, digits)}
+
+    def default_tolerance(self, rule: Rule) -> dict[str, Any]:
+        return _number_tolerance([to_float(self.value)], rule)
+
+    def shown(self, digits: int) -> str:
+        return mathfmt.rounded(self.value, digits)
+
+    def agrees(self, independent: Any) -> bool:
+        return _allclose(self.value, independent)
+
+    @classmethod
+    def grade(cls, entry: dict[str, Any], response: str) -> float | None:
+        return 1.0 if within(parse_number(response), entry["float"], entry["tolerance"]) else 0.0
+
+
+@dataclass
+class MatrixAnswer(Answer):
+    """A vector or matrix (a SymPy Matrix); graded entry by entry."""
+
+    kind: ClassVar[str] = "matrix"
+
+    def payload(self, digits: int) -> dict[str, Any]:
+        rows = self.value.tolist()
+        return {"exact": [[str(v) for v in row] for row in rows], "float": to_float(self.value),
+                "shown": [[mathfmt.rounded(v, digits) for v in row] for row in rows]}
+
+    def default_tolerance(self, rule: Rule) -> dict[str, Any]:
+        return _number_tolerance([v for row in to_float(self.value) for v in row], rule)
+
+    def shown(self, digits: int) -> str:
+        return "[" + "; ".join(", ".join(mathfmt.rounded(v, digits) for v in row)
+                               for row in self.value.tolist()) + "]"
+
+    def agrees(self, independent: Any) -> bool:
+        return _allclose(self.value, independent)
+
+    @staticmethod
+    def parse(response: str) -> list[float]:
+        """Entries row by row: separated by ';', ',' or spaces, optional brackets."""
+        text = str(response).strip().strip("[]()")
+        parts = [p for p in re.split(r"[;\s]+|,(?=\s|-|\d|\.)", text.replace("],[", ";")) if p.strip("[](), ")]
+        return [parse_number(p.strip("[](), ")) for p in parts]
+
+    @classmethod
+    def grade(cls, entry: dict[str, Any], response: str) -> float | None:
+        expected = [v for row in entry["float"] for v in row]
+        given = cls.parse(response)
+        if len(given) != len(expected):
+            return 0.0
+        tol = entry["tolerance"]
+        return sum(within(g, e, tol) for g, e in zip(given, expected)) / len(expected)
+
+
+@dataclass
+class IntegerAnswer(Answer):
+    """An integer (a count, a size): exact."""
+
+    kind: ClassVar[str] = "integer"
+
+    def payload(self, digits: int) -> dict[str, Any]:
+        n = int(self.value)
+        return {"exact": str(n), "float": float(n), "shown": str(n)}
+
+    def shown(self, digits: int) -> str:
+        return str(int(self.value))
+
+    def agrees(self, independent: Any) -> bool:
+        try:
+            return int(self.value) == int(independent) and float(independent) == int(independent)
+        except (TypeError, ValueError, OverflowError):
+            return False
+
+    @classmethod
+    def grade(cls, entry: dict[str, Any], response: str) -> float | None:
+        value = parse_number(str(response).replace("_", "").replace("\u2009", ""))
+        return 1.0 if value == float(entry["exact"]) and int(value) == int(entry["exact"]) else 0.0
+
+
+@dataclass
+class ChoiceAnswer(Answer):
+    """One of several options. ``options`` are TeX texts in printed order; ``correct`` is the
+    0-based index of the right one; ``value`` is its letter."""
+
+    options: tuple[str, ...] = ()
+    correct: int = 0
+    value: Any = None
+
+    kind: ClassVar[str] = "choice"
+
+    def __post_init__(self) -> None:
+        self.options = tuple(self.options)
+        if not 0 <= self.correct < len(self.options):
+            raise ValueError(f"choice {self.key!r}: correct index {self.correct} outside the options")
+        self.value = LETTERS[self.correct]
+
+    def payload(self, digits: int) -> dict[str, Any]:
+        return {"exact": self.value, "shown": self.value, "correct_index": self.correct,
+                "options": [{"letter": LETTERS[i], "text": t} for i, t in enumerate(self.options)]}
+
+    def agrees(self, independent: Any) -> bool:
+        return independent in (self.value, self.correct, self.options[self.correct])
+
+    @classmethod
+    def grade(cls, entry: dict[str, Any], response: str) -> float | None:
+        return 1.0 if str(response).strip().strip("().").upper() == entry["exact"] else 0.0
+
+
+@dataclass
+class MultiChoiceAnswer(Answer):
+    """Every option that applies. ``correct`` holds the 0-based indices; ``value`` the letters."""
+
+    options: tuple[str, ...] = ()
+    correct: tuple[int, ...] = ()
+    value: Any = None
+
+    kind: ClassVar[str] = "multi"
+
+    def __post_init__(self) -> None:
+        self.options = tuple(self.options)
+        self.correct = tuple(sorted(self.correct))
+        if any(not 0 <= i < len(self.options) for i in self.correct):
+            raise ValueError(f"choice {self.key!r}: a correct index lies outside the options")
+        self.value = [LETTERS[i] for i in self.correct]
+
+    def payload(self, digits: int) -> dict[str, Any]:
+        return {"exact": list(self.value), "shown": ", ".join(self.value) or "none",
+                "correct_index": list(self.correct),
+                "options": [{"letter": LETTERS[i], "text": t} for i, t in enumerate(self.options)]}
+
+    def shown(self, digits: int) -> str:
+        return ", ".join(self.value) or "none"
+
+    def agrees(self, independent: Any) -> bool:
+        return sorted(independent) in (sorted(self.value), sorted(self.correct))
+
+    @classmethod
+    def grade(cls, entry: dict[str, Any], response: str) -> float | None:
+        """All-or-nothing per option: credit = options classified right / options."""
+        chosen = {c for c in re.split(r"[\s,;]+", str(response).upper()) if c}
+        n = len(entry["options"])
+        right = set(entry["exact"])
+        return sum((LETTERS[i] in chosen) == (LETTERS[i] in right) for i in range(n)) / n
+
+
+@dataclass
+class BooleanAnswer(Answer):
+    """True or false."""
+
+    kind: ClassVar[str] = "boolean"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, (bool, np.bool_)):
+            raise TypeError(f"boolean answer {self.key!r} holds {self.value!r}")
+        self.value = bool(self.value)
+
+    def payload(self, digits: int) -> dict[str, Any]:
+        return {"exact": self.value, "shown": "true" if self.value else "false"}
+
+    def shown(self, digits: int) -> str:
+        return "true" if self.value else "false"
+
+    def agrees(self, independent: Any) -> bool:
+        return isinstance(independent, (bool, np.bool_)) and bool(independent) == self.value
+
+    @classmethod
+    def grade(cls, entry: dict[str, Any], response: str) -> float | None:
+        text = str(response).strip().lower()
+        if text in ("true", "t", "yes", "y", "1", "wahr", "ja"):
+            return 1.0 if entry["exact"] else 0.0
+        if text in ("false", "f", "no", "n", "0", "falsch", "nein"):
+            return 0.0 if entry["exact"] else 1.0
+        raise ValueError(f"not true/false: {response!r}")
+
+
+@dataclass
+class TextAnswer(Answer):
+    """A model answer in words (or a formula as TeX): a person grades it."""
+
+    kind: ClassVar[str] = "text"
+
+    def payload(self, digits: int) -> dict[str, Any]:
+        return {"exact": str(self.value), "shown": str(self.value)}
+
+    @classmethod
+    def grade(cls, entry: dict[str, Any], response: str) -> float | None:
+        return None
+
+
+@dataclass
+class ExpressionAnswer(TextAnswer):
+    """A symbolic result (TeX); shown as the model answer, graded by a person."""
+
+    kind: ClassVar[str] = "expression"
+
+
+def make_answer(key: str, label: str, value: Any, kind: str = "number",
+                tolerance: dict[str, Any] | None = None) -> Answer:
+    """The answer of a value whose kind is decided at run time (a matrix or one entry of it)."""
+    if kind == "number" and isinstance(value, sp.MatrixBase):
+        kind = "matrix"
+    cls = kind_of(kind)
+    if cls in (ChoiceAnswer, MultiChoiceAnswer):
+        raise TypeError("choices need their options: build ChoiceAnswer/MultiChoiceAnswer directly")
+    return cls(key, label, value, tolerance=tolerance)
+
+
+def same_float(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=CHECK_RTOL, abs_tol=CHECK_ATOL)

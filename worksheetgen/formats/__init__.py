@@ -1,0 +1,222 @@
+"""Output formats as units, registered like families.
+
+A format is one module here plus, for a text format, one template folder
+(``templates/formats/<folder>/``): its escape rule, its figure printer, its file suffix, the
+macros a family template writes through, and the document layouts it can render. The driver
+asks every chosen format for every document; a format without a template for a layout simply
+has nothing to write for it. Nothing else in the package branches on a format's name.
+
+``Format.registry`` is filled by importing the modules of this package
+(:func:`load_formats`), so adding a format is a module and its templates.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+import jinja2
+
+from worksheetgen import mathfmt
+from worksheetgen.errors import WorksheetError
+from worksheetgen.resources import template_dir
+
+if TYPE_CHECKING:
+    from worksheetgen.documents import Document
+    from worksheetgen.instance import Instance
+
+
+def jinja_options() -> dict[str, Any]:
+    """LaTeX-friendly delimiters (TeX loves braces) and strict undefined names."""
+    return dict(
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((=", comment_end_string="=))",
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined, autoescape=False,
+        extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+    )
+
+
+def _math_filter(fn: Callable[..., str]) -> Callable[..., str]:
+    @jinja2.pass_context
+    def apply(ctx: Any, x: Any, digits: int | None = None, **kwargs: Any) -> str:
+        return fn(x, digits if digits is not None else int(ctx.get("digits", mathfmt.DEFAULT_DIGITS)),
+                  **kwargs)
+
+    return apply
+
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+class Format:
+    """Base of every output format."""
+
+    registry: ClassVar[dict[str, type["Format"]]] = {}
+
+    name: ClassVar[str] = ""  # as written after --format
+    description: ClassVar[str] = ""
+    suffix: ClassVar[str] = ""  # of the files it writes
+    folder: ClassVar[str | None] = None  # templates/formats/<folder>; None: written by code
+    needs: ClassVar[tuple[str, ...]] = ()  # formats whose files this one is made from
+    default: ClassVar[bool] = True  # built when no --format is given
+    figures_as_files: ClassVar[bool] = False  # figures written beside the document
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            if cls.name in Format.registry and Format.registry[cls.name] is not cls:
+                raise TypeError(f"two formats are named {cls.name!r}")
+            Format.registry[cls.name] = cls
+
+    install_hint: ClassVar[str] = ""
+
+    def available(self) -> bool:
+        """Whether this machine can make the format (PDFs need TeX)."""
+        return True
+
+    # -- text and figures -------------------------------------------------------------------
+    def escape(self, text: str) -> str:
+        return text
+
+    def print_figure(self, figure: Any) -> str:
+        """The figure as this format shows it (inline code, or a file's content)."""
+        raise NotImplementedError(f"{self.name} prints no figures")
+
+    def figure_path(self, instance: "Instance", figure: Any) -> str:
+        """Where a figure file goes, relative to the document that shows it."""
+        return f"figures/{instance.slug}-{figure.name}.{self.figure_suffix}"
+
+    figure_suffix: ClassVar[str] = ""
+
+    def figure_files(self, instances: Sequence["Instance"]) -> dict[str, str]:
+        if not self.figures_as_files:
+            return {}
+        return {self.figure_path(i, fig): self.print_figure(fig)
+                for i in instances for fig in i.solved.figures}
+
+    # -- templates --------------------------------------------------------------------------
+    def environment(self) -> jinja2.Environment:
+        return _environment(type(self))
+
+    def build_environment(self) -> jinja2.Environment:
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), **jinja_options())
+        env.filters.update(
+            num=_math_filter(mathfmt.num), pnum=_math_filter(mathfmt.pnum),
+            value=_math_filter(mathfmt.value), eq=_math_filter(mathfmt.equals),
+            signed=_math_filter(mathfmt.signed), rounded=_math_filter(mathfmt.rounded),
+            matrix=_math_filter(mathfmt.matrix), exact=mathfmt.exact, intsep=mathfmt.intsep,
+            rel=mathfmt.relation, paren=mathfmt.paren, t=self.escape,
+        )
+        env.globals.update(
+            fmt=self.folder, letter=lambda i: LETTERS[i - 1], label=lambda i: f"({LETTERS[i - 1]})",
+            figure_source=self.print_figure,
+        )
+        return env
+
+    def template_path(self, layout: str) -> str:
+        return f"formats/{self.folder}/{layout}.{self.suffix}.j2"
+
+    def has_layout(self, layout: str) -> bool:
+        return self.folder is not None and (template_dir() / self.template_path(layout)).is_file()
+
+    def macros(self) -> Any:
+        return _macros(type(self))
+
+    def render_exercise(self, instance: "Instance", layout: Any = None) -> tuple[str, str]:
+        """(problem, solution) text of one instance. ``layout`` replaces the format's macros
+        (exams wrap them to print per-part points) without the family template knowing."""
+        env = self.environment()
+        template = env.get_template(instance.family.template)
+        module = template.make_module(
+            # Records, not dicts: in Jinja `g.update` or `d.items` would find the dict method.
+            {"ex": instance, "d": _namespace(instance.data), "g": _namespace(instance.given),
+             "m": layout if layout is not None else self.macros(), "digits": instance.digits,
+             "figure_path": lambda fig: self.figure_path(instance, fig)}
+        )
+        return tidy(str(module.problem())), tidy(str(module.solution()))
+
+    def render_document(self, document: "Document", context: dict[str, Any]) -> dict[str, str]:
+        """File name → text of one document (nothing if this format has no such layout)."""
+        if not self.has_layout(document.layout):
+            return {}
+        template = self.environment().get_template(self.template_path(document.layout))
+        text = template.render(context, view=document.view, m=self.macros())
+        return {f"{document.name}.{self.suffix}": tidy(text) + "\n"}
+
+    # -- after the text files are written ---------------------------------------------------
+    def make(self, sources: list[Path], jobs: int, progress: Any = None) -> list[Path]:
+        """Files made from the written files of ``needs`` (PDFs from .tex)."""
+        return []
+
+
+def _namespace(record: Any) -> Any:
+    if isinstance(record, dict):  # TRANSITION: families not yet on declared records
+        return SimpleNamespace(**record)
+    return record
+
+
+@lru_cache(maxsize=None)
+def _environment(cls: type[Format]) -> jinja2.Environment:
+    return cls().build_environment()
+
+
+@lru_cache(maxsize=None)
+def _macros(cls: type[Format]) -> Any:
+    fmt = cls()
+    return fmt.environment().get_template(f"formats/{fmt.folder}/macros.j2").module
+
+
+def tidy(text: str) -> str:
+    """Collapse runs of blank lines the templates' control lines leave behind."""
+    out: list[str] = []
+    for line in (line.rstrip() for line in text.strip("\n").split("\n")):
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+_loaded = False
+
+
+def load_formats() -> dict[str, type[Format]]:
+    global _loaded
+    if not _loaded:
+        for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            importlib.import_module(f"{__name__}.{module.name}")
+        _loaded = True
+    return dict(Format.registry)
+
+
+def get_format(name: str, where: str = "--format") -> Format:
+    formats = load_formats()
+    if name not in formats:
+        raise WorksheetError(f"unknown format {name!r}", field=where, allowed=", ".join(sorted(formats)))
+    return formats[name]()
+
+
+def default_formats() -> list[str]:
+    return [name for name, cls in load_formats().items() if cls.default]
+
+
+def resolve(names: Sequence[str]) -> tuple[list[Format], set[str]]:
+    """The formats to run for the names asked (with what they are made from, in dependency
+    order), and the names asked for, whose files are kept."""
+    ordered: list[str] = []
+
+    def add(name: str) -> None:
+        fmt = get_format(name)
+        for dep in fmt.needs:
+            add(dep)
+        if name not in ordered:
+            ordered.append(name)
+
+    for name in names:
+        add(name)
+    return [get_format(n) for n in ordered], set(names)

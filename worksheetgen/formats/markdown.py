@@ -1,0 +1,27 @@
+"""Markdown with ``$…$`` math (GitHub, Jupyter); figures as SVG files beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worksheetgen import mathfmt
+from worksheetgen.formats import Format
+
+
+class Markdown(Format):
+    name = "md"
+    description = "Markdown with $…$ math and SVG figures"
+    suffix = "md"
+    folder = "markdown"
+    figures_as_files = True
+    figure_suffix = "svg"
+
+    def escape(self, text: str) -> str:
+        return mathfmt.markdown_escape(text)
+
+    def print_figure(self, figure: Any) -> str:
+        try:  # TRANSITION until the figures package lands
+            from worksheetgen.figures.svg import to_svg
+        except ImportError:
+            return figure.svg
+        return to_svg(figure)
