@@ -21,7 +21,7 @@ from worksheetgen import mathfmt
 from worksheetgen.answers import LETTERS, Answer, ChoiceAnswer, IntegerAnswer
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Family, Record, Solved
-from worksheetgen.figures import Figure
+from worksheetgen.figures import Figure, boolean_network
 from worksheetgen.params import Bool, Choice, ListOf, Matrix, Number, Param
 
 FUNCTIONS = ("AND", "OR", "XOR", "NAND", "NOR", "XNOR")
@@ -223,84 +223,15 @@ def net_tex(net: Net, w2_row: bool = True) -> str:
     return ",\\quad ".join(parts)
 
 
-_POS = {"A": (0.0, 2.0), "B": (0.0, 0.0), "n1": (4.5, 2.0), "n2": (4.5, 0.0), "out": (8.0, 1.0)}
-# (from, to, label position along the edge, label side); the two crossing edges carry their
-# labels near the inputs so no two labels meet.
-_EDGES = (("A", "n1", 0.5, "above"), ("B", "n1", 0.22, ""), ("A", "n2", 0.22, ""),
-          ("B", "n2", 0.5, "below"), ("n1", "out", 0.5, "above"), ("n2", "out", 0.5, "below"))
-
-
-def _edge_weights(net: dict[str, Any]) -> list[Any]:
+def network_figure(net: Any) -> Figure:
+    """The network drawn with its weights (and biases), as in the seed's figure."""
+    num = mathfmt.num
     w1, w2 = net["W1"], net["W2"]
-    return [w1[0, 0], w1[0, 1], w1[1, 0], w1[1, 1], w2[0, 0], w2[0, 1]]
-
-
-def _bias_labels(net: dict[str, Any]) -> dict[str, str]:
-    if net["b1"] is None:
-        return {}
-    return {"n1": f"b^{{(1)}}_1 = {mathfmt.num(net['b1'][0])}",
-            "n2": f"b^{{(1)}}_2 = {mathfmt.num(net['b1'][1])}",
-            "out": f"b^{{(2)}} = {mathfmt.num(net['b2'])}"}
-
-
-def network_tikz(net: dict[str, Any]) -> str:
-    """The network drawn with its weights, as in the seed's figure."""
-    names = {"A": "$A$", "B": "$B$", "n1": "$n_1$", "n2": "$n_2$", "out": r"$\mathit{out}$"}
-    biases = _bias_labels(net)
-    lines = [r"\begin{tikzpicture}[>=Stealth, neuron/.style={circle, draw, minimum size=2.6em},"
-             r" w/.style={fill=white, inner sep=1.5pt, font=\small}]"]
-    for key, (x, y) in _POS.items():
-        label = ""
-        if key in biases:
-            side = "below" if key == "n2" else "above"
-            label = f", label={{{side}:{{\\small ${biases[key]}$}}}}"
-        lines.append(rf"\node[neuron{label}] ({key}) at ({x},{y}) {{{names[key]}}};")
-    for (a, b, pos, side), weight in zip(_EDGES, _edge_weights(net)):
-        where = f", {side}" if side else ""
-        lines.append(rf"\draw[->] ({a}) -- node[w{where}, pos={pos}] {{${mathfmt.num(weight)}$}} ({b});")
-    lines.append(r"\end{tikzpicture}")
-    return "\n".join(lines)
-
-
-def network_svg(net: dict[str, Any]) -> str:
-    """The same drawing as SVG for the Markdown sheet."""
-    scale, radius, pad = 60.0, 20.0, 40.0
-
-    def xy(key: str) -> tuple[float, float]:
-        x, y = _POS[key]
-        return pad + scale * x, pad + scale * (2.0 - y)
-
-    names = {"A": "A", "B": "B", "n1": "n₁", "n2": "n₂", "out": "out"}
-    width, height = 2 * pad + 8 * scale, 2 * pad + 2 * scale
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="serif" font-size="15">',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-           'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>']
-    for (a, b, pos, side), weight in zip(_EDGES, _edge_weights(net)):
-        (x1, y1), (x2, y2) = xy(a), xy(b)
-        length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
-        ux, uy = (x2 - x1) / length, (y2 - y1) / length
-        out.append(f'<line x1="{x1 + radius * ux:.1f}" y1="{y1 + radius * uy:.1f}" '
-                   f'x2="{x2 - radius * ux:.1f}" y2="{y2 - radius * uy:.1f}" stroke="black" '
-                   'marker-end="url(#arrow)"/>')
-        lx, ly = x1 + pos * (x2 - x1), y1 + pos * (y2 - y1)
-        ly += {"above": -8.0, "below": 16.0}.get(side, 5.0)
-        out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle" stroke="white" '
-                   f'stroke-width="4" paint-order="stroke">{mathfmt.rounded(weight)}</text>')
-    biases = _bias_labels(net)
-    for key in _POS:
-        x, y = xy(key)
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.0f}" fill="white" stroke="black"/>')
-        out.append(f'<text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" font-style="italic">'
-                   f'{names[key]}</text>')
-        if key in biases:
-            value = biases[key].split("= ")[1]
-            label = {"n1": "b⁽¹⁾₁", "n2": "b⁽¹⁾₂", "out": "b⁽²⁾"}[key]
-            ty = y + (radius + 16 if key == "n2" else -radius - 6)
-            out.append(f'<text x="{x:.1f}" y="{ty:.1f}" text-anchor="middle" font-size="13">'
-                       f'{label} = {value}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
+    biases = {}
+    if net["b1"] is not None:
+        biases = {"b1": [num(net["b1"][0]), num(net["b1"][1])], "b2": num(net["b2"])}
+    return boolean_network([[num(w1[j, k]) for k in range(2)] for j in range(2)],
+                           [num(w2[0, 0]), num(w2[0, 1])], **biases)
 
 
 def weight_table(net: Net) -> list[list[str]]:
@@ -574,7 +505,7 @@ class BooleanNet(Family):
         net = given.net
         if net is not None:
             table = forward(net)
-            figures.append(Figure("network", network_tikz(net), network_svg(net)))
+            figures.append(network_figure(net))
             data.update(net=net, scalar=scalar_form(net),
                         weight_rows=weight_table(net), table_cells=_cells(table),
                         non_boolean=any(r["out"] not in (0, 1) for r in table))

@@ -63,6 +63,7 @@ class Format:
     description: ClassVar[str] = ""
     suffix: ClassVar[str] = ""  # of the files it writes
     folder: ClassVar[str | None] = None  # templates/formats/<folder>; None: written by code
+    template_root: ClassVar[Path | None] = None  # a format kept outside the package brings its own
     needs: ClassVar[tuple[str, ...]] = ()  # formats whose files this one is made from
     default: ClassVar[bool] = True  # built when no --format is given
     figures_as_files: ClassVar[bool] = False  # figures written beside the document
@@ -105,7 +106,8 @@ class Format:
         return _environment(type(self))
 
     def build_environment(self) -> jinja2.Environment:
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), **jinja_options())
+        roots = [str(template_dir())] if self.template_root is None else [str(self.template_root), str(template_dir())]
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(roots), **jinja_options())
         env.filters.update(
             num=_math_filter(mathfmt.num), pnum=_math_filter(mathfmt.pnum),
             value=_math_filter(mathfmt.value), eq=_math_filter(mathfmt.equals),
@@ -123,7 +125,8 @@ class Format:
         return f"formats/{self.folder}/{layout}.{self.suffix}.j2"
 
     def has_layout(self, layout: str) -> bool:
-        return self.folder is not None and (template_dir() / self.template_path(layout)).is_file()
+        root = self.template_root or template_dir()
+        return self.folder is not None and (root / self.template_path(layout)).is_file()
 
     def macros(self) -> Any:
         return _macros(type(self))
