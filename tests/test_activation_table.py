@@ -1,10 +1,14 @@
 import math
+import re
 
 import numpy as np
 import pytest
 
 from helpers import central_difference, instance, value
+from worksheetgen import render
+from worksheetgen.answers import MultiChoiceAnswer
 from worksheetgen.errors import WorksheetError
+from worksheetgen.registry import get_family
 
 # The test's own definitions (plain math), independent of worksheetgen.activations.
 def _sigmoid(z):
@@ -43,11 +47,47 @@ def test_seed_004_ex4_table():
 
 
 def test_seed_004_closed_forms_in_solution():
-    from worksheetgen import render
-
     _, solution = render.render_exercise(instance("activation_table", **SEED_004), "markdown")
     assert r"\sigma(-2) &= \frac{1}{e^{2} + 1} \approx 0.1192" in solution
     assert r"\operatorname{LeakyReLU}(-2) &= -0.02" in solution
+
+
+# -- the choices: what the key stores is what the sheet prints ----------------------------------
+
+
+def printed_choices(text, fmt):
+    """The option lists of a rendered problem, in order, each as its texts in printed order."""
+    if fmt == "markdown":
+        blocks, current = [], []
+        for line in text.split("\n"):
+            m = re.match(r"- \*\*([A-Z])\.\*\* (.*)$", line)
+            if m:
+                assert m.group(1) == "ABCDEFGH"[len(current)]  # lettered in order
+                current.append(m.group(2))
+            elif current:
+                blocks.append(current)
+                current = []
+        return blocks + ([current] if current else [])
+    return [re.findall(r"^\\choice (.*)$", block, re.M)
+            for block in re.findall(r"\\begin\{choices\}(.*?)\\end\{choices\}", text, re.S)]
+
+
+def assert_choices_printed_as_keyed(ex):
+    """Every property question prints the key's options, in the key's order, and the solution
+    names the keyed letters."""
+    keys = list(ex.given.properties)
+    for fmt in ("markdown", "latex"):
+        problem, solution = render.render_exercise(ex, fmt)
+        blocks = printed_choices(problem, fmt)
+        assert len(blocks) == len(keys)
+        answer_lines = re.findall(r"Answer:\W* (.*)\.$", solution, re.M)[-len(keys):] if keys else []
+        for key, printed, line in zip(keys, blocks, answer_lines):
+            answer = ex.answers[key]
+            assert isinstance(answer, MultiChoiceAnswer)
+            assert list(answer.options) == printed, (fmt, key)
+            named = re.findall(r"\b([A-H]) \(", line)
+            assert named == answer.value, (fmt, key, line)
+            assert (line == "none of them") == (answer.value == [])
 
 
 def test_seed_003_ex3_properties():
@@ -56,10 +96,24 @@ def test_seed_003_ex3_properties():
                   points=[-1, 0, 1], values=False)
     answers = ex.answers
     assert set(answers) == {"vanishing", "differentiable", "nonlinear", "zero_centered"}
-    assert answers["vanishing"].value == "A, B"  # sigmoid, tanh
-    assert answers["differentiable"].value == "A, B, D"  # all but ReLU
-    assert answers["nonlinear"].value == "A, B, C"  # sigmoid, tanh, ReLU
-    assert answers["zero_centered"].value == "B, D"  # tanh, identity
+    assert answers["vanishing"].value == ["A", "B"]  # sigmoid, tanh
+    assert answers["differentiable"].value == ["A", "B", "D"]  # all but ReLU
+    assert answers["nonlinear"].value == ["A", "B", "C"]  # sigmoid, tanh, ReLU
+    assert answers["zero_centered"].value == ["B", "D"]  # tanh, identity
+    for a in answers.values():
+        assert a.options == ("sigmoid", "tanh", "ReLU", "identity")
+    assert answers["zero_centered"].correct == (1, 3)
+    assert_choices_printed_as_keyed(ex)
+
+
+def test_options_print_alpha_exactly():
+    ex = instance("activation_table", functions=["leaky_relu", "elu", "tanh"], points=[-1, 1],
+                  leaky_alpha="1/3", elu_alpha=0.5)
+    options = ("Leaky ReLU with $\\alpha = \\frac{1}{3}$", "ELU with $\\alpha = 0.5$", "tanh")
+    assert all(ex.answers[k].options == options for k in ex.given.properties)
+    problem, _ = render.render_exercise(ex, "markdown")
+    assert "- Leaky ReLU with $\\alpha = \\frac{1}{3}$: $\\operatorname{LeakyReLU}(z) = " in problem
+    assert_choices_printed_as_keyed(ex)
 
 
 @pytest.mark.parametrize("leaky_alpha, elu_alpha", [(0.01, 1), (0.2, 0.5), (1, 2), (0.5, 1)])
@@ -75,7 +129,10 @@ def test_properties_follow_alpha(leaky_alpha, elu_alpha):
         "zero_centered": ["A"] if leaky_is_identity else [],
     }
     for key, letters in expected.items():
-        assert a[key].value == (", ".join(letters) or "none"), key
+        assert a[key].value == letters, key
+    assert a["vanishing"].options == (f"Leaky ReLU with $\\alpha = {leaky_alpha}$",
+                                      f"ELU with $\\alpha = {elu_alpha}$")
+    assert_choices_printed_as_keyed(ex)
 
 
 def _properties_by_brute_force(f):
@@ -91,33 +148,70 @@ def _properties_by_brute_force(f):
             "nonlinear": not additive, "zero_centered": odd}
 
 
-def test_random_instances_against_plain_math():
-    for seed in range(110):
-        ex = instance("activation_table", seed=seed, derivatives=seed % 2 == 0)
-        g = ex.given
-        fs = functions(float(g["leaky_alpha"]), float(g["elu_alpha"]))
-        points = [float(z) for z in g["points"]]
-        assert any(z < 0 for z in points) and any(z > 0 for z in points)
-        props = {}
-        for letter, name in zip("ABCDEFGH", g["functions"]):
-            f = fs[name]
-            assert value(ex, f"values_{name}")[0] == pytest.approx([f(z) for z in points], rel=1e-12, abs=1e-15)
-            if g["derivatives"]:
-                derivs = value(ex, f"derivs_{name}")[0]
-                for z, d in zip(points, derivs):
-                    if z == 0 and name in ("relu", "leaky_relu", "elu"):
-                        # The kink: the seeds' convention is the left slope for (leaky) ReLU,
-                        # the right slope (1) for ELU.
-                        expected = 1.0 if name == "elu" else (f(0) - f(-1e-3)) / 1e-3
-                        assert d == pytest.approx(expected, rel=1e-9, abs=1e-12)
-                    else:
-                        assert d == pytest.approx(central_difference(f, z), rel=1e-6, abs=1e-8)
-            for key, flag in _properties_by_brute_force(f).items():
-                props.setdefault(key, []).append(letter) if flag else None
-        for key in g["properties"]:
-            assert ex.answers[key].value == (", ".join(props.get(key, [])) or "none"), (seed, key)
-            # Drawn function sets always leave every question at least one right option.
-            assert ex.answers[key].value != "none"
+NAMES = {"relu": "ReLU", "leaky_relu": "Leaky ReLU", "sigmoid": "sigmoid", "tanh": "tanh",
+         "elu": "ELU", "silu": "SiLU", "gelu": "GELU", "identity": "identity"}
+
+
+def check_against_plain_math(ex):
+    g = ex.given
+    fs = functions(float(g.leaky_alpha), float(g.elu_alpha))
+    points = [float(z) for z in g.points]
+    assert any(z < 0 for z in points) and any(z > 0 for z in points)
+    props = {}
+    for letter, name in zip("ABCDEFGH", g.functions):
+        f = fs[name]
+        assert value(ex, f"values_{name}")[0] == pytest.approx([f(z) for z in points], rel=1e-12, abs=1e-15)
+        if g.derivatives:
+            derivs = value(ex, f"derivs_{name}")[0]
+            for z, d in zip(points, derivs):
+                if z == 0 and name in ("relu", "leaky_relu", "elu"):
+                    # The kink: the seeds' convention is the left slope for (leaky) ReLU,
+                    # the right slope (1) for ELU.
+                    expected = 1.0 if name == "elu" else (f(0) - f(-1e-3)) / 1e-3
+                    assert d == pytest.approx(expected, rel=1e-9, abs=1e-12)
+                else:
+                    assert d == pytest.approx(central_difference(f, z), rel=1e-6, abs=1e-8)
+        for key, flag in _properties_by_brute_force(f).items():
+            if flag:
+                props.setdefault(key, []).append(letter)
+    for key in g.properties:
+        answer = ex.answers[key]
+        assert answer.value == props.get(key, []), key
+        assert [answer.options[i] for i in answer.correct] == [
+            o for o, name in zip(answer.options, g.functions) if name in
+            [g.functions["ABCDEFGH".index(x)] for x in props.get(key, [])]]
+        # Drawn function sets always leave every question at least one right option.
+        assert answer.value != []
+        # The options name the table's functions, in the table's order.
+        assert [o.split(" with ")[0] for o in answer.options] == [NAMES[f] for f in g.functions]
+    assert_choices_printed_as_keyed(ex)
+
+
+@pytest.mark.parametrize("seed", [s if s < 2 else pytest.param(s, marks=pytest.mark.slow)
+                                  for s in range(110)])
+def test_random_instances_against_plain_math(seed):
+    check_against_plain_math(instance("activation_table", seed=seed, derivatives=seed % 2 == 0))
+
+
+def test_on_constraints_not_rejection():
+    family = get_family("activation_table")
+    assert not hasattr(family, "rejection")
+    assert {c.rule for c in family.constraints} >= {"inputs of both signs"}
+
+
+def test_pinned_functions_may_have_no_right_option():
+    # The instructor's choice: no rule applies to pinned functions, and "none" is a right answer.
+    ex = instance("activation_table", functions=["relu", "elu"], points=[-1, 2])
+    assert ex.answers["vanishing"].value == [] and ex.answers["zero_centered"].value == []
+    assert_choices_printed_as_keyed(ex)
+
+
+def test_drawn_functions_from_a_small_pool_cover_every_question():
+    for seed in range(6):
+        ex = instance("activation_table", seed=seed, function_pool=["relu", "tanh", "silu"],
+                      n_functions=2, properties=["vanishing", "zero_centered", "differentiable"])
+        assert "tanh" in ex.given.functions
+        assert all(ex.answers[k].value for k in ex.given.properties)
 
 
 @pytest.mark.parametrize("params, field", [
@@ -130,6 +224,8 @@ def test_random_instances_against_plain_math():
     (dict(elu_alpha=0), "elu_alpha"),
     (dict(properties=["smooth"]), "properties"),
     (dict(values=False, properties=[]), "properties"),
+    (dict(function_pool=["relu", "leaky_relu", "elu"], n_functions=2), "function_pool"),
+    (dict(function_pool=["relu", "identity", "sigmoid"], n_functions=1), "function_pool"),
 ])
 def test_bad_input_names_the_field(params, field):
     with pytest.raises(WorksheetError) as err:

@@ -1,17 +1,63 @@
 """Randomized conceptual families: lr_grid (002 Q1.3), lr_curves (002 Q1.4),
-activation_match (003 Ex3 e). Keys are checked against computations written here."""
+activation_match (003 Ex3 e). Keys are checked against computations written here, and the
+choices' options in the key against what the sheet prints."""
 
 import math
+import re
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from helpers import instance, value
+from worksheetgen import render
+from worksheetgen.answers import BooleanAnswer, ChoiceAnswer, IntegerAnswer
 from worksheetgen.errors import WorksheetError
 from worksheetgen.exercises import activation_match as am
 from worksheetgen.exercises import lr_curves as lc
+from worksheetgen.exercises import lr_grid as lg
 from worksheetgen.exercises.concept import SEED_CURVES, SEED_NETWORKS
+from worksheetgen.registry import get_family
+
+
+def seeds(n, fast=2):
+    """Seeds 0..n-1; all but the first ``fast`` run only in the slow suite."""
+    return [s if s < fast else pytest.param(s, marks=pytest.mark.slow) for s in range(n)]
+
+
+def printed_panels(figure):
+    """{title: the (x, y) points of its curves}, in drawing order, read back from the TikZ the
+    sheet prints (four decimals; scattered data points left out)."""
+    panels = {}
+    for options, body in re.findall(r"\\begin\{axis\}\[(.*?)\]\n(.*?)\\end\{axis\}", figure.tikz, re.S):
+        title = re.search(r"title=\{\$(.*?)\$\}", options).group(1)
+        points = []
+        for coords in re.findall(r"no markers[^\]]*\] coordinates \{(.*?)\};", body):
+            points += [(float(x), float(y)) for x, y in re.findall(r"\(([-\d.e]+),([-\d.e]+)\)", coords)]
+        panels[title] = points
+    return panels
+
+
+def shows(points, curve, xs, top=math.inf):
+    """The printed points at the sample positions xs are exactly the curve's samples that lie
+    inside the plot (below ``top``); points the clipping adds at the border are ignored."""
+    xs = [round(float(x), 4) for x in xs]
+    expected = {x: float(y) for x, y in zip(xs, curve) if y < top}
+    borderline = {x for x, y in zip(xs, curve) if abs(y - top) < 1e-3}
+    printed = {x: y for x, y in points if x in set(xs)}
+    if (set(printed) ^ set(expected)) - borderline:
+        return False
+    return all(abs(printed[x] - expected[x]) <= 1.5e-4 for x in set(printed) & set(expected))
+
+
+@pytest.mark.parametrize("name", ["lr_grid", "lr_curves", "activation_match"])
+def test_on_constraints_not_rejection(name):
+    family = get_family(name)
+    assert not hasattr(family, "rejection")
+    assert family.constraints
+
 
 # ------------------------------------------------------------------------------ lr_grid
 
@@ -19,8 +65,12 @@ from worksheetgen.exercises.concept import SEED_CURVES, SEED_NETWORKS
 def test_lr_grid_seed_002_q13():
     ex = instance("lr_grid", values=[0.01, 0.16, 0.21, 0.84, 0.94], low_exponent=-2, high_exponent=0)
     # Seed: "four values between 0.1 and 1, only one between 0.01 and 0.1" → not a good search.
-    assert ex.answers["good"].value is False
+    good = ex.answers["good"]
+    assert isinstance(good, BooleanAnswer) and good.value is False
+    assert isinstance(ex.answers["count_m2"], IntegerAnswer)
     assert value(ex, "count_m2") == 1 and value(ex, "count_m1") == 4
+    _, solution = render.render_exercise(ex, "markdown")
+    assert "**No.**" in solution and "$[10^{-1}, 10^{0}]$ gets 4 values" in solution
 
 
 def _count(values, low, high):
@@ -31,20 +81,46 @@ def _count(values, low, high):
     return counts
 
 
-@pytest.mark.parametrize("seed", range(120))
+@pytest.mark.parametrize("seed", seeds(120))
 def test_lr_grid_counts_and_verdict(seed):
     ex = instance("lr_grid", seed=seed)
     g = ex.given
-    counts = _count(g["values"], g["low"], g["high"])
-    for k, c in zip(range(g["low"], g["high"]), counts):
+    counts = _count(g.values, g.low, g.high)
+    for k, c in zip(range(g.low, g.high), counts):
         assert value(ex, f"count_{k}".replace("-", "m")) == c
-    n, d = len(g["values"]), g["high"] - g["low"]
+    n, d = len(g.values), g.high - g.low
     good = all(n // d <= c <= math.ceil(n / d) for c in counts)
     assert ex.answers["good"].value is good
-    assert good is g["log_uniform"]  # log-scale draws are good, linear ones are not
-    assert all(10.0 ** g["low"] <= float(v) <= 10.0 ** g["high"] for v in g["values"])
-    assert len(set(g["values"])) == n
-    assert all(len(Decimal(str(float(v))).normalize().as_tuple().digits) <= 2 for v in g["values"])
+    assert good is g.log_uniform  # log-scale draws are good, linear ones are not
+    assert all(10.0 ** g.low <= float(v) <= 10.0 ** g.high for v in g.values)
+    assert len(set(g.values)) == n
+    assert all(len(Decimal(str(float(v))).normalize().as_tuple().digits) <= 2 for v in g.values)
+    _, solution = render.render_exercise(ex, "markdown")
+    assert ("**Yes.**" if good else "**No.**") in solution
+
+
+@pytest.mark.parametrize("params", [
+    {"low_exponent": -3},
+    {"high_exponent": -4},
+    {"low_exponent": 0, "log_uniform": True},
+    {"high_exponent": -5, "log_uniform": True},
+])
+def test_lr_grid_one_exponent_pinned_stays_in_range(params):
+    for seed in range(4):
+        g = instance("lr_grid", seed=seed, **params).given
+        assert g.low == params.get("low_exponent", g.low) and g.high == params.get("high_exponent", g.high)
+        assert -6 <= g.low < g.high <= 1
+
+
+def test_floor_log10_is_exact():
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        p, q = (int(x) for x in rng.integers(1, 10**6, size=2))
+        v = sp.Rational(p, q)
+        k = lg.floor_log10(v)
+        assert Fraction(10) ** k <= Fraction(p, q) < Fraction(10) ** (k + 1)
+    for k in range(-8, 4):  # powers of ten sit at the start of their decade
+        assert lg.floor_log10(sp.Rational(10) ** k) == k == lg.ceil_log10(sp.Rational(10) ** k)
 
 
 @pytest.mark.parametrize("params, field", [
@@ -52,6 +128,8 @@ def test_lr_grid_counts_and_verdict(seed):
     ({"low_exponent": -4, "high_exponent": 0, "count": 3}, "count"),
     ({"values": [0.5, 2], "low_exponent": -2, "high_exponent": 0}, "values"),
     ({"values": [0.5, 0.5]}, "values"),
+    ({"low_exponent": -2, "high_exponent": -1, "log_uniform": False}, "log_uniform"),
+    ({"low_exponent": 0, "log_uniform": False}, "log_uniform"),
 ])
 def test_lr_grid_bad_input(params, field):
     with pytest.raises(WorksheetError) as err:
@@ -102,14 +180,36 @@ def assert_curve_roles(rates, letters, keys):
     assert np.all(np.diff(blocks) < 0)
 
 
+def assert_curves_printed_as_keyed(ex):
+    """Every rate's options are the curves' letters as the figure titles them and the problem
+    names them, and the solution gives each rate the keyed curve."""
+    problem, solution = render.render_exercise(ex, "markdown")
+    (figure,) = ex.solved.figures
+    panels = printed_panels(figure)
+    titles = list(panels)
+    assert titles == ["A", "B", "C", "D"]
+    assert f"the curve ({'/'.join(titles)}) it belongs to" in problem
+    curves = sgd_curves([float(r) for r in ex.given.rates], ex.given.noise_seed)
+    for i, rate in enumerate(ex.given.rates):
+        a = ex.answers[f"alpha{i + 1}"]
+        assert isinstance(a, ChoiceAnswer)
+        assert list(a.options) == titles
+        assert a.value == a.options[a.correct]
+        # The panel titled with the keyed letter draws this rate's loss, and no other does.
+        assert [t for t in titles if shows(panels[t], curves[i], range(lc.STEPS + 1), lc.Y_MAX)] == [a.value]
+        assert f"$\\alpha = {lc._rate_tex(rate)}$ belongs to **curve {a.value}**" in solution
+
+
 def test_lr_curves_seed_002_q14():
     # Seed: alpha = [3e-4, 4e-1, 2e-5, 8e-3] (printed there as 3e4, 4e1, 2e5, 8e3) and
     # A = 0.4 (way too high), B = 2e-5 (too low), C = 8e-3 (too high), D = 3e-4 (good).
     ex = instance("lr_curves", rates=[3e-4, 0.4, 2e-5, 8e-3], letters=["D", "A", "B", "C"], noise_seed=1)
     keys = {k: a.value for k, a in ex.answers.items()}
     assert keys == {"alpha1": "D", "alpha2": "A", "alpha3": "B", "alpha4": "C"}
-    assert_curve_roles(ex.given["rates"], ex.given["letters"], {**keys, "noise_seed": 1})
-    assert lc.role_problem(ex.data["traits"]) is None
+    assert [ex.answers[f"alpha{i}"].correct for i in range(1, 5)] == [3, 0, 1, 2]
+    assert_curve_roles(ex.given.rates, ex.given.letters, {**keys, "noise_seed": 1})
+    assert lc.role_problem(ex.data.traits) is None
+    assert_curves_printed_as_keyed(ex)
 
 
 def test_bank_figure_of_002_q14_shows_the_seed_answer():
@@ -118,17 +218,23 @@ def test_bank_figure_of_002_q14_shows_the_seed_answer():
     assert_curve_roles(rates, list("ABCD"), {**keys, "noise_seed": SEED_CURVES["noise_seed"]})
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", seeds(24, fast=1))
 def test_lr_curves_random(seed):
     ex = instance("lr_curves", seed=seed)
     g = ex.given
     keys = {k: a.value for k, a in ex.answers.items()}
     assert sorted(keys.values()) == ["A", "B", "C", "D"]
-    for i in range(4):
-        assert keys[f"alpha{i + 1}"] == g["letters"][i]
-    ordered = sorted(g["rates"], reverse=True)
+    ordered = sorted(g.rates, reverse=True)
     assert all(a >= 10 * b for a, b in zip(ordered, ordered[1:]))
-    assert_curve_roles(g["rates"], g["letters"], {**keys, "noise_seed": g["noise_seed"]})
+    assert_curve_roles(g.rates, g.letters, {**keys, "noise_seed": g.noise_seed})
+    assert_curves_printed_as_keyed(ex)
+
+
+def test_lr_curves_rate_tex():
+    assert lc._rate_tex(sp.Rational(3, 10000)) == r"3 \times 10^{-4}"
+    assert lc._rate_tex(sp.Rational(1, 100)) == r"10^{-2}"
+    assert lc._rate_tex(sp.Rational(4, 10)) == r"4 \times 10^{-1}"
+    assert lc._rate_tex(sp.Integer(1)) == r"10^{0}"
 
 
 @pytest.mark.parametrize("params, field", [
@@ -178,21 +284,50 @@ def assert_shape(name, grid, curve, breaks):
         assert third.max() < 0.2 * second.max()
 
 
-@pytest.mark.parametrize("seed", range(40))
+NET_NAMES = {"sigmoid": "sigmoid", "relu": "ReLU", "identity": "identity"}  # as the sheet says
+
+
+def assert_networks_printed_as_keyed(ex):
+    """Each network's options are the panels' letters as titled and named in the problem; the
+    solution names the keyed curve."""
+    problem, solution = render.render_exercise(ex, "markdown")
+    (figure,) = ex.solved.figures
+    panels = printed_panels(figure)
+    titles = list(panels)
+    assert titles == ["A", "B", "C"]
+    assert f"Match the learned output function ({', '.join(titles)}) with" in problem
+    assert set(ex.answers) == {f"{name}_curve" for name in NET_NAMES}
+    for name, text in NET_NAMES.items():
+        a = ex.answers[f"{name}_curve"]
+        assert isinstance(a, ChoiceAnswer)
+        assert list(a.options) == titles
+        assert a.value == a.options[a.correct]
+        assert f"**Curve {a.value}: {text}.**" in solution
+
+
+@pytest.mark.parametrize("seed", seeds(40))
 def test_activation_match_shapes_follow_the_key(seed):
     ex = instance("activation_match", seed=seed)
     g = ex.given
-    text_to_name = {v: k for k, v in am.NET_TEXT.items()}
-    for letter, drawn in zip("ABC", g["order"]):
-        keyed = text_to_name[ex.answers[f"curve_{letter}"].value]
-        grid, curve, breaks = fitted_curve(g, drawn)  # the curve panel `letter` shows
-        assert np.allclose(curve, ex.data["curves"][drawn], atol=1e-7)
-        assert_shape(keyed, grid, curve, breaks)
+    panels = printed_panels(ex.solved.figures[0])
+    fits = {name: fitted_curve(g, name) for name in NET_NAMES}
+    for name in NET_NAMES:
+        letter = ex.answers[f"{name}_curve"].value
+        # The panel of the keyed letter shows the curve of this network, and no other.
+        assert [n for n, (grid, curve, _) in fits.items() if shows(panels[letter], curve, grid)] == [name]
+        assert_shape(name, *fits[name])  # and that curve has the network's shape
+        assert np.allclose(fits[name][1], ex.data.curves[name], atol=1e-7)
+    assert_networks_printed_as_keyed(ex)
 
 
 def test_activation_match_pinned_and_bank_figure():
+    # Seed 003 Ex3 (e): (A, B, C) = (identity, ReLU, sigmoid).
     ex = instance("activation_match", order=["identity", "relu", "sigmoid"], target="cubic", data_seed=7)
-    assert [ex.answers[f"curve_{x}"].value for x in "ABC"] == ["identity", "ReLU", "sigmoid"]
+    assert {k: a.value for k, a in ex.answers.items()} == {
+        "identity_curve": "A", "relu_curve": "B", "sigmoid_curve": "C"}
+    assert_networks_printed_as_keyed(ex)
+    _, solution = render.render_exercise(ex, "markdown")
+    assert "Answer: (A, B, C) = (identity, ReLU, sigmoid)" in solution
     g = {**SEED_NETWORKS}
     for name in g["order"]:
         assert_shape(name, *fitted_curve(g, name))

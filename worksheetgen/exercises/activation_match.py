@@ -6,29 +6,40 @@ networks are fitted here, deterministically: the hidden layer keeps its random i
 (slopes and breakpoints spread over the data range) and the output layer is fitted by
 L2-regularized least squares - the exact minimiser of the training loss over the output
 weights. The curves they learn are plotted as A, B, C in a shuffled order; the student matches
-them. What the curves must show (else the draw is rejected): the identity network is a straight
+them. What the curves must show (else the draw is redrawn): the identity network is a straight
 line, the ReLU one bends visibly at a few kinks, the sigmoid one is smooth and non-linear.
+
+The key holds one choice per network (sigmoid, ReLU, identity, the order the problem names
+them): which curve it learned, among the panels' letters (``PANELS``, the one tuple the figure's
+titles, the problem text and the answers' options come from).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from worksheetgen.answers import ChoiceAnswer
 from worksheetgen.errors import WorksheetError
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.figures import Figure, Panel, plot_grid
 from worksheetgen.params import Choice, Int, ListOf, Param
 
 NETS = ("sigmoid", "relu", "identity")
 NET_TEXT = {"sigmoid": "sigmoid", "relu": "ReLU", "identity": "identity"}
 TARGETS = ("sine", "bump", "cubic", "wave", "valley")
-LETTERS = ("A", "B", "C")
+PANELS = ("A", "B", "C")  # the curves' titles in printed order: the options of every answer
 X_RANGE = 3.0  # inputs in [-3, 3]
 GRID = 241  # points where the learned curves are drawn (and inspected)
 RIDGE = 1e-3
 MAX_SEED = 2**31 - 1
+
+
+def answer_key(name: str) -> str:
+    """The key of the answer 'which curve did the network with this activation learn'."""
+    return f"{name}_curve"
 
 
 def target_function(kind: str, x: np.ndarray) -> np.ndarray:
@@ -103,11 +114,43 @@ def shape_traits(grid: np.ndarray, curve: np.ndarray) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class ActivationMatchGiven(Record):
+    target: str
+    order: list[str]  # the activation of curves A, B, C
+    hidden: int
+    points: int
+    data_seed: int
+
+
+@dataclass(frozen=True)
+class ActivationMatchData(Record):
+    options: tuple[str, ...]  # the curves' letters, as titled and printed
+    letter_of: dict[str, str]  # activation -> its curve (from the answers)
+    traits: dict[str, dict[str, float]]  # shape_traits() of each activation's curve
+    curves: dict[str, Any]  # activation -> its learned curve on ``grid``
+    grid: Any
+
+
+_SHAPE_READS = ("target", "data_seed", "hidden", "points")
+
+
 class ActivationMatch(Family):
     name = "activation_match"
     title = "Which activation learned which function?"
     summary = ("A 1-D data set and the curves learned by three one-hidden-layer networks with "
                "sigmoid, ReLU and identity activations (fitted here), shuffled as A, B, C.")
+    Given = ActivationMatchGiven
+    Data = ActivationMatchData
+    constraints = (
+        Constraint("both non-linear networks learn visibly curved functions", _SHAPE_READS,
+                   lambda g, s: min(s.data.traits["relu"]["nonlinearity"],
+                                    s.data.traits["sigmoid"]["nonlinearity"]) >= 0.15),
+        Constraint("the ReLU curve shows a visible kink", _SHAPE_READS,
+                   lambda g, s: s.data.traits["relu"]["jerk"] >= 0.5),
+        Constraint("the sigmoid curve is smooth", _SHAPE_READS,
+                   lambda g, s: s.data.traits["sigmoid"]["jerk"] <= 0.2),
+    )
     params = (
         Param("target", Choice(TARGETS), None, "the non-linear function behind the data"),
         Param("order", ListOf(Choice(NETS), min_length=3, max_length=3), None,
@@ -123,50 +166,42 @@ class ActivationMatch(Family):
             raise WorksheetError("order must name each activation once", field="order",
                                  allowed="a permutation of sigmoid, relu, identity")
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> ActivationMatchGiven:
         target = options["target"] or TARGETS[int(rng.integers(0, len(TARGETS)))]
         order = options["order"] or [NETS[int(k)] for k in rng.permutation(3)]
         seed = options["data_seed"]
         if seed is None:
             seed = int(rng.integers(0, MAX_SEED))
-        return {"target": target, "order": list(order), "hidden": options["hidden"],
-                "points": options["points"], "data_seed": seed}
+        return ActivationMatchGiven(target, list(order), options["hidden"], options["points"], seed)
 
-    def solve(self, given: dict[str, Any]) -> Solved:
-        x, y = make_data(given["target"], given["points"], given["data_seed"])
-        slopes, biases = hidden_layer(given["hidden"], given["data_seed"])
+    def solve(self, given: ActivationMatchGiven) -> Solved:
+        x, y = make_data(given.target, given.points, given.data_seed)
+        slopes, biases = hidden_layer(given.hidden, given.data_seed)
         grid = np.linspace(-X_RANGE, X_RANGE, GRID)
         curves, traits = {}, {}
         for name in NETS:
             v, c = fit(name, x, y, slopes, biases)
             curves[name] = learned_curve(name, grid, slopes, biases, v, c)
             traits[name] = shape_traits(grid, curves[name])
-        figure = activation_figure(x, y, grid, [curves[n] for n in given["order"]], LETTERS)
-        answers = [Answer(f"curve_{letter}", rf"\text{{curve {letter}}}", NET_TEXT[name], "choice")
-                   for letter, name in zip(LETTERS, given["order"])]
-        data = {"traits": traits, "letter_of": {n: l for l, n in zip(LETTERS, given["order"])},
-                "net_text": NET_TEXT, "curves": curves, "grid": grid}
+        figure = activation_figure(x, y, grid, [curves[n] for n in given.order], PANELS)
+        answers = [ChoiceAnswer(answer_key(name), rf"\text{{{NET_TEXT[name]} network}}",
+                                options=PANELS, correct=given.order.index(name))
+                   for name in NETS]
+        data = ActivationMatchData(options=PANELS,
+                                   letter_of={name: a.value for name, a in zip(NETS, answers)},
+                                   traits=traits, curves=curves, grid=grid)
         return Solved(answers, data, [figure])
 
-    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
-        t = solved.data["traits"]
-        if t["relu"]["nonlinearity"] < 0.15 or t["sigmoid"]["nonlinearity"] < 0.15:
-            return "both non-linear networks learn visibly curved functions"
-        if t["relu"]["jerk"] < 0.5:
-            return "the ReLU curve shows a visible kink"
-        if t["sigmoid"]["jerk"] > 0.2:
-            return "the sigmoid curve is smooth"
-        return None
-
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+    def check(self, given: ActivationMatchGiven) -> dict[str, Any]:
         # Fit again through lstsq on the raw design matrix (bias as a column, ridge rows
         # appended), then name each drawn curve by its shape alone: straight → identity,
-        # bends in sharp kinks → ReLU, bends smoothly → sigmoid.
-        x, y = make_data(given["target"], given["points"], given["data_seed"])
-        slopes, biases = hidden_layer(given["hidden"], given["data_seed"])
+        # bends in sharp kinks → ReLU, bends smoothly → sigmoid; each shape's answer is the
+        # letter of the panel that shows it.
+        x, y = make_data(given.target, given.points, given.data_seed)
+        slopes, biases = hidden_layer(given.hidden, given.data_seed)
         grid = np.linspace(-X_RANGE, X_RANGE, GRID)
         out = {}
-        for letter, name in zip(LETTERS, given["order"]):
+        for letter, name in zip(PANELS, given.order):
             z = np.outer(x, slopes) + biases
             h = {"sigmoid": 1 / (1 + np.exp(-z)), "relu": np.where(z > 0, z, 0.0), "identity": z}[name]
             design = np.hstack([h, np.ones((len(x), 1))])
@@ -178,7 +213,7 @@ class ActivationMatch(Family):
             zg = np.outer(grid, slopes) + biases
             hg = {"sigmoid": 1 / (1 + np.exp(-zg)), "relu": np.where(zg > 0, zg, 0.0), "identity": zg}[name]
             curve = np.hstack([hg, np.ones((GRID, 1))]) @ coef
-            out[f"curve_{letter}"] = NET_TEXT[classify_shape(curve)]
+            out[answer_key(classify_shape(curve))] = letter
         return out
 
 

@@ -3,22 +3,28 @@ property questions of seed 003 Ex3 (seed 004 Ex4 gives the table).
 
 The property answers are derived from the definitions in ``worksheetgen.activations`` with
 SymPy (limits, one-sided difference quotients, exact witnesses); ``check`` decides the same
-properties by sampling the NumPy functions on a grid.
+properties by sampling the NumPy functions on a grid. Each property question is a "select all
+that apply" over the table's functions: its options are the functions' names as the sheet prints
+them (``ActivationTableData.options``, the one tuple the template prints and the key stores).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from itertools import combinations
+from typing import Any, Sequence
 
 import numpy as np
 import sympy as sp
 
 from worksheetgen import activations
-from worksheetgen.errors import WorksheetError
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.answers import LETTERS, MatrixAnswer, MultiChoiceAnswer
+from worksheetgen.errors import CheckError, WorksheetError
+from worksheetgen.family import Constraint, Family, Record, Solved
+from worksheetgen.mathfmt import is_exact_decimal, num
 from worksheetgen.params import Bool, Choice, Int, ListOf, Number, Param
-from worksheetgen.sampling import require_grid, grid_param
+from worksheetgen.sampling import grid_param, require_grid
 
 # Canonical order of the table's columns (the seed's order first).
 ORDER = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "silu", "gelu", "identity")
@@ -92,7 +98,8 @@ def derive_properties(name: str, alpha: sp.Rational) -> dict[str, Any]:
                        "lhs": _tidy(lhs), "rhs": _tidy(rhs)}
             break
     if linear == (witness is not None):
-        raise RuntimeError(f"linearity of {name} (alpha={alpha}) is undecided")
+        raise CheckError(f"activation_table: linearity of {name} (alpha={alpha}) is undecided: "
+                         f"linear={linear}, additivity witness={witness}")
     out["slope"], out["nonlinear"], out["additivity_witness"] = slope, not linear, witness
 
     # Zero-centered: a symmetric zero-mean input gives a zero-mean output for every such input
@@ -106,7 +113,8 @@ def derive_properties(name: str, alpha: sp.Rational) -> dict[str, Any]:
                 odd_witness = {"z": sp.nsimplify(z), "total": _tidy(total)}
                 break
         if odd_witness is None:
-            raise RuntimeError(f"no oddness witness for {name} (alpha={alpha})")
+            raise CheckError(f"activation_table: {name} (alpha={alpha}) is not odd, yet "
+                             f"g(z) + g(-z) = 0 at every z in {ODDNESS_POINTS}")
     out["zero_centered"], out["odd_witness"] = odd, odd_witness
     return out
 
@@ -118,7 +126,8 @@ def _branch(name: str, z: sp.Rational) -> str:
     return f"z {right if on_right else left} 0"
 
 
-def _alpha_for(name: str, given: dict[str, Any]) -> sp.Rational:
+def _alpha_for(name: str, given: Any) -> sp.Rational:
+    """The α a function uses (0 for those without one); ``given`` is a Given or the options."""
     if name == "leaky_relu":
         return given["leaky_alpha"]
     if name == "elu":
@@ -126,10 +135,70 @@ def _alpha_for(name: str, given: dict[str, Any]) -> sp.Rational:
     return sp.Integer(0)
 
 
+def option_text(name: str, alpha: sp.Rational) -> str:
+    """A function as the sheet names it: in the list of definitions, in the choices, in the
+    solution. α is printed exactly (it is a given, never rounded)."""
+    if not activations.get(name).uses_alpha:
+        return NAMES[name]
+    shown = num(alpha) if is_exact_decimal(alpha) else sp.latex(alpha)
+    return f"{NAMES[name]} with $\\alpha = {shown}$"
+
+
+def covers(functions: Sequence[str], properties: Sequence[str], alpha_of: Any) -> bool:
+    """Every property question has at least one right option among these functions."""
+    return all(any(derive_properties(f, _alpha_for(f, alpha_of))[p] for f in functions)
+               for p in properties)
+
+
+def covering_sets(pool: Sequence[str], n: int, properties: Sequence[str], alpha_of: Any
+                  ) -> list[tuple[str, ...]]:
+    """The n-function subsets of the pool (in table order) that leave no question without a
+    right option; at most C(8, 4) = 70 of them."""
+    ordered = [f for f in ORDER if f in pool]
+    return [c for c in combinations(ordered, n) if covers(c, properties, alpha_of)]
+
+
 def _grid(values: list[sp.Rational]) -> list[sp.Rational]:
     lo, hi, step = values
     count = int(sp.floor((hi - lo) / step)) + 1
     return [lo + step * k for k in range(count)]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One function of the table (a column) and everything the solution says about it."""
+
+    name: str
+    letter: str  # its letter among the choices
+    label: str  # e.g. "Leaky ReLU"
+    option: str  # label with α, as printed everywhere (TeX)
+    act: activations.Activation
+    alpha: sp.Rational
+    values: list[sp.Expr]  # g(z) at the points
+    derivs: list[sp.Expr]  # g'(z) at the points
+    branches: list[str]  # the piece of the definition each point falls in (piecewise only)
+    props: dict[str, Any]  # derive_properties()
+    kink_hit: bool  # a point lies on a kink
+
+
+@dataclass(frozen=True)
+class ActivationTableGiven(Record):
+    functions: list[str]  # the table's columns, in order
+    points: list[sp.Rational]
+    leaky_alpha: sp.Rational
+    elu_alpha: sp.Rational
+    values: bool  # ask for the values
+    derivatives: bool  # ask for the derivatives
+    properties: list[str]  # property questions, in order
+
+
+@dataclass(frozen=True)
+class ActivationTableData(Record):
+    rows: list[Row]
+    options: tuple[str, ...]  # the choices of every property question (row.option, in order)
+    questions: list[str]  # property keys, in the order asked
+    points: list[sp.Rational]
+    tables: list[str]  # "values" and/or "derivatives", in the order asked
 
 
 class ActivationTable(Family):
@@ -141,7 +210,8 @@ class ActivationTable(Family):
         Param("functions", ListOf(Choice(ORDER), min_length=1, max_length=len(ORDER)), None,
               "activation functions in the table (drawn from function_pool when not given)"),
         Param("function_pool", ListOf(Choice(ORDER), min_length=1, max_length=len(ORDER)), list(ORDER),
-              "functions the draw picks from"),
+              "functions the draw picks from (some n_functions of them must give every property "
+              "question asked a right option)"),
         Param("n_functions", Int(1, len(ORDER)), 4, "how many functions are drawn"),
         Param("points", ListOf(Number(), min_length=2, max_length=8), None,
               "the inputs z (drawn from point_grid when not given)"),
@@ -153,6 +223,17 @@ class ActivationTable(Family):
         Param("derivatives", Bool(), False, "ask for the table of derivatives g'(z)"),
         Param("properties", ListOf(Choice(PROPERTIES), max_length=len(PROPERTIES)), list(PROPERTIES),
               "property questions asked, in this order (empty: none)"),
+    )
+
+    Given = ActivationTableGiven
+    Data = ActivationTableData
+    constraints = (
+        Constraint("inputs of both signs", ("points",),
+                   lambda g, s: any(z < 0 for z in g.points) and any(z > 0 for z in g.points)),
+        # sample() draws only such sets; the rule stays declared so the key never asks a
+        # drawn question whose answer is "none".
+        Constraint("every property question has a right option", ("functions",),
+                   lambda g, s: covers(g.functions, g.properties, g)),
     )
 
     def validate(self, options: dict[str, Any]) -> None:
@@ -184,80 +265,78 @@ class ActivationTable(Family):
                 raise WorksheetError(
                     "α this close to 1 (but not 1) leaves a kink too small to check numerically",
                     field=key, allowed=f"1, or a value at least {MIN_SLOPE_JUMP} away from 1")
+        if options["functions"] is None and not covering_sets(
+                options["function_pool"], options["n_functions"], options["properties"], options):
+            missing = [p for p in options["properties"]
+                       if not covers(options["function_pool"], [p], options)]
+            raise WorksheetError(
+                f"no {options['n_functions']} functions of function_pool give every property "
+                f"question a right option" + (f" (none is {', '.join(missing)})" if missing else ""),
+                field="function_pool",
+                allowed="a pool with, for each question asked, a function that has the property "
+                        "(e.g. sigmoid or tanh for vanishing, tanh or identity for zero_centered)")
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-        given: dict[str, Any] = {k: options[k] for k in ("leaky_alpha", "elu_alpha", "values", "derivatives", "properties")}
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> ActivationTableGiven:
         if options["points"] is not None:
-            given["points"] = list(options["points"])
+            points = list(options["points"])
         else:
             grid = _grid(options["point_grid"])
             picks = rng.choice(len(grid), size=options["n_points"], replace=False)
-            given["points"] = sorted(grid[int(k)] for k in picks)
+            points = sorted(grid[int(k)] for k in picks)
         if options["functions"] is not None:
-            given["functions"] = list(options["functions"])
+            functions = list(options["functions"])
         else:
-            pool = [f for f in ORDER if f in options["function_pool"]]
-            # Redraw (bounded) so that every property question has at least one right option.
-            for _ in range(50):
-                picks = rng.choice(len(pool), size=options["n_functions"], replace=False)
-                functions = [pool[int(k)] for k in sorted(picks)]
-                if all(any(derive_properties(f, _alpha_for(f, given))[p] for f in functions)
-                       for p in given["properties"]):
-                    break
-            given["functions"] = functions
-        return given
+            # Only sets that give every question a right option (validate() made sure one exists).
+            sets = covering_sets(options["function_pool"], options["n_functions"],
+                                 options["properties"], options)
+            functions = list(sets[int(rng.integers(0, len(sets)))])
+        return ActivationTableGiven(
+            functions=functions, points=points, leaky_alpha=options["leaky_alpha"],
+            elu_alpha=options["elu_alpha"], values=options["values"],
+            derivatives=options["derivatives"], properties=list(options["properties"]))
 
-    def solve(self, given: dict[str, Any]) -> Solved:
-        points = given["points"]
+    def solve(self, given: ActivationTableGiven) -> Solved:
+        points = given.points
         rows, answers = [], []
-        for letter, name in zip("ABCDEFGH", given["functions"]):
+        for letter, name in zip(LETTERS, given.functions):
             g = activations.get(name)
             alpha = _alpha_for(name, given)
-            values = [g.at(z, alpha) for z in points]
-            derivs = [g.grad_at(z, alpha) for z in points]
-            branches = [_branch(name, z) for z in points] if name in BRANCHES else []
-            rows.append(dict(
-                name=name, letter=letter, label=NAMES[name], act=g, alpha=alpha, values=values, derivs=derivs,
-                branches=branches, props=derive_properties(name, alpha),
-                kink_hit=any(z in g.kinks for z in points),
-            ))
-            if given["values"]:
-                answers.append(Answer(f"values_{name}", f"{g.tex}(z)", sp.Matrix([values]), "matrix"))
-        if given["derivatives"]:
-            for row in rows:
-                answers.append(Answer(f"derivs_{row['name']}", f"{row['act'].tex}'(z)",
-                                      sp.Matrix([row["derivs"]]), "matrix"))
-        questions = []
-        for prop in given["properties"]:
-            letters = [chr(ord("A") + i) for i, row in enumerate(rows) if row["props"][prop]]
-            answer = ", ".join(letters) if letters else "none"
-            questions.append(dict(key=prop, answer=answer))
-            answers.append(Answer(prop, PROPERTY_LABELS[prop], answer, "choice"))
+            rows.append(Row(
+                name=name, letter=letter, label=NAMES[name], option=option_text(name, alpha),
+                act=g, alpha=alpha, values=[g.at(z, alpha) for z in points],
+                derivs=[g.grad_at(z, alpha) for z in points],
+                branches=[_branch(name, z) for z in points] if name in BRANCHES else [],
+                props=derive_properties(name, alpha), kink_hit=any(z in g.kinks for z in points)))
+        if given.values:
+            answers += [MatrixAnswer(f"values_{row.name}", f"{row.act.tex}(z)", sp.Matrix([row.values]))
+                        for row in rows]
+        if given.derivatives:
+            answers += [MatrixAnswer(f"derivs_{row.name}", f"{row.act.tex}'(z)", sp.Matrix([row.derivs]))
+                        for row in rows]
+        options = tuple(row.option for row in rows)
+        answers += [MultiChoiceAnswer(prop, PROPERTY_LABELS[prop], options=options,
+                                      correct=tuple(i for i, row in enumerate(rows) if row.props[prop]))
+                    for prop in given.properties]
         tables = [t for t in ("values", "derivatives") if given[t]]
-        return Solved(answers, dict(rows=rows, questions=questions, points=points, tables=tables))
+        data = ActivationTableData(rows=rows, options=options, questions=list(given.properties),
+                                   points=points, tables=tables)
+        return Solved(answers, data)
 
-    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
-        points = given["points"]
-        if not (any(z < 0 for z in points) and any(z > 0 for z in points)):
-            return "inputs of both signs"
-        return None
-
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
-        points = np.array([float(z) for z in given["points"]])
+    def check(self, given: ActivationTableGiven) -> dict[str, Any]:
+        points = np.array([float(z) for z in given.points])
         out: dict[str, Any] = {}
         flags: dict[str, dict[str, bool]] = {p: {} for p in PROPERTIES}
-        for name in given["functions"]:
+        for name in given.functions:
             g = activations.get(name)
             alpha = float(_alpha_for(name, given))
-            if given["values"]:
+            if given.values:
                 out[f"values_{name}"] = g.numeric(points, alpha)
-            if given["derivatives"]:
+            if given.derivatives:
                 out[f"derivs_{name}"] = g.numeric_grad(points, alpha)
             for prop, flag in sampled_properties(lambda z: g.numeric(z, alpha)).items():
                 flags[prop][name] = flag
-        for prop in given["properties"]:
-            letters = [chr(ord("A") + i) for i, f in enumerate(given["functions"]) if flags[prop][f]]
-            out[prop] = ", ".join(letters) if letters else "none"
+        for prop in given.properties:
+            out[prop] = [chr(ord("A") + i) for i, f in enumerate(given.functions) if flags[prop][f]]
         return out
 
 

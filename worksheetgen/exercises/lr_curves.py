@@ -6,23 +6,29 @@ The problem is scaled to the rates so that the second-largest rate sits just bel
 stability limit of SGD (its loss drops fast, then bounces on a high noise floor: "too high"),
 the largest one is past it (the loss explodes: "way too high"), the next one converges to the
 lowest loss ("good") and the smallest one is still far from the minimum after the run ("too
-low"). A draw whose simulated curves do not show these four shapes clearly is rejected.
+low"). A draw whose simulated curves do not show these four shapes clearly is redrawn.
+
+Each rate's answer is a choice among the curves, whose letters (the panel titles, in printed
+order) come from one tuple, ``CURVES``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import sympy as sp
 
+from worksheetgen.answers import ChoiceAnswer
 from worksheetgen.errors import WorksheetError
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.exercises.lr_grid import floor_log10
+from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.figures import Panel, plot_grid
 from worksheetgen.mathfmt import num
 from worksheetgen.params import Choice, Int, ListOf, Number, Param
 
-LETTERS = ("A", "B", "C", "D")
+CURVES = ("A", "B", "C", "D")  # the panels' titles in printed order: the options of every rate
 ROLES = ("way_too_high", "too_high", "good", "too_low")  # by decreasing rate
 ROLE_TEXT = {
     "way_too_high": "way too high",
@@ -47,11 +53,7 @@ RATIOS = {"way_too_high": (10, 100), "too_high": (10, 50), "too_low": (10, 50)}
 def _rate_tex(rate: sp.Rational) -> str:
     """3/10000 → '3 \\times 10^{-4}' (rates are one or two digits times a power of ten)."""
     rate = sp.Rational(rate)
-    exponent = 0
-    while rate >= sp.Integer(10) ** (exponent + 1):
-        exponent += 1
-    while rate < sp.Rational(10) ** exponent:
-        exponent -= 1
+    exponent = floor_log10(rate)
     m = num(rate / sp.Rational(10) ** exponent)
     return f"10^{{{exponent}}}" if m == "1" else f"{m} \\times 10^{{{exponent}}}"
 
@@ -104,21 +106,58 @@ def curve_traits(curve: np.ndarray) -> dict[str, float]:
     }
 
 
-def role_problem(traits: dict[str, dict[str, float]]) -> str | None:
+Traits = dict[str, dict[str, float]]  # curve_traits() of each role
+
+# What the four curves (by role) must show for the matching to be clear, in the order checked.
+SHAPE_RULES: tuple[tuple[str, Callable[[Traits], bool]], ...] = (
+    ("the way-too-high rate makes the loss explode",
+     lambda t: t["way_too_high"]["final"] > 10),
+    ("the good rate reaches clearly the lowest loss",
+     lambda t: t["good"]["tail"] < min(t["too_high"]["tail"], t["too_low"]["tail"]) - 0.08),
+    ("the too-high rate bounces (the loss often increases) without exploding",
+     lambda t: t["too_high"]["peak"] < 1.15 and t["too_high"]["ups"] > 0.2),
+    ("the too-high rate drops faster at first than the good one",
+     lambda t: t["too_high"]["early"] < t["good"]["early"]),
+    ("the too-low rate decreases steadily but is still far from the minimum",
+     lambda t: (t["too_low"]["tail"] > t["too_high"]["tail"] + 0.05
+                and t["good"]["tail"] + 0.25 < t["too_low"]["final"] < 0.97
+                and bool(t["too_low"]["blocks_decreasing"]))),
+)
+
+
+def role_problem(traits: Traits) -> str | None:
     """None when the four curves (by role) show their shapes clearly, else what is missing."""
-    way, high, good, low = (traits[r] for r in ROLES)
-    if not way["final"] > 10:
-        return "the way-too-high rate makes the loss explode"
-    if not good["tail"] < min(high["tail"], low["tail"]) - 0.08:
-        return "the good rate reaches clearly the lowest loss"
-    if not (high["peak"] < 1.15 and high["ups"] > 0.2):
-        return "the too-high rate bounces (the loss often increases) without exploding"
-    if not high["early"] < good["early"]:
-        return "the too-high rate drops faster at first than the good one"
-    if not (low["tail"] > high["tail"] + 0.05 and good["tail"] + 0.25 < low["final"] < 0.97
-            and low["blocks_decreasing"]):
-        return "the too-low rate decreases steadily but is still far from the minimum"
-    return None
+    return next((rule for rule, holds in SHAPE_RULES if not holds(traits)), None)
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """One rate in the solution, by decreasing size."""
+
+    rate: str  # TeX
+    decimal: sp.Rational
+    letter: str  # its curve
+    role: str
+    role_text: str
+    tail: float  # mean relative loss over the last third of the run
+    final: float  # relative loss at the end
+
+
+@dataclass(frozen=True)
+class LrCurvesGiven(Record):
+    rates: list[sp.Rational]  # in the order listed
+    letters: list[str]  # the curve of each listed rate
+    noise_seed: int
+
+
+@dataclass(frozen=True)
+class LrCurvesData(Record):
+    options: tuple[str, ...]  # the curves' letters, as titled and printed
+    rate_tex: list[str]
+    rows: list[RateRow]
+    steps: int
+    traits: Traits
+    curves: Any  # array (4, STEPS + 1): each listed rate's relative loss
 
 
 class LrCurves(Family):
@@ -126,11 +165,16 @@ class LrCurves(Family):
     title = "Learning rates and loss curves"
     summary = ("Four learning rates (way too high, too high, good, too low) and the loss curves "
                "A-D that SGD actually produces with them; match each rate to its curve.")
+    Given = LrCurvesGiven
+    Data = LrCurvesData
+    constraints = tuple(
+        Constraint(rule, ("rates", "noise_seed"), lambda g, s, holds=holds: holds(s.data.traits))
+        for rule, holds in SHAPE_RULES)
     params = (
         Param("rates", ListOf(Number(positive=True), min_length=4, max_length=4), None,
               "the four learning rates in the order they are listed (largest way too high, "
               "next too high, next good, smallest too low)"),
-        Param("letters", ListOf(Choice(LETTERS), min_length=4, max_length=4), None,
+        Param("letters", ListOf(Choice(CURVES), min_length=4, max_length=4), None,
               "the curve letter of each listed rate (a permutation of A, B, C, D)"),
         Param("noise_seed", Int(0, MAX_SEED), None,
               "seed of the simulated data and example order (drawn when not given)"),
@@ -146,36 +190,22 @@ class LrCurves(Family):
                     allowed="four rates, each at least 5 times the next smaller one, e.g. "
                             "[3e-4, 0.4, 2e-5, 8e-3]")
         letters = options["letters"]
-        if letters is not None and sorted(letters) != list(LETTERS):
+        if letters is not None and sorted(letters) != list(CURVES):
             raise WorksheetError("letters must use each of A, B, C, D once", field="letters",
                                  allowed="a permutation of A, B, C, D")
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-        # Most draws that fail the teaching constraints fail on the simulated curves, so they
-        # are redrawn here, before any figure is built (solve + rejection remain the guard).
-        for _ in range(40):
-            given = self._draw(rng, options)
-            if options["noise_seed"] is not None:
-                return given
-            rates = [float(r) for r in given["rates"]]
-            curves = simulate(rates, given["noise_seed"])
-            order = sorted(range(4), key=lambda i: rates[i], reverse=True)
-            if role_problem({ROLES[k]: curve_traits(curves[i]) for k, i in enumerate(order)}) is None:
-                return given
-        return given
-
-    def _draw(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> LrCurvesGiven:
         rates = options["rates"]
         if rates is None:
             rates = self._draw_rates(rng)
             rates = [rates[int(k)] for k in rng.permutation(4)]
         letters = options["letters"]
         if letters is None:
-            letters = [LETTERS[int(k)] for k in rng.permutation(4)]
+            letters = [CURVES[int(k)] for k in rng.permutation(4)]
         seed = options["noise_seed"]
         if seed is None:
             seed = int(rng.integers(0, MAX_SEED))
-        return {"rates": list(rates), "letters": list(letters), "noise_seed": seed}
+        return LrCurvesGiven(list(rates), list(letters), seed)
 
     @staticmethod
     def _draw_rates(rng: np.random.Generator) -> list[sp.Rational]:
@@ -195,45 +225,38 @@ class LrCurves(Family):
         low = pick([r for r in grid if good / hi <= r <= good / lo])
         return [way, high, good, low]
 
-    def solve(self, given: dict[str, Any]) -> Solved:
-        rates, letters = given["rates"], given["letters"]
+    def solve(self, given: LrCurvesGiven) -> Solved:
+        rates, letters = given.rates, given.letters
         by_size = sorted(range(4), key=lambda i: rates[i], reverse=True)
         role_of = {i: ROLES[k] for k, i in enumerate(by_size)}
-        curves = simulate([float(r) for r in rates], given["noise_seed"])
+        curves = simulate([float(r) for r in rates], given.noise_seed)
         traits = {role_of[i]: curve_traits(curves[i]) for i in range(4)}
-        letter_of = {i: letters[i] for i in range(4)}
-        panels = []
         rate_of_letter = {letters[i]: i for i in range(4)}
         its = np.arange(STEPS + 1)
-        for letter in LETTERS:
-            i = rate_of_letter[letter]
-            panels.append(Panel([("", its, curves[i], "solid")], title=letter,
-                                xlabel=r"\text{iteration}", ylabel=r"\text{loss}",
-                                xlim=(-STEPS / 25, STEPS), ylim=(0, Y_MAX), legend="none"))
+        panels = [Panel([("", its, curves[rate_of_letter[letter]], "solid")], title=letter,
+                        xlabel=r"\text{iteration}", ylabel=r"\text{loss}",
+                        xlim=(-STEPS / 25, STEPS), ylim=(0, Y_MAX), legend="none")
+                  for letter in CURVES]
         figure = plot_grid(panels, columns=2, name="curves", width=5.2, height=3.0)
-        answers = [
-            Answer(f"alpha{i + 1}", rf"\alpha = {_rate_tex(rates[i])}", letter_of[i], "choice")
-            for i in range(4)
-        ]
-        rows = []
-        for k, i in enumerate(by_size):
-            rows.append({"rate": _rate_tex(rates[i]), "decimal": rates[i], "letter": letter_of[i],
-                         "role": ROLES[k], "role_text": ROLE_TEXT[ROLES[k]], **traits[ROLES[k]]})
-        data = {"rate_tex": [_rate_tex(r) for r in rates], "rows": rows, "traits": traits,
-                "curves": curves, "steps": STEPS}
+        answers = [ChoiceAnswer(f"alpha{i + 1}", rf"\alpha = {_rate_tex(rates[i])}",
+                                options=CURVES, correct=CURVES.index(letters[i]))
+                   for i in range(4)]
+        rows = [RateRow(rate=_rate_tex(rates[i]), decimal=rates[i], letter=answers[i].value,
+                        role=ROLES[k], role_text=ROLE_TEXT[ROLES[k]],
+                        tail=traits[ROLES[k]]["tail"], final=traits[ROLES[k]]["final"])
+                for k, i in enumerate(by_size)]
+        data = LrCurvesData(options=CURVES, rate_tex=[_rate_tex(r) for r in rates], rows=rows,
+                            steps=STEPS, traits=traits, curves=curves)
         return Solved(answers, data, [figure])
 
-    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
-        return role_problem(solved.data["traits"])
-
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+    def check(self, given: LrCurvesGiven) -> dict[str, Any]:
         # Re-run SGD one rate at a time with plain loops, classify the curves by their shape
         # alone (explodes / settles lowest / settles highest / the rest), then give each shape
         # to the rate of that rank: no use of solve()'s bookkeeping.
-        rates = [float(r) for r in given["rates"]]
+        rates = [float(r) for r in given.rates]
         finals, tails = [], []
         for rate in rates:
-            curve = _plain_sgd(rate, rates, given["noise_seed"])
+            curve = _plain_sgd(rate, rates, given.noise_seed)
             finals.append(curve[-1])
             tails.append(sum(curve[-TAIL:]) / TAIL)
         exploding = max(range(4), key=lambda i: finals[i])
@@ -245,7 +268,7 @@ class LrCurves(Family):
                           highest: "too_low"}
         by_size = sorted(range(4), key=lambda i: rates[i], reverse=True)
         rate_of_role = {ROLES[k]: i for k, i in enumerate(by_size)}
-        return {f"alpha{rate_of_role[shape] + 1}": given["letters"][curve]
+        return {f"alpha{rate_of_role[shape] + 1}": given.letters[curve]
                 for curve, shape in shape_of_curve.items()}
 
 

@@ -5,23 +5,28 @@ and why. The answer follows from counting values per decade. The rule, stated in
 a learning rate acts by its order of magnitude, so a search over D decades with n values should
 give every decade about the same share, n / D; we call the grid good when every decade holds
 floor(n / D) or ceil(n / D) values (equivalently: the counts differ by at most one). Drawn grids
-are either random on a log scale, stratified (one draw per 1/n of the exponent range: good) or
-uniform on the linear scale (bad, as in the seed); a draw whose counts contradict the way it was
-drawn is rejected.
+are either stratified on a log scale (one draw per 1/n of the exponent range: good) or uniform on
+the linear scale (bad, as in the seed); a draw whose counts contradict the way it was drawn is
+redrawn.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from worksheetgen.errors import WorksheetError
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.answers import BooleanAnswer, IntegerAnswer
+from worksheetgen.errors import CheckError, WorksheetError
+from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.mathfmt import num
 from worksheetgen.params import Bool, Int, ListOf, Number, Param
+
+LOW_RANGE = (-6, 0)  # low_exponent
+HIGH_RANGE = (-5, 1)  # high_exponent
 
 
 def round_sig(value: float, digits: int = 2) -> sp.Rational:
@@ -29,14 +34,31 @@ def round_sig(value: float, digits: int = 2) -> sp.Rational:
     return sp.Rational(f"{value:.{digits - 1}e}")
 
 
+def floor_log10(v: sp.Rational) -> int:
+    """floor(log10 v) of a positive rational, exactly: from the digit counts of p and q
+    (p/q lies in (10^(dp-dq-1), 10^(dp-dq+1)), so one comparison settles it)."""
+    v = sp.Rational(v)
+    if v <= 0:
+        raise ValueError(f"floor_log10 of a non-positive number {v}")
+    k = len(str(v.p)) - len(str(v.q))
+    return k - 1 if sp.Rational(10) ** k > v else k
+
+
+def ceil_log10(v: sp.Rational) -> int:
+    k = floor_log10(v)
+    return k if sp.Rational(10) ** k == v else k + 1
+
+
+def decade_of(v: sp.Rational, low: int, high: int) -> int:
+    """The k with v in [10^k, 10^(k+1)), k = low .. high - 1; 10^high belongs to the last."""
+    return min(max(floor_log10(v), low), high - 1)
+
+
 def decade_counts(values: list[sp.Rational], low: int, high: int) -> list[int]:
     """How many values fall in [10^k, 10^(k+1)) for k = low .. high - 1 (10^high in the last)."""
     counts = [0] * (high - low)
     for v in values:
-        k = low
-        while k < high - 1 and v >= sp.Rational(10) ** (k + 1):
-            k += 1
-        counts[k - low] += 1
+        counts[decade_of(v, low, high) - low] += 1
     return counts
 
 
@@ -49,20 +71,84 @@ def decade_tex(k: int) -> str:
     return f"10^{{{k}}}"
 
 
+@dataclass(frozen=True)
+class Decade:
+    k: int  # the decade [10^k, 10^(k+1))
+    count: int
+    values: tuple[sp.Rational, ...]
+    closed: bool  # the last decade includes 10^high
+
+    @property
+    def tex(self) -> str:
+        return f"[{decade_tex(self.k)}, {decade_tex(self.k + 1)}{']' if self.closed else ')'}"
+
+
+@dataclass(frozen=True)
+class LrGridGiven(Record):
+    low: int  # a: the search starts at 10^a
+    high: int  # b: it ends at 10^b
+    values: list[sp.Rational]  # sorted
+    log_uniform: bool | None  # how the grid was drawn; None when the spec gives the values
+
+
+@dataclass(frozen=True)
+class LrGridData(Record):
+    rows: list[list[str]]  # the table: decade, its values, count
+    crowded: Decade
+    sparse: Decade
+    crowded_top: bool  # the most crowded decade is the top one (a linear grid's signature)
+    counts_text: str
+    good: bool
+    n: int
+    span: int
+    fair_low: int
+    fair_high: int
+    exact_share: sp.Rational
+    lo_value: sp.Rational
+    hi_value: sp.Rational
+
+
+def _widest_span(low: int | None, high: int | None) -> int:
+    """The most decades a drawn grid can span with these exponents (see sample())."""
+    if low is not None and high is not None:
+        return high - low
+    if low is not None:
+        return min(3, HIGH_RANGE[1] - low)
+    if high is not None:
+        return min(3, high - LOW_RANGE[0])
+    return 3
+
+
+def _count_key(k: int) -> str:
+    return f"count_{k}".replace("-", "m")
+
+
 class LrGrid(Family):
     name = "lr_grid"
     title = "Searching for a learning rate"
     summary = ("A grid of learning rates between 10^a and 10^b that is or is not spread evenly "
                "over the decades; is it a good search? (counts per decade)")
     params = (
-        Param("low_exponent", Int(-6, 0), None, "a: the search starts at 10^a"),
-        Param("high_exponent", Int(-5, 1), None, "b: the search ends at 10^b"),
+        Param("low_exponent", Int(*LOW_RANGE), None, "a: the search starts at 10^a"),
+        Param("high_exponent", Int(*HIGH_RANGE), None, "b: the search ends at 10^b"),
         Param("count", Int(2, 12), 5, "number of rates in the grid"),
         Param("log_uniform", Bool(), None,
               "true: drawn at random on a log scale (a good grid); false: uniform on the linear "
-              "scale (a bad one)"),
+              "scale (a bad one; needs a range of at least two decades)"),
         Param("values", ListOf(Number(positive=True), min_length=2, max_length=12), None,
               "the grid itself (then count and log_uniform are not used)"),
+    )
+    Given = LrGridGiven
+    Data = LrGridData
+    constraints = (
+        # Rounding to two significant digits can merge two draws.
+        Constraint("distinct values", ("values",),
+                   lambda g, s: len(set(g.values)) == len(g.values)),
+        # The verdict must be the lesson the draw was made for; rounding (or a lucky linear
+        # draw) can move a value across a decade boundary.
+        Constraint("a log-scale grid that covers the decades evenly, a linear one that does not",
+                   ("values", "log_uniform"),
+                   lambda g, s: g.log_uniform is None or s.data.good == g.log_uniform),
     )
 
     def validate(self, options: dict[str, Any]) -> None:
@@ -86,30 +172,33 @@ class LrGrid(Family):
             raise WorksheetError(
                 f"{options['count']} values cannot cover {span} decades", field="count",
                 allowed=f"at least {span} (one value per decade)")
+        if options["log_uniform"] is False and _widest_span(low, high) < 2:
+            raise WorksheetError(
+                "a grid inside one decade is always spread evenly, so it cannot be a bad one",
+                field="log_uniform",
+                allowed="true, or exponents at least two decades apart")
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> LrGridGiven:
         values = options["values"]
+        low, high = options["low_exponent"], options["high_exponent"]
         if values is not None:
             values = sorted(values)
-            low = options["low_exponent"]
-            high = options["high_exponent"]
             if low is None:
-                low = _floor_log10(values[0])
+                low = floor_log10(values[0])
             if high is None:
-                high = max(low + 1, _ceil_log10(values[-1]))
-            return {"low": low, "high": high, "values": values, "log_uniform": None}
+                high = max(low + 1, ceil_log10(values[-1]))
+            return LrGridGiven(low, high, values, None)
         n = options["count"]
-        low, high = options["low_exponent"], options["high_exponent"]
-        if low is None and high is None:
+        if low is None or high is None:
+            # Two or three decades (never more than n), kept inside the exponents' ranges.
             span = int(rng.integers(2, min(3, n) + 1))
-            low = int(rng.integers(-4, -span + 1))  # so 10^high <= 1
-            high = low + span
-        elif low is None:
-            span = int(rng.integers(2, min(3, n) + 1))
-            low = high - span
-        elif high is None:
-            span = int(rng.integers(2, min(3, n) + 1))
-            high = low + span
+            if low is None and high is None:
+                low = int(rng.integers(-4, -span + 1))  # so 10^high <= 1
+                high = low + span
+            elif low is None:
+                low = max(high - span, LOW_RANGE[0])
+            else:
+                high = max(min(low + span, HIGH_RANGE[1]), low + 1)
         log_uniform = options["log_uniform"]
         if log_uniform is None:
             log_uniform = bool(rng.integers(0, 2))
@@ -119,73 +208,44 @@ class LrGrid(Family):
         else:
             draws = list(rng.uniform(10.0 ** low, 10.0 ** high, size=n))
         values = sorted(round_sig(v) for v in draws)
-        return {"low": low, "high": high, "values": values, "log_uniform": log_uniform}
+        return LrGridGiven(low, high, values, log_uniform)
 
-    def solve(self, given: dict[str, Any]) -> Solved:
-        low, high, values = given["low"], given["high"], given["values"]
+    def solve(self, given: LrGridGiven) -> Solved:
+        low, high, values = given.low, given.high, given.values
+        lo_value, hi_value = sp.Rational(10) ** low, sp.Rational(10) ** high
+        if not (lo_value <= values[0] and values[-1] <= hi_value):
+            # validate() and sample() keep every value inside; rounding up stops at 10^high.
+            raise CheckError(f"lr_grid: values {[str(v) for v in values]} leave "
+                             f"[10^{low}, 10^{high}]")
         counts = decade_counts(values, low, high)
         n, span = len(values), high - low
         good = is_good(counts, n)
-        decades = []
-        for i, k in enumerate(range(low, high)):
-            inside = [v for v in values if (v >= sp.Rational(10) ** k)
-                      and (v < sp.Rational(10) ** (k + 1) or (k == high - 1 and v == sp.Rational(10) ** high))]
-            decades.append({"k": k, "count": counts[i], "values": inside,
-                            "closed": k == high - 1})
-        rows = []
-        for d in decades:
-            right = "]" if d["closed"] else ")"
-            shown = ",\\ ".join(num(v) for v in d["values"]) or "\\text{none}"
-            rows.append([f"$[{decade_tex(d['k'])}, {decade_tex(d['k'] + 1)}{right}$", f"${shown}$",
-                         str(d["count"])])
-        answers = [Answer("good", r"\text{good search?}", good, "boolean")]
-        for d in decades:
-            right = "]" if d["closed"] else ")"
-            answers.append(Answer(f"count_{d['k']}".replace("-", "m"),
-                                  rf"\#[{decade_tex(d['k'])}, {decade_tex(d['k'] + 1)}{right}",
-                                  sp.Integer(d["count"]), "integer"))
-        crowded = max(decades, key=lambda d: d["count"])
-        sparse = min(decades, key=lambda d: d["count"])
-        data = {"decades": decades, "rows": rows, "crowded": crowded, "sparse": sparse,
-                "crowded_top": crowded["k"] == high - 1, "counts_text": ", ".join(str(c) for c in counts), "good": good, "n": n, "span": span,
-                "fair_low": n // span, "fair_high": -(-n // span),
-                "exact_share": sp.Rational(n, span),
-                "lo_value": sp.Rational(10) ** low, "hi_value": sp.Rational(10) ** high}
+        decades = [Decade(k, counts[k - low], tuple(v for v in values if decade_of(v, low, high) == k),
+                          k == high - 1)
+                   for k in range(low, high)]
+        rows = [[f"${d.tex}$", "$" + (",\\ ".join(num(v) for v in d.values) or "\\text{none}") + "$",
+                 str(d.count)]
+                for d in decades]
+        answers = [BooleanAnswer("good", r"\text{good search?}", good)]
+        answers += [IntegerAnswer(_count_key(d.k), rf"\#{d.tex}", sp.Integer(d.count)) for d in decades]
+        crowded = max(decades, key=lambda d: d.count)
+        sparse = min(decades, key=lambda d: d.count)
+        data = LrGridData(
+            rows=rows, crowded=crowded, sparse=sparse, crowded_top=crowded.k == high - 1,
+            counts_text=", ".join(str(c) for c in counts), good=good, n=n, span=span,
+            fair_low=n // span, fair_high=-(-n // span), exact_share=sp.Rational(n, span),
+            lo_value=lo_value, hi_value=hi_value)
         return Solved(answers, data)
 
-    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
-        values = given["values"]
-        if len(set(values)) != len(values):
-            return "distinct values"
-        if not (sp.Rational(10) ** given["low"] <= values[0] and values[-1] <= sp.Rational(10) ** given["high"]):
-            return "values inside [10^a, 10^b]"
-        if given["log_uniform"] is not None and solved.data["good"] != given["log_uniform"]:
-            return "a log-scale grid that covers the decades evenly, a linear one that does not"
-        return None
-
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+    def check(self, given: LrGridGiven) -> dict[str, Any]:
         # Count by the position of the leading digit in the decimal expansion (Decimal's
         # adjusted exponent is floor(log10 v) exactly), and call the grid good when the
         # largest and smallest counts differ by at most one.
-        low, high = given["low"], given["high"]
+        low, high = given.low, given.high
         counts = {k: 0 for k in range(low, high)}
-        for v in given["values"]:
+        for v in given.values:
             exponent = (Decimal(int(v.p)) / Decimal(int(v.q))).adjusted()
             counts[min(exponent, high - 1)] += 1
-        out: dict[str, Any] = {f"count_{k}".replace("-", "m"): c for k, c in counts.items()}
+        out: dict[str, Any] = {_count_key(k): c for k, c in counts.items()}
         out["good"] = max(counts.values()) - min(counts.values()) <= 1
         return out
-
-
-def _floor_log10(v: sp.Rational) -> int:
-    k = 0
-    while sp.Rational(10) ** k > v:
-        k -= 1
-    while sp.Rational(10) ** (k + 1) <= v:
-        k += 1
-    return k
-
-
-def _ceil_log10(v: sp.Rational) -> int:
-    k = _floor_log10(v)
-    return k if sp.Rational(10) ** k == v else k + 1
