@@ -9,6 +9,8 @@ half-written sheet that looks complete.
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import shutil
 import sys
@@ -153,7 +155,7 @@ def build(
     out_dir = Path(out_dir)
     target = out_dir / spec.name / plan.variants[0].folder if only is not None else out_dir / spec.name
     written: dict[Path, str] = {}  # path → format that wrote it
-    with staged_folder(target) as staging:
+    with build_lock(out_dir, spec.name), staged_folder(target) as staging:
         for sv, files in rendered:
             folder = staging if only is not None or not sv.variant.folder else staging / sv.variant.folder
             write_files(folder, files, written)
@@ -190,10 +192,28 @@ def write_files(folder: Path, files: dict[str, tuple[str, str]], written: dict[P
 
 
 @contextmanager
+def build_lock(out_dir: Path, name: str) -> Iterator[None]:
+    """One build at a time writes into ``out_dir/name``: a second one waits for the first
+    (an advisory lock the kernel releases if its holder dies, even by kill -9)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f".{name}.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def staged_folder(target: Path) -> Iterator[Path]:
-    """A staging folder beside ``target``, renamed onto it only if the block completes;
-    removed on any failure or interruption, leaving the previous build untouched."""
+    """A staging folder beside ``target``, swapped onto it only if the block completes;
+    removed on any failure or interruption, leaving the previous build untouched. Leftovers of
+    a build that was killed (it could not clean up) are removed first: the caller holds the
+    build lock, so nobody else is using them."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stray in target.parent.glob(f".{target.name}.staging-*"):
+        shutil.rmtree(stray, ignore_errors=True)
+    recover_swap(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     try:
         yield staging
@@ -203,16 +223,47 @@ def staged_folder(target: Path) -> Iterator[Path]:
         raise
 
 
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return result == 0
+
+
 def replace_folder(staging: Path, target: Path) -> None:
-    """Swap the finished staging folder into place (the old build survives until then)."""
+    """Put the finished staging folder in place of ``target``. Where the kernel can swap two
+    folders in one step, a kill at any moment leaves either the old or the new build in place;
+    elsewhere the old one is parked under a name that the next build restores
+    (:func:`recover_swap`) if the process died between the two renames."""
     os.chmod(staging, 0o755)
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
+    if not target.exists():
         staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(target)
+        return
+    if _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous build
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_swap(target: Path) -> None:
+    """After a build died between the two renames of :func:`replace_folder`'s fallback, the
+    previous build is parked beside the target: put it back, or drop it if the new one landed."""
+    for parked in sorted(target.parent.glob(f".{target.name}.old-*")):
+        if target.exists():
+            shutil.rmtree(parked, ignore_errors=True)
+        else:
+            parked.rename(target)
 
 
 def progress_bar(stream: TextIO | None = None) -> Progress | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from worksheetgen import mathfmt
+from worksheetgen.figures import to_tikz
 from worksheetgen.formats import Format
 
 
@@ -18,8 +19,4 @@ class Latex(Format):
         return mathfmt.latex_escape(text)
 
     def print_figure(self, figure: Any) -> str:
-        try:  # TRANSITION until the figures package lands
-            from worksheetgen.figures.tikz import to_tikz
-        except ImportError:
-            return figure.tikz
         return to_tikz(figure)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from worksheetgen import mathfmt
+from worksheetgen.figures import to_svg
 from worksheetgen.formats import Format
 
 
@@ -20,8 +21,4 @@ class Markdown(Format):
         return mathfmt.markdown_escape(text)
 
     def print_figure(self, figure: Any) -> str:
-        try:  # TRANSITION until the figures package lands
-            from worksheetgen.figures.svg import to_svg
-        except ImportError:
-            return figure.svg
         return to_svg(figure)
