@@ -11,15 +11,18 @@ Everything is an exact decimal.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
+from worksheetgen.answers import MatrixAnswer, NumberAnswer
 from worksheetgen.errors import WorksheetError
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.params import Choice, Int, ListOf, Number, Param
-from worksheetgen.sampling import require_grid, grid_param, nonzero_grid_values
+from worksheetgen.sampling import grid_param, nonzero_grid_values, require_grid
 
 CONVENTIONS = ("seed", "gradient", "half")
 # (penalty factor in front of Σw², c in the update)
@@ -36,10 +39,35 @@ def _row(values: list[sp.Expr]) -> sp.Matrix:
     return sp.Matrix([list(values)])
 
 
+@dataclass(frozen=True)
+class L2RegularizationGiven(Record):
+    convention: str
+    weights: tuple[sp.Rational, ...]
+    gradient: tuple[sp.Rational, ...]
+    lam: sp.Rational
+    eta: sp.Rational
+
+
+@dataclass(frozen=True)
+class L2RegularizationData(Record):
+    factor: sp.Rational  # in front of Σw² in the penalty
+    c: sp.Integer  # the decay term is cλw
+    squares: tuple[sp.Rational, ...]
+    sum_sq: sp.Rational
+    penalty: sp.Rational
+    decay: tuple[sp.Rational, ...]
+    total: tuple[sp.Rational, ...]  # ∂L/∂w + cλw
+    step: tuple[sp.Rational, ...]
+    new: tuple[sp.Rational, ...]
+    n: int
+
+
 class L2Regularization(Family):
     name = "l2_regularization"
     title = "L2 regularization and weight decay"
     summary = "Penalty λΣw² (or (λ/2)Σw²) and one gradient step w − η(∂L/∂w + cλw) for 3–5 weights."
+    Given = L2RegularizationGiven
+    Data = L2RegularizationData
     params = (
         Param("convention", Choice(CONVENTIONS), "seed",
               "seed: penalty λΣw², update with λw (as the seed); gradient: penalty λΣw², update with 2λw; "
@@ -52,13 +80,16 @@ class L2Regularization(Family):
         grid_param("weight_grid", (-3, 3, 0.5), "[lo, hi, step] for drawn weights (never 0)"),
         grid_param("gradient_grid", (-1, 1, 0.1), "[lo, hi, step] for a drawn gradient (never 0)"),
     )
+    constraints = (
+        Constraint("weights of more than one size", ("weights",),
+                   lambda g, s: len({abs(v) for v in g.weights}) >= 2),
+        Constraint("no weight whose regularized gradient is exactly 0", ("weights", "gradient", "lam"),
+                   lambda g, s: all(t != 0 for t in s.data.total)),
+    )
 
     def validate(self, options: dict[str, Any]) -> None:
         for key in ("weight_grid", "gradient_grid"):
-            require_grid(options, key)
-            lo, hi, _ = options[key]
-            if lo == hi == 0:
-                raise WorksheetError("the grid holds only 0", field=key, allowed="a grid with a non-zero value")
+            require_grid(options, key, nonzero=True)
         sizes = {k: len(options[k]) for k in ("weights", "gradient") if options[k] is not None}
         if options["n"] is not None:
             sizes["n"] = options["n"]
@@ -69,55 +100,55 @@ class L2Regularization(Family):
                 + ", ".join(f"{k} has {v}" for k, v in sizes.items()),
                 field=field, allowed="as many gradient entries as weights")
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-        given: dict[str, Any] = {"convention": options["convention"]}
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> L2RegularizationGiven:
         n = options["n"]
         for key in ("weights", "gradient"):
             if options[key] is not None:
                 n = len(options[key])
         if n is None:
             n = int(rng.integers(3, 6))
-        given["weights"] = options["weights"] or nonzero_grid_values(rng, *options["weight_grid"], size=n)
-        given["gradient"] = options["gradient"] or nonzero_grid_values(rng, *options["gradient_grid"], size=n)
-        given["lam"] = options["lam"] if options["lam"] is not None else LAMBDAS[int(rng.integers(len(LAMBDAS)))]
-        given["eta"] = options["eta"] if options["eta"] is not None else RATES[int(rng.integers(len(RATES)))]
-        return given
+        weights = options["weights"] or nonzero_grid_values(rng, *options["weight_grid"], size=n)
+        gradient = options["gradient"] or nonzero_grid_values(rng, *options["gradient_grid"], size=n)
+        lam = options["lam"] if options["lam"] is not None else LAMBDAS[int(rng.integers(len(LAMBDAS)))]
+        eta = options["eta"] if options["eta"] is not None else RATES[int(rng.integers(len(RATES)))]
+        return L2RegularizationGiven(convention=options["convention"], weights=tuple(weights),
+                                     gradient=tuple(gradient), lam=lam, eta=eta)
 
-    def solve(self, given: dict[str, Any]) -> Solved:
-        w, grad, lam, eta = given["weights"], given["gradient"], given["lam"], given["eta"]
-        factor, c = FACTORS[given["convention"]]
-        squares = [v**2 for v in w]
+    def solve(self, given: L2RegularizationGiven) -> Solved:
+        w, grad, lam, eta = given.weights, given.gradient, given.lam, given.eta
+        factor, c = FACTORS[given.convention]
+        squares = tuple(v**2 for v in w)
         sum_sq = sum(squares, sp.Integer(0))
         penalty = factor * lam * sum_sq
-        decay = [c * lam * v for v in w]
-        total = [gi + di for gi, di in zip(grad, decay)]
-        step = [eta * t for t in total]
-        new = [v - s for v, s in zip(w, step)]
-        data = dict(factor=factor, c=c, squares=squares, sum_sq=sum_sq, penalty=penalty, decay=decay,
-                    total=total, step=step, new=new, n=len(w))
+        decay = tuple(c * lam * v for v in w)
+        total = tuple(gi + di for gi, di in zip(grad, decay))
+        step = tuple(eta * t for t in total)
+        new = tuple(v - s for v, s in zip(w, step))
+        data = L2RegularizationData(factor=factor, c=c, squares=squares, sum_sq=sum_sq, penalty=penalty,
+                                    decay=decay, total=total, step=step, new=new, n=len(w))
         answers = [
-            Answer("penalty", r"\text{Penalty}", penalty),
-            Answer("decay", r"c\lambda W", _row(decay), kind="matrix"),
-            Answer("w_new", r"W_{\text{new}}", _row(new), kind="matrix"),
+            NumberAnswer("penalty", r"\text{Penalty}", penalty),
+            MatrixAnswer("decay", r"c\lambda W", _row(decay)),
+            MatrixAnswer("w_new", r"W_{\text{new}}", _row(new)),
         ]
         return Solved(answers, data)
 
-    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
-        w = given["weights"]
-        if len({abs(v) for v in w}) < 2:
-            return "weights of more than one size"
-        if any(s == 0 for s in solved.data["total"]):
-            return "no weight whose regularized gradient is exactly 0"
-        return None
+    def check(self, given: L2RegularizationGiven) -> dict[str, Any]:
+        """Python fractions, from the penalty's definition: every given is an exact decimal, so
+        the update is computed exactly (a float step w − η(…) could cancel away the digits that
+        matter when w is large and ηλ close to 1)."""
+        def exact(v: sp.Rational) -> Fraction:
+            return Fraction(int(v.p), int(v.q))
 
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
-        w = np.array([float(v) for v in given["weights"]])
-        grad = np.array([float(v) for v in given["gradient"]])
-        lam, eta = float(given["lam"]), float(given["eta"])
-        # The penalty's own derivative, taken numerically, gives the decay term for the consistent
-        # conventions; the seed's convention halves it on purpose.
-        scale = {"seed": 1.0, "gradient": 1.0, "half": 0.5}[given["convention"]]
-        halve = {"seed": 0.5, "gradient": 1.0, "half": 1.0}[given["convention"]]
-        penalty = scale * lam * float(np.dot(w, w))
-        decay = halve * 2 * scale * lam * w
-        return {"penalty": penalty, "decay": decay.reshape(1, -1), "w_new": (w - eta * (grad + decay)).reshape(1, -1)}
+        w = [exact(v) for v in given.weights]
+        grad = [exact(v) for v in given.gradient]
+        lam, eta = exact(given.lam), exact(given.eta)
+        # The printed penalty's factor; its derivative gives the decay term for the consistent
+        # conventions, while the seed's convention uses half of it on purpose.
+        scale = {"seed": Fraction(1), "gradient": Fraction(1), "half": Fraction(1, 2)}[given.convention]
+        halve = {"seed": Fraction(1, 2), "gradient": Fraction(1), "half": Fraction(1)}[given.convention]
+        penalty = scale * lam * sum(v * v for v in w)
+        decay = [halve * 2 * scale * lam * v for v in w]
+        new = [v - eta * (gv + dv) for v, gv, dv in zip(w, grad, decay)]
+        return {"penalty": float(penalty), "decay": np.array([[float(v) for v in decay]]),
+                "w_new": np.array([[float(v) for v in new]])}
