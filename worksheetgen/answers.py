@@ -156,6 +156,8 @@ def _allclose(exact: Any, independent: Any) -> bool:
         return False
     if a.size != b.size:
         return False
+    if b.ndim == a.ndim and b.shape != a.shape:  # a transposed matrix is a different answer
+        return False
     return bool(np.allclose(a, b.reshape(a.shape), rtol=CHECK_RTOL, atol=CHECK_ATOL))
 
 
