@@ -144,13 +144,12 @@ def build(
             progress("solving", i, len(plan.variants))
 
     report = None
-    top: dict[str, tuple[str, str]] = {}
-    if class_documents(plan):
+    if plan.exam is not None and plan.only is None:
         report = quality(plan, solved)
-        if plan.exam is not None and plan.exam.require_distinct:
+        if plan.exam.require_distinct:
             require_distinct(plan, report)
         notes.extend(report.lines(spec.name, spec.seed))
-        top = render_class(plan, solved, report, run, after_pdf=False)
+    top = render_class(plan, solved, report, run, after_pdf=False)
 
     out_dir = Path(out_dir)
     target = out_dir / spec.name / plan.variants[0].folder if only is not None else out_dir / spec.name

@@ -35,8 +35,10 @@ SHEET = (Document("problems", "sheet", "problems"), Document("solutions", "sheet
          Document("key", "key", "key"))
 EXAM = (Document("problems", "exam", "problems"), Document("solutions", "exam", "solutions"),
         Document("key", "key", "key"))
+# Every variant in one file: what an LMS imports (a question per exercise and variant).
+QUIZ = Document("quiz", "quiz", "quiz")
 EXAM_CLASS = (Document("instructor-key", "exam-key", "key"), Document("report", "report", "report", "md"),
-              Document("all-problems", "exam-print", "print", after_pdf=True))
+              Document("all-problems", "exam-print", "print", after_pdf=True), QUIZ)
 
 
 def variant_documents(plan: Plan) -> tuple[Document, ...]:
@@ -44,7 +46,9 @@ def variant_documents(plan: Plan) -> tuple[Document, ...]:
 
 
 def class_documents(plan: Plan) -> tuple[Document, ...]:
-    return EXAM_CLASS if plan.exam is not None and plan.only is None else ()
+    if plan.only is not None:
+        return ()
+    return EXAM_CLASS if plan.exam is not None else (QUIZ,)
 
 
 @dataclass
