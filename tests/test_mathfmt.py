@@ -58,3 +58,9 @@ def test_huge_values_switch_to_scientific_notation():
     assert mf.num(sp.Rational(10**13, 3)) == "3.333 \\times 10^{12}"
     assert mf.num(sp.Float("9.99996e-6", 30)) == "1.000 \\times 10^{-5}"
     assert mf.num(sp.Integer(10**20)) == "100000000000000000000"  # exact integers stay exact
+
+
+def test_latex_escape_keeps_typed_pairs_apart():
+    # T1 fonts would print -- as an en dash and '' as a closing quote: a name prints as typed.
+    assert mf.latex_escape("DROP TABLE--") == "DROP TABLE-{}-"
+    assert mf.latex_escape("''a'' ,,b !`") == "'{}'a'{}' ,{},b !{}`"

@@ -220,16 +220,24 @@ _LATEX_SPECIAL = {
 }
 
 
+# Pairs the T1 fonts join into another glyph (-- en dash, `` and '' quotes, ,, low quotes,
+# !` and ?` inverted marks): an empty group between them keeps each character as typed.
+_LIGATURE_STARTS = {"-": "-", "`": "`", "'": "'", ",": ",", "!": "`", "?": "`"}  # < > are escaped
+
+
 def latex_escape(text: str) -> str:
     """User text → LaTeX that prints those characters and executes nothing."""
     out = []
-    for ch in str(text):
+    text = str(text)
+    for i, ch in enumerate(text):
         if ch in _LATEX_SPECIAL:
             out.append(_LATEX_SPECIAL[ch])
         elif ord(ch) < 32 or ord(ch) == 127:
             out.append(" ")
         else:
             out.append(ch)
+        if ch in _LIGATURE_STARTS and i + 1 < len(text) and text[i + 1] == _LIGATURE_STARTS[ch]:
+            out.append("{}")
     return "".join(out)
 
 
