@@ -40,6 +40,7 @@ def digests(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.pdf
 def test_build_writes_every_format_and_is_byte_identical(tmp_path, capsys):
     require_tex()
     spec = write(tmp_path, SPEC)
@@ -55,6 +56,7 @@ def test_build_writes_every_format_and_is_byte_identical(tmp_path, capsys):
     assert not list((tmp_path / "a").glob(".*")), "no staging folders left behind"
 
 
+@pytest.mark.pdf
 def test_pdf_shows_every_exercise(tmp_path):
     require_tex()
     spec = write(tmp_path, SPEC)
@@ -182,6 +184,7 @@ def test_check_disagreement_stops_the_build_and_writes_nothing(tmp_path, capsys,
     assert not (tmp_path / "out" / "sheet").exists()
 
 
+@pytest.mark.pdf
 def test_failure_during_typesetting_leaves_no_half_build(tmp_path, monkeypatch):
     require_tex()
     spec = write(tmp_path, SPEC)
@@ -198,6 +201,7 @@ def test_failure_during_typesetting_leaves_no_half_build(tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["sheet"]
 
 
+@pytest.mark.pdf
 def test_tex_errors_show_the_log_and_shell_escape_is_off(tmp_path):
     require_tex()
     bad = tmp_path / "bad.tex"

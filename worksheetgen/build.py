@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import hashlib
 import os
 import shutil
 import sys
@@ -193,9 +194,14 @@ def write_files(folder: Path, files: dict[str, tuple[str, str]], written: dict[P
 @contextmanager
 def build_lock(out_dir: Path, name: str) -> Iterator[None]:
     """One build at a time writes into ``out_dir/name``: a second one waits for the first
-    (an advisory lock the kernel releases if its holder dies, even by kill -9)."""
+    (an advisory lock the kernel releases if its holder dies, even by kill -9). The lock file
+    lives in the temporary folder, keyed by the target's absolute path, so the output folder
+    holds only the build."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / f".{name}.lock", "a+") as handle:
+    key = hashlib.sha256(str((out_dir / name).resolve()).encode("utf-8")).hexdigest()[:32]
+    folder = Path(tempfile.gettempdir()) / "worksheetgen-locks"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{key}.lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
