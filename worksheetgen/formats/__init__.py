@@ -54,6 +54,15 @@ def _math_filter(fn: Callable[..., str]) -> Callable[..., str]:
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
+def letter(i: int) -> str:
+    """Part labels a, b, ..., z, aa, ab, ... (a long question bank has more than 26 parts)."""
+    text = ""
+    while i > 0:
+        i, r = divmod(i - 1, 26)
+        text = LETTERS[r] + text
+    return text
+
+
 class Format:
     """Base of every output format."""
 
@@ -116,7 +125,7 @@ class Format:
             rel=mathfmt.relation, paren=mathfmt.paren, t=self.escape,
         )
         env.globals.update(
-            fmt=self.folder, letter=lambda i: LETTERS[i - 1], label=lambda i: f"({LETTERS[i - 1]})",
+            letter=letter, label=lambda i: f"({letter(i)})",
             figure_source=self.print_figure,
         )
         return env
