@@ -179,13 +179,17 @@ def build(
     return BuildResult(target, files_out, solved, notes, report)
 
 
-def write_files(folder: Path, files: dict[str, tuple[str, str]], written: dict[Path, str]) -> list[Path]:
-    """Write ``files`` (name → (format, text)) into ``folder`` inside the staging folder."""
+def write_files(folder: Path, files: dict[str, tuple[str, str | bytes]], written: dict[Path, str]) -> list[Path]:
+    """Write ``files`` (name → (format, text)) into ``folder`` inside the staging folder; a
+    format may hand over bytes (a zip package) instead of text."""
     new = []
     for name, (made_by, text) in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
         written[path] = made_by
         new.append(path)
     return new
