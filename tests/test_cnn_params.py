@@ -1,8 +1,13 @@
+import time
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from helpers import instance, value
+from worksheetgen import render
 from worksheetgen.errors import WorksheetError
+from worksheetgen.registry import get_family
 
 SEED_003_EX2 = dict(width=1920, height=1080, channels=3, hidden=256, outputs=10, conv_layers=10,
                     filters=64, kernel=4, stride=2, padding=2)
@@ -14,6 +19,8 @@ def ints(ex):
 
 def test_seed_003_ex2_values():
     ex = instance("cnn_params", **SEED_003_EX2)
+    assert ex.answers["ratio"].kind == "number"
+    assert all(a.kind == "integer" for k, a in ex.answers.items() if k != "ratio")
     a = ints(ex)
     # (a) seed: 1'592'525'056 + 2570 = 1'592'527'626 (correct).
     assert a["mlp_hidden"] == 1_592_525_056 and a["mlp_output"] == 2570
@@ -27,8 +34,6 @@ def test_seed_003_ex2_values():
 
 
 def test_seed_rendering_uses_thousands_separators():
-    from worksheetgen import render
-
     ex = instance("cnn_params", **SEED_003_EX2)
     for fmt in ("markdown", "latex"):
         _, solution = render.render_exercise(ex, fmt)
@@ -64,9 +69,10 @@ def count_by_arrays(p):
     return sum(a.size for a in mlp), layers
 
 
-def test_small_random_against_real_arrays():
+@pytest.mark.parametrize("seeds", [pytest.param(80, marks=pytest.mark.slow), 8])
+def test_small_random_against_real_arrays(seeds):
     rng = np.random.default_rng(3)
-    for seed in range(80):
+    for seed in range(seeds):
         p = dict(height=int(rng.integers(6, 33)), width=int(rng.integers(6, 33)),
                  channels=int(rng.choice([1, 3])), hidden=int(rng.integers(1, 50)),
                  outputs=int(rng.integers(1, 12)), conv_layers=int(rng.integers(1, 6)),
@@ -88,8 +94,9 @@ def test_small_random_against_real_arrays():
         assert value(ex, "ratio") == pytest.approx(mlp / sum(layers), rel=1e-12)
 
 
-def test_default_draws():
-    for seed in range(80):
+@pytest.mark.parametrize("seeds", [pytest.param(80, marks=pytest.mark.slow), 8])
+def test_default_draws(seeds):
+    for seed in range(seeds):
         exact = seed % 4 != 0
         ex = instance("cnn_params", seed=seed, exact_division=exact)
         g, a = ex.given, ints(ex)
@@ -119,3 +126,58 @@ def test_bad_input(params, field):
     with pytest.raises(WorksheetError) as info:
         instance("cnn_params", **params)
     assert field in info.value.field
+
+
+def test_square_image_side_is_not_a_draw():
+    # Only the width given: the height copies it, so with kernel, stride and padding fixed too
+    # the divisibility rule reads nothing drawn and is not applied (the floor is printed).
+    ex = instance("cnn_params", width=33, kernel=4, stride=2, padding=0)
+    assert ex.given.height == 33 and ex.attempt == 1
+    assert ints(ex)["out_w"] == len(range(0, 33 - 4 + 1, 2)) == 15
+    assert not ex.data.exact_w
+    # With the stride drawn the rule applies again.
+    for seed in range(4):
+        ex = instance("cnn_params", seed=seed, width=33, kernel=4, padding=0)
+        assert (33 - 4) % ex.given.stride == 0
+
+
+LARGEST = dict(width=10000, height=10000, channels=16, hidden=100000, outputs=100000,
+               conv_layers=100, filters=1024, kernel=31, stride=16, padding=32)
+
+
+def test_largest_documented_values_build_at_once_without_memory():
+    """100 layers of 1024 filters of 31×31 over 1024 channels and a 10 000² × 16 image: the check
+    counts weights from zero-memory array views and window positions from a range."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    ex = instance("cnn_params", **LARGEST)
+    for fmt in ("latex", "markdown"):
+        render.render_exercise(ex, fmt)
+    elapsed = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert elapsed < 2.5
+    assert peak < 20 * 2**20  # bytes
+    a = ints(ex)
+    assert a["mlp_hidden"] == 10000 * 10000 * 16 * 100000 + 100000
+    assert a["cnn_rest"] == (31 * 31 * 1024 + 1) * 1024
+    assert a["cnn_total"] == (31 * 31 * 16 + 1) * 1024 + 99 * a["cnn_rest"]
+    assert a["out_w"] == a["out_h"] == len(range(-32, 10000 + 32 - 31 + 1, 16))
+
+
+@pytest.mark.parametrize("key, too_big", [
+    ("width", 10001), ("channels", 17), ("hidden", 100001), ("conv_layers", 101),
+    ("filters", 1025), ("kernel", 32), ("stride", 17), ("padding", 33),
+])
+def test_beyond_the_largest_is_refused_at_once(key, too_big):
+    start = time.perf_counter()
+    with pytest.raises(WorksheetError) as info:
+        instance("cnn_params", **dict(LARGEST, **{key: too_big}))
+    assert time.perf_counter() - start < 0.5
+    assert info.value.field == f"params.{key}"
+
+
+def test_help_states_the_limits():
+    params = {p.name: p for p in get_family("cnn_params").params}
+    assert "10 000" in params["width"].help and "1 to 1024" in params["filters"].help
+    assert "1 to 100" in params["conv_layers"].help and "1 to 31" in params["kernel"].help

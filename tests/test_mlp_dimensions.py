@@ -1,10 +1,14 @@
 import re
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from helpers import instance
+from worksheetgen import render
 from worksheetgen.errors import WorksheetError
+from worksheetgen.registry import get_family
 
 SEED_000_Q3 = dict(height=32, width=32, channels=1, classes=4, hidden=[512, 128], convention="WT",
                    batch=1, ask_batch=False, ask_params=False,
@@ -12,6 +16,7 @@ SEED_000_Q3 = dict(height=32, width=32, channels=1, classes=4, hidden=[512, 128]
 
 
 def answers(ex):
+    assert all(a.kind == "integer" for a in ex.answers.values())  # counts and sizes are integers
     return {k: int(a.value) for k, a in ex.answers.items()}
 
 
@@ -23,8 +28,6 @@ def test_seed_000_q3_table():
 
 
 def test_seed_000_q3_rendering():
-    from worksheetgen import render
-
     ex = instance("mlp_dimensions", **SEED_000_Q3)
     problem, solution = render.render_exercise(ex, "markdown")
     blank = r"\_\_\_\_\_"
@@ -71,9 +74,10 @@ def forward_shapes(given, m):
     return cells, shapes, counts
 
 
-def test_small_random_against_real_arrays():
+@pytest.mark.parametrize("seeds", [pytest.param(60, marks=pytest.mark.slow), 6])
+def test_small_random_against_real_arrays(seeds):
     rng = np.random.default_rng(7)
-    for seed in range(60):
+    for seed in range(seeds):
         params = dict(height=int(rng.integers(2, 13)), width=int(rng.integers(2, 13)),
                       channels=int(rng.choice([1, 3])), classes=int(rng.integers(2, 10)),
                       hidden=[int(h) for h in rng.integers(2, 40, size=int(rng.integers(1, 4)))],
@@ -102,8 +106,9 @@ def solvable(given):
     return all(v in shown for v in range(1, layers))
 
 
-def test_default_draws_are_solvable_and_right():
-    for seed in range(60):
+@pytest.mark.parametrize("seeds", [pytest.param(60, marks=pytest.mark.slow), 6])
+def test_default_draws_are_solvable_and_right(seeds):
+    for seed in range(seeds):
         convention = ["WT", "W"][seed % 2]
         ex = instance("mlp_dimensions", seed=seed, convention=convention)
         g, a = ex.given, answers(ex)
@@ -121,9 +126,7 @@ def test_default_draws_are_solvable_and_right():
 
 
 def test_blank_count_is_respected():
-    from worksheetgen import render
-
-    for seed in range(10):
+    for seed in range(4):
         ex = instance("mlp_dimensions", seed=seed, blanks=5, hidden=[256, 64])
         assert len(ex.given["blank_cells"]) == 5 and solvable(ex.given)
         problem, _ = render.render_exercise(ex, "markdown")
@@ -138,6 +141,11 @@ def test_blank_count_is_respected():
     ({"blank_cells": ["in1", "in1"]}, "blank_cells"),
     ({"hidden": [64], "blanks": 8}, "blanks"),
     ({"hidden": [64], "hidden_layers": 2}, "hidden_layers"),
+    # Hidden width 1 shown nowhere, whatever number of layers is drawn.
+    ({"blank_cells": ["out1", "Wout1", "in2", "Win2"]}, "blank_cells"),
+    ({"blank_cells": ["in7"]}, "blank_cells"),
+    ({"blanks": 26, "convention": "W"}, "blanks"),  # 6 layers hold at most 25
+    ({"blanks": 20, "hidden_layers": 2}, "blanks"),
     ({"convention": "WW"}, "convention"),
     ({"channels": 0}, "channels"),
 ])
@@ -145,3 +153,58 @@ def test_bad_input(params, field):
     with pytest.raises(WorksheetError) as info:
         instance("mlp_dimensions", **params)
     assert field in info.value.field
+
+
+def test_blank_cells_size_the_drawn_network():
+    # Cells of layer 4 with the layer count drawn: at least 3 hidden layers, and every hidden
+    # width stays visible (the table can be completed whatever the draw).
+    for seed in range(5):
+        ex = instance("mlp_dimensions", seed=seed, blank_cells=["in4", "Win4", "out3"])
+        assert len(ex.given.hidden) >= 3 and solvable(ex.given)
+        assert set(ex.given.blank_cells) == {"in4", "Win4", "out3"}
+
+
+LARGEST = dict(height=4096, width=4096, channels=4, classes=10000, hidden=[100000] * 5,
+               batch=100000, convention="W", blanks=25)
+
+
+def test_largest_documented_sizes_build_at_once_without_memory():
+    """4096×4096×4 images into five layers of 100 000 with batches of 100 000: the counts are
+    integer arithmetic and the check pushes zero-size arrays (no 67-million-entry image)."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    ex = instance("mlp_dimensions", **LARGEST)
+    for fmt in ("latex", "markdown"):
+        render.render_exercise(ex, fmt)
+    elapsed = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert elapsed < 2.5
+    assert peak < 20 * 2**20  # bytes: nothing of the network's size was allocated
+    a = answers(ex)
+    d0 = 4096 * 4096 * 4
+    assert a["params1"] == d0 * 100000 + 100000
+    assert a["params_total"] == a["params1"] + 4 * (100000 * 100000 + 100000) + 100000 * 10000 + 10000
+    assert (a["A6_rows"], a["A6_cols"]) == (10000, 100000)
+    assert len(ex.given.blank_cells) == 25 and solvable(ex.given)
+
+
+@pytest.mark.parametrize("params, field", [
+    (dict(LARGEST, blanks=26), "blanks"),
+    (dict(LARGEST, height=4097), "height"),
+    (dict(LARGEST, hidden=[100001]), "hidden"),
+    (dict(LARGEST, batch=100001), "batch"),
+    (dict(LARGEST, hidden=[100000] * 6), "hidden"),
+])
+def test_beyond_the_largest_is_refused_at_once(params, field):
+    start = time.perf_counter()
+    with pytest.raises(WorksheetError) as info:
+        instance("mlp_dimensions", **params)
+    assert time.perf_counter() - start < 0.5
+    assert info.value.field == f"params.{field}"
+
+
+def test_help_states_the_limits():
+    params = {p.name: p for p in get_family("mlp_dimensions").params}
+    assert "4096" in params["height"].help and "100 000" in params["hidden"].help
+    assert "1 to 5" in params["hidden"].help and "3L + 1" in params["blanks"].help

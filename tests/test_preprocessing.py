@@ -1,11 +1,16 @@
 import math
 import statistics
+import time
 from fractions import Fraction
 
+import numpy as np
 import pytest
+import sympy as sp
 
 from helpers import instance, value
+from worksheetgen import render
 from worksheetgen.errors import WorksheetError
+from worksheetgen.registry import get_family
 
 SEED_X = [[5, 20, 10], [15, 5, 25], [10, 30, 15]]
 
@@ -42,8 +47,6 @@ def test_seed_004_ex3_standardization():
 
 
 def test_seed_exact_forms_in_solution():
-    from worksheetgen import render
-
     _, solution = render.render_exercise(instance("preprocessing", X=SEED_X), "markdown")
     assert r"\sqrt{\frac{50}{3}} = \frac{5 \sqrt{6}}{3} \approx 4.0825" in solution
     assert r"- \frac{\sqrt{6}}{2} \approx -1.2247" in solution
@@ -53,10 +56,11 @@ def _columns(X):
     return [[Fraction(str(row[j])) for row in X] for j in range(len(X[0]))]
 
 
+@pytest.mark.parametrize("seeds", [pytest.param(60, marks=pytest.mark.slow), 5])
 @pytest.mark.parametrize("std", ["population", "sample"])
-def test_random_instances_against_statistics_module(std):
+def test_random_instances_against_statistics_module(std, seeds):
     spread = statistics.pstdev if std == "population" else statistics.stdev
-    for seed in range(60):
+    for seed in range(seeds):
         ex = instance("preprocessing", seed=seed, std=std)
         X = [[float(v) for v in row] for row in ex.given["X"].tolist()]
         n, d = len(X), len(X[0])
@@ -100,8 +104,71 @@ def test_tasks_select_answers():
     (dict(tasks=["minmax", "minmax"]), "tasks"),
     (dict(tasks=[]), "tasks"),
     (dict(std="biased"), "std"),
+    (dict(X=[[1, 2]] * 9), "X"),
+    (dict(X=[[1, 2, 3, 4, 5, 6, 7]] * 3), "X"),
+    (dict(X=[[10**12 + 1, 2], [3, 4]]), "X"),
+    (dict(value_grid=[0, "1000000000001", 1000000]), "value_grid"),
+    (dict(value_grid=[0, 1, "1/2000000"]), "value_grid"),
 ])
 def test_bad_input_names_the_field(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("preprocessing", **params)
     assert field in err.value.field
+
+
+def test_answers_are_matrices():
+    ex = instance("preprocessing", X=SEED_X)
+    assert {a.kind for a in ex.answers.values()} == {"matrix"}
+
+
+def test_a_constant_draw_is_repaired_in_bounded_time():
+    """A stream that only ever draws the grid's first point: after the capped redraws one entry
+    moves to another grid value, so the column can be scaled."""
+    class Stuck:
+        def integers(self, lo, hi=None, size=None):
+            return np.zeros(size, dtype=int) if size not in (None, ()) else 0
+
+    family = get_family("preprocessing")
+    column = family._column(Stuck(), [sp.Integer(0), sp.Integer(30), sp.Integer(5)], 4)
+    assert column == [5, 0, 0, 0]
+
+
+def test_close_large_entries_are_checked_exactly():
+    """Entries near 10^12 that differ in the third decimal: a float X would lose the
+    differences; the exact solution and the Fraction check agree with the statistics module."""
+    X = [["999999999999.001", 1], ["999999999999.004", 2], ["999999999999.002", 4]]
+    ex = instance("preprocessing", X=X, std="sample")
+    col = [Fraction(r[0]) for r in X]
+    mean, sd = statistics.mean(col), statistics.stdev(col)  # exact mean and variance on Fractions
+    assert value(ex, "X_scaled")[1][0] == 1 and value(ex, "X_scaled")[2][0] == pytest.approx(1 / 3, rel=1e-12)
+    for i, x in enumerate(col):
+        assert value(ex, "X_standardized")[i][0] == pytest.approx(float(x - mean) / sd, rel=1e-12)
+
+
+LARGEST_X = [[f"{(-1) ** (i + j) * (10**12 - 7 * i - 3 * j)}/{10**11 + 3 + 17 * i * j}" for j in range(6)]
+             for i in range(8)]
+
+
+@pytest.mark.parametrize("params", [
+    dict(X=LARGEST_X, std="sample"),
+    dict(X=[[f"{(-1) ** i * 999999999999}.{987654321 * (i + 1) + j}" for j in range(6)] for i in range(8)]),
+    dict(rows=8, cols=6, value_grid=[-10**12, 10**12, 2 * 10**6]),
+])
+def test_largest_documented_values_build_at_once(params):
+    """8 × 6 entries up to 10^12 with long fractions and decimals: σ is exact while SymPy can
+    factor the variance quickly, else 50 digits, so nothing takes seconds."""
+    start = time.perf_counter()
+    ex = instance("preprocessing", **params)
+    for fmt in ("latex", "markdown"):
+        render.render_exercise(ex, fmt)
+    assert time.perf_counter() - start < 2.5
+    X = [[Fraction(int(v.p), int(v.q)) for v in row] for row in ex.given.X.tolist()]
+    for j, col in enumerate(zip(*X)):
+        spread = statistics.stdev if ex.given.std == "sample" else statistics.pstdev
+        assert value(ex, "sigma")[0][j] == pytest.approx(float(spread(col)), rel=1e-12)
+
+
+def test_help_states_the_limits():
+    params = {p.name: p for p in get_family("preprocessing").params}
+    assert "10^12" in params["X"].help and "8 rows" in params["X"].help
+    assert "10^12" in params["value_grid"].help

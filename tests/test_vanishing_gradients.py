@@ -1,11 +1,14 @@
 import math
+import time
 
 import numpy as np
 import pytest
 import sympy as sp
 
 from helpers import central_difference, instance, value
+from worksheetgen import render
 from worksheetgen.errors import WorksheetError
+from worksheetgen.registry import get_family
 
 # Seed 000 Q5 has no numbers (it points to a notebook), so there is no published vector to check;
 # the chains below are small enough to verify by hand.
@@ -88,8 +91,9 @@ def _check_chain(ex, activation, prefix):
 
 
 @pytest.mark.parametrize("activation, width, count", [
-    ("sigmoid", 1, 30), ("tanh", 1, 15), ("relu", 1, 15), ("sigmoid", 2, 20), ("tanh", 3, 10), ("sigmoid", 3, 10),
-])
+    pytest.param(*case, marks=pytest.mark.slow) for case in
+    [("sigmoid", 1, 30), ("tanh", 1, 15), ("relu", 1, 15), ("sigmoid", 2, 20), ("tanh", 3, 10), ("sigmoid", 3, 10)]
+] + [("sigmoid", 1, 3), ("tanh", 2, 2), ("relu", 3, 2)])
 def test_gradients_against_finite_differences(activation, width, count):
     for seed in range(count):
         ex = instance("vanishing_gradients", seed=seed, activation=activation, width=width,
@@ -116,8 +120,6 @@ def test_gradients_against_finite_differences(activation, width, count):
 
 
 def test_long_chain_gets_scientific_notation():
-    from worksheetgen import render
-
     ex = instance("vanishing_gradients", weights=[1] * 10, x=1, y=0)
     assert value(ex, "dL_dw1") < 1e-4
     _, solution = render.render_exercise(ex, "latex")
@@ -134,8 +136,88 @@ def test_long_chain_gets_scientific_notation():
     (dict(depth=11), "params.depth"),
     (dict(weights=[1]), "params.weights"),
     (dict(activation="elu"), "params.activation"),
+    (dict(weights=[1001, 1]), "params.weights"),
+    (dict(x="-1000.5"), "params.x"),
+    (dict(weights=[1, 1], biases=[0, 2000]), "params.biases"),
+    (dict(weight_grid=[0.5, 1001, 0.5]), "params.weight_grid"),
+    (dict(input_grid=[0, 0, 1]), "params.input_grid"),
+    (dict(width=4), "params.width"),
 ])
 def test_bad_input(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("vanishing_gradients", **params)
     assert err.value.field == field
+
+
+def test_answer_kinds():
+    scalar = instance("vanishing_gradients", weights=[1, 2, 1, 2], x=2, y=0.1)
+    assert scalar.answers["dL_dw1"].kind == "number" and scalar.answers["norms"].kind == "matrix"
+    wide = instance("vanishing_gradients", seed=1, width=2)
+    assert wide.answers["dL_dw1"].kind == "matrix" and wide.answers["a1"].kind == "matrix"
+
+
+def test_a_given_chain_is_not_held_to_the_rules():
+    # A ReLU output of 1000 and no vanishing break the rules for drawn chains, but the
+    # instructor chose these numbers (biases left unset are 0, not drawn).
+    ex = instance("vanishing_gradients", activation="relu", weights=[10, 10, 10], x=1, y=0)
+    assert ex.attempt == 1 and value(ex, "a3") == 1000 and value(ex, "ratio") >= 0.1
+
+
+def test_drawn_biases_make_the_rules_apply():
+    for seed in range(3):
+        ex = instance("vanishing_gradients", seed=seed, weights=[1, 2, 1, 2], x=2, y=0.1, use_bias=True,
+                      bias_grid=[-2, 2, 0.5])
+        assert value(ex, "ratio") < 0.1
+        assert all(v != 0 for z in ex.data.relu["z"] for v in z)
+
+
+def test_saturated_chain_checks_without_overflow():
+    # z = -10^6 and beyond: σ'(z) underflows to 0 in floats; the check's forms neither overflow
+    # nor produce NaN, so exact and independent values agree.
+    ex = instance("vanishing_gradients", weights=[-1000] * 10, x=1000, y=0)
+    assert value(ex, "a1") == pytest.approx(0, abs=1e-300)
+    ex = instance("vanishing_gradients", activation="tanh", weights=[1000] * 10, x=-1000, y=0.5)
+    assert value(ex, "a10") == pytest.approx(-1)
+
+
+LONG = [[[999.123456789012345, -998.5, 3.25], [4, -5, 6], [-7, 8, -9.5]]] * 10
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("params", [
+    dict(depth=10, width=3, use_bias=True),
+    dict(weights=LONG, x=[1000, -2, 3], y=[0, 0, 1000], biases=[[0.1, -1000, 0.3]] * 10),
+    dict(weights=LONG, x=["1/3", "2/7", "-1000"], y=[0, 0, "1/999983"], biases=[["1/7", "-1/11", "3/13"]] * 10),
+])
+def test_largest_documented_values_build_at_once(activation, params):
+    """10 layers of 3 units, given numbers up to 1000 with long decimals and fractions: the ReLU
+    chain's rationals grow to hundreds of digits, so its norms are exact only while SymPy can
+    factor them quickly (else 50 digits); smooth chains are 50-digit Floats throughout."""
+    start = time.perf_counter()
+    ex = instance("vanishing_gradients", activation=activation, **params)
+    for fmt in ("latex", "markdown"):
+        render.render_exercise(ex, fmt)
+    assert time.perf_counter() - start < 2.5
+    assert ex.given.depth == 10 and ex.given.width == 3
+
+
+@pytest.mark.parametrize("params, field", [
+    (dict(activation="relu", depth=10, width=3, weight_grid=[5, 1000, 0.5]), "weight_grid"),
+    (dict(activation="tanh", depth=10, width=3, weight_grid=[5, 1000, 0.5]), "weight_grid"),
+    (dict(depth=10, width=3, weights=[[[1, 2, 3], [4, 5, 6], [7, 8, 9.5]]] * 10), "weights"),
+])
+def test_hopeless_grids_are_refused_at_once(params, field):
+    """Candidates are screened in floats before the exact solve, so grids the rules practically
+    never accept end in a second with the grid named, not after 200 exact solves."""
+    start = time.perf_counter()
+    with pytest.raises(WorksheetError) as err:
+        instance("vanishing_gradients", **params)
+    assert time.perf_counter() - start < 2
+    assert err.value.field.endswith(field)
+
+
+def test_help_states_the_limits():
+    params = {p.name: p for p in get_family("vanishing_gradients").params}
+    for key in ("weights", "biases", "x", "y", "weight_grid", "input_grid"):
+        assert "at most 1000 in size" in params[key].help, key
+    assert "2 to 10" in params["depth"].help and "1 to 3" in params["width"].help
