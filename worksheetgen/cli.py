@@ -126,6 +126,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from worksheetgen.grading import grade_files
+
+    result, paths = grade_files(args.key, args.responses, args.out, lenient=args.lenient)
+    n = len(result.students)
+    print(f"graded {n} student{'s' if n != 1 else ''}: wrote {', '.join(str(p) for p in paths)}")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
 def cmd_formats(args: argparse.Namespace) -> int:
     from worksheetgen.formats import load_formats
 
@@ -165,6 +176,17 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--exercise", help="an exercise id or number (default: every exercise of the key)")
     r.add_argument("--quiet", action="store_true", help="only say whether each entry is identical")
     r.set_defaults(run=cmd_replay)
+
+    g = sub.add_parser("grade", help="score a responses CSV against key.json or instructor-key.json",
+                       description="Score typed responses (one row per student, column 'id', one column "
+                                   "'<exercise id>:<answer key>' per answer as in instructor-key.csv) and write "
+                                   "scores.csv and grading-report.md. Moodle and Canvas exports are not read.")
+    g.add_argument("key", help="an exam's instructor-key.json or a sheet's key.json")
+    g.add_argument("responses", help="responses CSV (UTF-8)")
+    g.add_argument("--out", help="folder for scores.csv and grading-report.md (default: the responses' folder)")
+    g.add_argument("--lenient", action="store_true",
+                   help="score an unreadable cell 0 and flag it instead of stopping")
+    g.set_defaults(run=cmd_grade)
 
     sub.add_parser("formats", help="the output formats").set_defaults(run=cmd_formats)
 
