@@ -364,3 +364,19 @@ def test_example_exam_graded_end_to_end(exam_build, tmp_path, capsys):
     col, response = wrong_answers[0]
     assert f"`{col}`" in report and response in report, "the most common wrong answers are listed"
     assert "unreadable" in report
+
+
+def test_an_exam_in_versions_matches_rows_by_their_version():
+    versions = {v: family_entry("bce_loss", seed) for v, seed in (("A", 0), ("B", 1))}
+    key = key_from_doc({"roster": None, "students": [{"id": v, "exercises": [e]} for v, e in versions.items()]},
+                       "instructor-key.json")
+    rows = [(2 + i, {"id": sid, "version": v, **{column(versions[v], a): typed(a) for a in versions[v]["answers"]}})
+            for i, (sid, v) in enumerate((("S1", "B"), ("S2", "A")))]
+    header = list(rows[0][1])
+    result = grade(key, header, rows, "r.csv")
+    assert [(s.id, s.total) for s in result.students] == [("S1", POINTS), ("S2", POINTS)]
+    wrong = [(2, {**rows[0][1], "version": "C"})]
+    with pytest.raises(WorksheetError, match="line 2: unknown version 'C'"):
+        grade(key, header, wrong, "r.csv")
+    with pytest.raises(WorksheetError, match="no 'version' column"):
+        grade(key, ["id", *header[2:]], [(2, {k: v for k, v in rows[0][1].items() if k != "version"})], "r.csv")
