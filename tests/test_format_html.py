@@ -214,3 +214,14 @@ def test_screenshot_of_a_page(course, tmp_path):
     browse(folder / "solutions.html", tmp_path / "profile", "--window-size=900,2400", f"--screenshot={shot}")
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000, "a page with content, not a blank one"
+
+
+def test_hostile_text_prints_as_text(tmp_path):
+    (tmp_path / "roster.csv").write_text('id,name\nS1,"<script>alert(1)</script> $x$ &amp;"\n', encoding="utf-8")
+    (tmp_path / "e.toml").write_text('title = "A <b> & $y$"\nseed = 1\n[exam]\nroster = "roster.csv"\n'
+                                     '[[exercise]]\nfamily = "scalar_chain"\npoints = 6\n', encoding="utf-8")
+    build(load_spec(tmp_path / "e.toml"), tmp_path / "out", formats=["html"])
+    page = (tmp_path / "out" / "e" / "S1" / "problems.html").read_text(encoding="utf-8")
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt; $x$ &amp;amp;</td>" in page
+    assert "<h1>A &lt;b&gt; &amp; $y$</h1>" in page and "<title>A &lt;b&gt; &amp; $y$ — " in page
+    assert "<script>alert" not in page
