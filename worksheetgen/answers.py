@@ -58,6 +58,7 @@ class Answer:
     label: str  # TeX, e.g. r"\frac{\partial L}{\partial w^{[2]}}"
     value: Any
     tolerance: dict[str, Any] | None = field(default=None, kw_only=True)  # overrides the rule
+    part: int | None = field(default=None, kw_only=True)  # the part (a)=1, (b)=2, ... it answers
 
     kind: ClassVar[str] = ""
     kinds: ClassVar[dict[str, type["Answer"]]] = {}
@@ -72,8 +73,11 @@ class Answer:
     # -- the key ----------------------------------------------------------------------------
     def entry(self, digits: int, rule: Rule) -> dict[str, Any]:
         """This answer's entry in key.json (JSON values only)."""
-        return {"key": self.key, "label": self.label, "kind": self.kind, **self.payload(digits),
-                "tolerance": self.tolerance or self.default_tolerance(rule)}
+        entry = {"key": self.key, "label": self.label, "kind": self.kind, **self.payload(digits),
+                 "tolerance": self.tolerance or self.default_tolerance(rule)}
+        if self.part is not None:
+            entry["part"] = self.part
+        return entry
 
     def payload(self, digits: int) -> dict[str, Any]:
         raise NotImplementedError
