@@ -58,8 +58,10 @@ def forward(given, weights=None):
 
 
 def loss(given, weights=None) -> float:
+    """The loss; cross-entropies from the logits so that a saturated output stays finite."""
     y = np.array(given["y"].tolist(), float).ravel()
-    yhat = forward(given, weights)[1][-1]
+    zs, outs = forward(given, weights)
+    z, yhat = zs[-1], outs[-1]
     kind = given["loss"]
     if kind == "mse_half":
         return 0.5 * float(np.sum((yhat - y) ** 2))
@@ -67,8 +69,8 @@ def loss(given, weights=None) -> float:
         return float(np.mean((yhat - y) ** 2))
     if kind == "mse_sum":
         return float(np.sum((yhat - y) ** 2))
-    if kind == "bce":
-        return float(-np.sum(y * np.log(yhat) + (1 - y) * np.log(1 - yhat)))
-    if kind == "ce":
-        return float(-np.sum(y * np.log(yhat)))
+    if kind == "bce":  # ln σ(z) = -softplus(-z), ln(1 - σ(z)) = -softplus(z)
+        return float(np.sum(y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)))
+    if kind == "ce":  # ln softmax(z)_k = z_k - logsumexp(z)
+        return float(-np.sum(y * (z - (z.max() + np.log(np.sum(np.exp(z - z.max())))))))
     raise ValueError(kind)

@@ -1,9 +1,17 @@
-"""Activation functions, each twice: exact (SymPy) for solving and NumPy for checking.
+"""Activation functions, three times: exact (SymPy) for solving, NumPy for checking, and a
+precise mpmath twin for values whose closed form is too long or too costly to keep.
 
-The two paths share no code on purpose: the NumPy one is the independent recomputation that
-guards the exact one. Derivatives of smooth functions are obtained by SymPy differentiation of
-the definition; the piecewise ones follow the seeds' conventions at the kink, stated in
-``kink_rule`` so the solution text can say which one is used.
+The NumPy path shares no code with the other two on purpose: it is the independent
+recomputation that guards them. Derivatives of smooth functions are obtained by SymPy
+differentiation of the definition; the piecewise ones follow the seeds' conventions at the
+kink, stated in ``kink_rule`` (TeX math) and ``kink_scope`` (what the rule covers) so the text
+can say which one is used. ELU'(0) = 1 for every α (the slope from the right), as in the seeds;
+PyTorch uses α there.
+
+The precise twin (``precise``/``precise_grad``, 60 significant digits) is written in forms that
+lose no accuracy far out (GELU with erfc, σ'(z) = σ(z)σ(−z), tanh' = sech², ELU with expm1):
+evaluating a closed form such as -150 (1 + erf(-150√2)) by SymPy would need ~20 000 digits to
+tell it from zero.
 """
 
 from __future__ import annotations
@@ -12,10 +20,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import mpmath
 import numpy as np
 import sympy as sp
 
 _z = sp.Symbol("z", real=True)
+
+WORK_DIGITS = 60  # precision of the twins; shown values keep 50 (worksheetgen.nets.PRECISION)
+MP = mpmath.MPContext()  # a private context: nobody else's mpmath precision changes
+MP.dps = WORK_DIGITS
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,15 @@ class Activation:
     numeric_grad: Callable[[np.ndarray, float], np.ndarray]
     kinks: tuple[int, ...] = ()  # points where g is not differentiable
     uses_alpha: bool = False
-    kink_rule: str = ""
+    kink_rule: str = ""  # TeX math: the derivative used at the kink
+    kink_scope: str = ""  # TeX text after the rule, when it holds for every alpha by convention
+    precise: Callable[[Any, Any], Any] | None = None  # mpmath twin of ``exact`` (MP context)
+    precise_grad: Callable[[Any, Any], Any] | None = None
+
+    @property
+    def kink_note(self) -> str:
+        """The convention at the kink as TeX text ('' for smooth functions)."""
+        return f"${self.kink_rule}${self.kink_scope}" if self.kink_rule else ""
 
     def at(self, z: Any, alpha: Any = 0) -> sp.Expr:
         return self.exact(sp.sympify(z), sp.sympify(alpha))
@@ -58,7 +79,31 @@ def _sigmoid_np(z: np.ndarray, alpha: float = 0.0) -> np.ndarray:
     return out
 
 
-_erf = np.vectorize(math.erf, otypes=[float])
+_erfc = np.vectorize(math.erfc, otypes=[float])
+
+
+def _gelu_np(z: np.ndarray, alpha: float = 0.0) -> np.ndarray:
+    z = np.asarray(z, dtype=float)
+    return 0.5 * z * _erfc(-z / math.sqrt(2))  # 1 + erf(t) = erfc(-t), without cancellation
+
+
+def _gelu_grad_np(z: np.ndarray, alpha: float = 0.0) -> np.ndarray:
+    z = np.asarray(z, dtype=float)
+    return 0.5 * _erfc(-z / math.sqrt(2)) + z * np.exp(-z**2 / 2) / math.sqrt(2 * math.pi)
+
+
+# -- the precise twins (mpmath, context MP) ---------------------------------------------------
+def _mp_sigmoid(z: Any) -> Any:
+    return 1 / (1 + MP.exp(-z))  # mpf exponents are unbounded: no overflow either way
+
+
+def _mp_gelu(z: Any, a: Any = 0) -> Any:
+    return z / 2 * MP.erfc(-z / MP.sqrt(2))
+
+
+def _mp_gelu_grad(z: Any, a: Any = 0) -> Any:
+    return MP.erfc(-z / MP.sqrt(2)) / 2 + z * MP.exp(-z * z / 2) / MP.sqrt(2 * MP.pi)
+
 
 _sig_f, _sig_g = _smooth(1 / (1 + sp.exp(-_z)))
 _tanh_f, _tanh_g = _smooth(sp.tanh(_z))
@@ -84,6 +129,7 @@ ACTIVATIONS: dict[str, Activation] = {
             _id_f, _id_g,
             lambda z, a=0: np.asarray(z, dtype=float),
             lambda z, a=0: np.ones_like(np.asarray(z, dtype=float)),
+            precise=lambda z, a=0: z, precise_grad=lambda z, a=0: MP.mpf(1),
         ),
         Activation(
             "relu", r"\operatorname{ReLU}", r"\max(0, z)",
@@ -94,6 +140,8 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z, a=0: (np.asarray(z, dtype=float) > 0).astype(float),
             kinks=(0,),
             kink_rule=r"\operatorname{ReLU}'(0) = 0",
+            precise=lambda z, a=0: z if z > 0 else MP.mpf(0),
+            precise_grad=lambda z, a=0: MP.mpf(1) if z > 0 else MP.mpf(0),
         ),
         Activation(
             "leaky_relu", r"\operatorname{LeakyReLU}",
@@ -105,6 +153,8 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z, a=0.01: np.where(np.asarray(z, float) > 0, 1.0, a),
             kinks=(0,), uses_alpha=True,
             kink_rule=r"\operatorname{LeakyReLU}'(0) = \alpha",
+            precise=lambda z, a: z if z > 0 else a * z,
+            precise_grad=lambda z, a: MP.mpf(1) if z > 0 else MP.mpf(a),
         ),
         Activation(
             "elu", r"\operatorname{ELU}",
@@ -116,33 +166,41 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z, a=1.0: np.where(np.asarray(z, float) >= 0, 1.0, a * np.exp(np.minimum(z, 0))),
             kinks=(0,), uses_alpha=True,
             kink_rule=r"\operatorname{ELU}'(0) = 1",
+            kink_scope=r" for every $\alpha$",  # the slope from the right; from the left it is alpha
+            precise=lambda z, a: z if z >= 0 else a * MP.expm1(z),
+            precise_grad=lambda z, a: MP.mpf(1) if z >= 0 else a * MP.exp(z),
         ),
         Activation(
             "sigmoid", r"\sigma", r"\frac{1}{1 + e^{-z}}", r"\sigma(z)\,(1 - \sigma(z))",
             _sig_f, _sig_g,
             _sigmoid_np,
-            lambda z, a=0: _sigmoid_np(z) * (1 - _sigmoid_np(z)),
+            lambda z, a=0: _sigmoid_np(z) * _sigmoid_np(-np.asarray(z, dtype=float)),
+            precise=lambda z, a=0: _mp_sigmoid(z),
+            precise_grad=lambda z, a=0: _mp_sigmoid(z) * _mp_sigmoid(-z),
         ),
         Activation(
             "tanh", r"\tanh", r"\frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}", r"1 - \tanh^2(z)",
             _tanh_exact, _tanh_grad_exact,
             lambda z, a=0: np.tanh(np.asarray(z, dtype=float)),
             lambda z, a=0: 1 - np.tanh(np.asarray(z, dtype=float)) ** 2,
+            precise=lambda z, a=0: MP.tanh(z),
+            precise_grad=lambda z, a=0: MP.sech(z) ** 2,
         ),
         Activation(
             "silu", r"\operatorname{SiLU}", r"\frac{z}{1 + e^{-z}}",
             r"\sigma(z)\,(1 + z\,(1 - \sigma(z)))",
             _silu_f, _silu_g,
             lambda z, a=0: np.asarray(z, float) * _sigmoid_np(z),
-            lambda z, a=0: _sigmoid_np(z) * (1 + np.asarray(z, float) * (1 - _sigmoid_np(z))),
+            lambda z, a=0: _sigmoid_np(z) * (1 + np.asarray(z, float) * _sigmoid_np(-np.asarray(z, float))),
+            precise=lambda z, a=0: z * _mp_sigmoid(z),
+            precise_grad=lambda z, a=0: _mp_sigmoid(z) * (1 + z * _mp_sigmoid(-z)),
         ),
         Activation(
             "gelu", r"\operatorname{GELU}", r"z\,\Phi(z) = \frac{z}{2}\left(1 + \operatorname{erf}\frac{z}{\sqrt{2}}\right)",
             r"\Phi(z) + z\,\varphi(z)",
             _gelu_f, _gelu_g,
-            lambda z, a=0: 0.5 * np.asarray(z, float) * (1 + _erf(np.asarray(z, float) / math.sqrt(2))),
-            lambda z, a=0: 0.5 * (1 + _erf(np.asarray(z, float) / math.sqrt(2)))
-            + np.asarray(z, float) * np.exp(-np.asarray(z, float) ** 2 / 2) / math.sqrt(2 * math.pi),
+            _gelu_np, _gelu_grad_np,
+            precise=_mp_gelu, precise_grad=_mp_gelu_grad,
         ),
     ]
 }

@@ -1,24 +1,34 @@
-"""Small dense networks, exactly (SymPy) and independently (NumPy).
+"""Small dense networks, exactly (SymPy), precisely (mpmath twins) and independently (NumPy).
 
 Weights are kept canonically as ``A`` with ``z = A a + b`` (``A`` is n_out × n_in). What the
 student sees depends on the convention: ``"WT"`` shows ``W = Aᵀ`` and writes ``z = Wᵀa`` (seeds
 000/001/002 Q3), optionally with the bias as row 0 of ``W`` and ``x₀ = 1``; ``"W"`` shows ``W = A``
 and writes ``z = Wa + b`` (seed 004). Both families that use networks (forward_pass, backprop)
-share the declarations, the sampler and the solver here.
+share the declarations, the sampler, the solver and the teaching rules here.
+
+Cost is bounded by construction. Every value is computed twice on the solving side: as a
+closed form (SymPy) and as a 60-digit mpmath twin written in forms that stay accurate far out
+(loss from the logits, GELU with erfc, ...). A closed form is kept only while it is short
+(:data:`MAX_CLOSED_FORM_OPS` operations) and loses few digits to cancellation (:func:`settle`);
+otherwise the value is the twin as a 50-digit Float, and nothing downstream builds on the long form. So a unit costs a bounded amount
+of work whatever the depth, width or size of the numbers, and the largest network the
+parameters allow (5 layers of 6 units) solves in a fraction of a second.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 import numpy as np
 import sympy as sp
 
 from worksheetgen import activations
-from worksheetgen.errors import WorksheetError
+from worksheetgen.activations import MP
+from worksheetgen.errors import CheckError, WorksheetError
+from worksheetgen.family import Record
 from worksheetgen.params import Choice, Int, ListOf, Matrix, Number, Param
-from worksheetgen.sampling import require_grid, grid_param, grid_values, nonzero_grid_values
+from worksheetgen.sampling import grid_param, grid_values, nonzero_grid_values, require_grid
 
 OUTPUT_ACTIVATIONS = activations.NAMES + ("softmax", "same")
 LOSSES = ("mse_half", "mse_mean", "mse_sum", "bce", "ce", "none")
@@ -38,9 +48,15 @@ LOSS_NAME = {
 }
 DEFAULT_ALPHA = {"leaky_relu": sp.Rational(1, 100), "elu": sp.Integer(1)}
 
+PRECISION = 50  # digits of a value whose closed form is not kept
+MAX_CLOSED_FORM_OPS = 24  # longer closed forms are not shown (nobody reads them) nor kept
+MAX_LARGE_PRE_ACTIVATION = 50  # |z| above this on a random draw is refused (hand computation)
+
 NET_PARAMS: tuple[Param, ...] = (
     Param("layers", ListOf(Int(1, 6), min_length=2, max_length=5), [2, 2, 2],
-          "units per layer, input first (2 to 5 layers of 1 to 6 units)"),
+          "units per layer, input first (2 to 5 layers of 1 to 6 units); every size is cheap: closed "
+          f"forms are kept up to {MAX_CLOSED_FORM_OPS} operations, longer values are exact to {PRECISION} "
+          "digits, and one draw of the largest network solves in well under a second"),
     Param("convention", Choice(("WT", "W")), "WT",
           "WT: z = Wᵀa with W ∈ ℝ^{in×out} (seeds 000-002); W: z = Wa + b with W ∈ ℝ^{out×in} (seed 004)"),
     Param("bias", Choice(("row", "vector", "none")), "row",
@@ -51,24 +67,51 @@ NET_PARAMS: tuple[Param, ...] = (
     Param("alpha", Number(positive=True), None, "α of leaky ReLU (default 0.01) / ELU (default 1)"),
     Param("loss", Choice(LOSSES), "mse_half", "loss; 'none' asks for the forward values only"),
     Param("weights", ListOf(Matrix(), min_length=1, max_length=4), None,
-          "weight matrices as shown to students (in the chosen convention, bias row first for bias = row)"),
-    Param("biases", ListOf(Matrix(), min_length=1, max_length=4), None, "bias vectors (bias = vector)"),
-    Param("x", ListOf(Number(), min_length=1, max_length=6), None, "input vector"),
-    Param("y", ListOf(Number(), min_length=1, max_length=6), None, "target vector"),
+          "weight matrices as shown to students (in the chosen convention, bias row first for bias = row); "
+          "drawn from weight_grid (never 0) if omitted"),
+    Param("biases", ListOf(Matrix(), min_length=1, max_length=4), None,
+          "bias vectors (bias = vector); drawn from weight_grid if omitted"),
+    Param("x", ListOf(Number(), min_length=1, max_length=6), None,
+          "input vector; drawn from input_grid (never 0) if omitted"),
+    Param("y", ListOf(Number(), min_length=1, max_length=6), None,
+          "target vector; drawn (from target_grid for squared errors, one-hot for ce, 0/1 for bce) if omitted"),
     Param("diagram", Choice(("plain", "weights", "none")), "plain",
           "network figure beside the question: plain, with weights on the edges, or none"),
-    grid_param("weight_grid", (-1, 1, 0.1), "[lo, hi, step] for drawn weights and biases"),
-    grid_param("input_grid", (-3, 3, 1), "[lo, hi, step] for a drawn input"),
+    grid_param("weight_grid", (-1, 1, 0.1), "[lo, hi, step] for drawn weights (never 0) and biases"),
+    grid_param("input_grid", (-3, 3, 1), "[lo, hi, step] for a drawn input (never 0)"),
     grid_param("target_grid", (0, 1, 0.1), "[lo, hi, step] for drawn regression targets"),
 )
+
+# The parameters whose values the network itself depends on: what the teaching rules read.
+NETWORK_VALUES = ("weights", "biases", "x", "alpha")
+
+
+@dataclass(frozen=True)
+class NetGiven(Record):
+    """The givens of a dense-network exercise (as the student reads them)."""
+
+    layers: list[int]
+    convention: str
+    bias: str
+    activation: str
+    output_activation: str  # resolved: never 'same'
+    alpha: sp.Rational
+    loss: str
+    weights: list[sp.Matrix]  # as shown, in the chosen convention
+    biases: list[sp.Matrix] | None
+    x: sp.Matrix
+    y: sp.Matrix | None
+    diagram: str
 
 
 def validate_net(options: dict[str, Any]) -> None:
     sizes = options["layers"]
     n_layers = len(sizes) - 1
     out_act = output_activation(options)
-    for key in ("weight_grid", "input_grid", "target_grid"):
-        require_grid(options, key)
+    # Weights and inputs are drawn without 0, so their grids need a non-zero point.
+    require_grid(options, "weight_grid", nonzero=options["weights"] is None)
+    require_grid(options, "input_grid", nonzero=options["x"] is None)
+    require_grid(options, "target_grid")
     if options["bias"] == "row" and options["convention"] != "WT":
         raise WorksheetError("bias = 'row' needs convention = 'WT'", field="bias",
                              allowed="'vector' or 'none' with convention 'W'")
@@ -119,19 +162,33 @@ def validate_net(options: dict[str, Any]) -> None:
             raise WorksheetError("y is not binary", field="y", allowed="0 or 1 entries for binary cross-entropy")
 
 
+def drawn_values(options: dict[str, Any]) -> set[str]:
+    """The network parameters the sampler really draws at random for these options.
+
+    ``alpha`` left unset takes a fixed default (not a draw), ``biases`` are drawn only for
+    bias = 'vector' and ``y`` only when there is a loss: counting those as drawn would hold an
+    exercise whose every number is pinned (seed 004 Ex2) to rules about random draws."""
+    drawn = {name for name in ("weights", "x") if options[name] is None}
+    if options["bias"] == "vector" and options["biases"] is None:
+        drawn.add("biases")
+    if options["loss"] != "none" and options["y"] is None:
+        drawn.add("y")
+    return drawn
+
+
 def output_activation(options: dict[str, Any]) -> str:
     out = options["output_activation"]
     return options["activation"] if out == "same" else out
 
 
-def display_shape(n_in: int, n_out: int, options: dict[str, Any]) -> tuple[int, int]:
+def display_shape(n_in: int, n_out: int, options: Any) -> tuple[int, int]:
     if options["convention"] == "W":
         return (n_out, n_in)
     return (n_in + (1 if options["bias"] == "row" else 0), n_out)
 
 
 def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-    """Concrete givens of a network exercise (pinned values kept, the rest drawn on grids)."""
+    """The fields of a :class:`NetGiven` (pinned values kept, the rest drawn on grids)."""
     sizes = list(options["layers"])
     act = options["activation"]
     out_act = output_activation(options)
@@ -159,16 +216,16 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
             y = [sp.Integer(int(v)) for v in rng.integers(0, 2, size=sizes[-1])]
         else:
             y = grid_values(rng, *options["target_grid"], size=sizes[-1])
-    return {
-        "layers": sizes, "convention": options["convention"], "bias": options["bias"],
-        "activation": act, "output_activation": out_act, "alpha": alpha, "loss": loss,
-        "weights": [sp.Matrix(w) for w in weights],
-        "biases": [sp.Matrix(b) for b in biases] if biases is not None else None,
-        "x": sp.Matrix(list(x)), "y": sp.Matrix(list(y)) if y is not None else None,
-    }
+    return dict(
+        layers=sizes, convention=options["convention"], bias=options["bias"],
+        activation=act, output_activation=out_act, alpha=alpha, loss=loss,
+        weights=[sp.Matrix(w) for w in weights],
+        biases=[sp.Matrix(b) for b in biases] if biases is not None and options["bias"] == "vector" else None,
+        x=sp.Matrix(list(x)), y=sp.Matrix(list(y)) if y is not None else None,
+    )
 
 
-def canonical(given: dict[str, Any]) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
+def canonical(given: Any) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     """(A, b) per layer with z = A a + b, from the weights as shown."""
     As, bs = [], []
     for l, w in enumerate(given["weights"]):
@@ -185,6 +242,91 @@ def canonical(given: dict[str, Any]) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     return As, bs
 
 
+# -- exact values and their precise twins ---------------------------------------------------------
+def to_mp(v: Any) -> Any:
+    """The twin of a given (an exact rational) in the precise context."""
+    r = sp.Rational(v)
+    return MP.mpf(int(r.p)) / int(r.q)
+
+
+def is_closed(v: Any) -> bool:
+    """True for an exact value (rational or closed form), False for a value kept as digits."""
+    return not (isinstance(v, sp.Basic) and v.has(sp.Float))
+
+
+def settle(expr: Any, twin: Any, max_ops: int | None = MAX_CLOSED_FORM_OPS) -> sp.Expr:
+    """The exact value ``expr`` if it is rational, or a closed form short enough (``max_ops``
+    operations; None: any length) and safe to evaluate; else its precise twin as a
+    PRECISION-digit Float (exactly 0 stays the integer 0). ``expr`` None: there is no closed
+    form (an input is already digits).
+
+    Safe means: evaluated at a fixed SAFE_DIGITS digits it agrees with the twin to AGREE_DIGITS
+    digits, so it loses fewer than SAFE_DIGITS - AGREE_DIGITS digits to cancellation and SymPy's
+    adaptive evalf (key, rounding, cross-check) needs only a few hundred bits for it. SymPy's own
+    evalf cannot be the test: for 1/2 - erf(150√2)/2 it jumps straight to 65 000 bits, where
+    mpmath's erf series takes minutes."""
+    if expr is not None:
+        expr = sp.sympify(expr)
+        if expr.is_Rational:
+            return expr
+        if is_closed(expr) and (max_ops is None or sp.count_ops(expr) <= max_ops) and _agrees(expr, twin):
+            return expr
+    if twin == 0:
+        return sp.Integer(0)  # a twin is exactly 0 only from an exact 0 (a dead unit, a 0 weight)
+    return sp.Float(twin, PRECISION)
+
+
+SAFE_DIGITS = 100
+AGREE_DIGITS = 45  # the twins are good to ~55 digits after a few layers of 60-digit arithmetic
+
+
+def _agrees(expr: sp.Expr, twin: Any) -> bool:
+    with MP.workdps(SAFE_DIGITS):
+        try:
+            value = _fixed(expr)
+        except (_Unsupported, ValueError, ZeroDivisionError, OverflowError):
+            return False
+        if not MP.isfinite(value) or MP.im(value) != 0:
+            return False
+        scale = max(abs(value), abs(twin))
+        return scale == 0 or abs(value - twin) <= MP.mpf(10) ** -AGREE_DIGITS * scale
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _fixed(e: sp.Expr) -> Any:
+    """A closed form evaluated at MP's current precision, without SymPy's adaptive refinement
+    (the node types the activations, softmax and losses build)."""
+    if e.is_Rational:
+        return MP.mpf(int(e.p)) / int(e.q)
+    if e is sp.pi:
+        return +MP.pi
+    if e is sp.E:
+        return +MP.e
+    if isinstance(e, sp.Add):
+        return MP.fsum(_fixed(a) for a in e.args)
+    if isinstance(e, sp.Mul):
+        return MP.fprod(_fixed(a) for a in e.args)
+    if isinstance(e, sp.Pow):
+        base, exponent = e.args
+        if exponent.is_Integer:
+            return _fixed(base) ** int(exponent)
+        return MP.power(_fixed(base), _fixed(exponent))
+    if isinstance(e, sp.exp):
+        return MP.exp(_fixed(e.args[0]))
+    if isinstance(e, sp.log):
+        return MP.log(_fixed(e.args[0]))
+    if isinstance(e, sp.erf):
+        return MP.erf(_fixed(e.args[0]))
+    raise _Unsupported(type(e).__name__)
+
+
+def _sigmoid_mp(z: Any) -> Any:
+    return 1 / (1 + MP.exp(-z))
+
+
 @dataclass
 class Layer:
     index: int  # 1-based
@@ -193,22 +335,13 @@ class Layer:
     z: sp.Matrix
     a: sp.Matrix
     dz: sp.Matrix | None = None  # g'(z), elementwise (not for softmax)
-
-
-PRECISION = 50  # digits kept once a closed form grows too large to be worth showing
-MAX_CLOSED_FORM_OPS = 24
-
-
-def tame(v: sp.Expr) -> sp.Expr:
-    """Keep a value exact while its closed form is small; past that, a 50-digit Float.
-
-    Closed forms of deep sigmoid/tanh nets grow exponentially with depth; nobody reads them,
-    and evaluating them for every comparison costs minutes. Fifty digits lose nothing a sheet
-    prints (4 digits) or the cross-check can see (rtol 1e-9).
-    """
-    if isinstance(v, sp.Rational) or sp.count_ops(v) <= MAX_CLOSED_FORM_OPS:
-        return v
-    return sp.Float(sp.N(v, PRECISION), PRECISION)
+    # Precise twins (mpmath, 60 digits), entry by entry.
+    a_in_mp: list[Any] = field(default_factory=list)
+    z_mp: list[Any] = field(default_factory=list)
+    a_mp: list[Any] = field(default_factory=list)
+    dz_mp: list[Any] | None = None
+    A: sp.Matrix | None = None  # canonical weights and bias of the layer: z = A a_in + b
+    b: sp.Matrix | None = None
 
 
 def softmax_exact(z: sp.Matrix) -> sp.Matrix:
@@ -217,76 +350,169 @@ def softmax_exact(z: sp.Matrix) -> sp.Matrix:
     return sp.Matrix([e / total for e in exps])
 
 
-def forward(given: dict[str, Any]) -> list[Layer]:
+def _softmax_mp(z: Sequence[Any]) -> list[Any]:
+    top = max(z)
+    exps = [MP.exp(v - top) for v in z]
+    total = MP.fsum(exps)
+    return [e / total for e in exps]
+
+
+def forward(given: Any) -> list[Layer]:
     As, bs = canonical(given)
     n_layers = len(As)
-    alpha = given["alpha"]
-    a = given["x"]
+    alpha, alpha_mp = given["alpha"], to_mp(given["alpha"])
+    a = list(given["x"])
+    a_mp = [to_mp(v) for v in a]
     layers = []
     for l in range(n_layers):
+        rows, b = As[l].tolist(), list(bs[l])
+        rows_mp = [[to_mp(v) for v in row] for row in rows]
         name = given["output_activation"] if l == n_layers - 1 else given["activation"]
-        z = (As[l] * a + bs[l]).applyfunc(tame)
+        exact_in = all(map(is_closed, a))
+        z, z_mp = [], []
+        for row, row_mp, bias in zip(rows, rows_mp, b):
+            twin = MP.fsum(w * v for w, v in zip(row_mp, a_mp)) + to_mp(bias)
+            closed = sum((w * v for w, v in zip(row, a)), bias) if exact_in else None
+            z.append(settle(closed, twin))
+            z_mp.append(twin)
         if name == "softmax":
-            out, dz = softmax_exact(z).applyfunc(tame), None
+            out_mp = _softmax_mp(z_mp)
+            closed_out = list(softmax_exact(sp.Matrix(z))) if all(map(is_closed, z)) else [None] * len(z)
+            out = [settle(c, t) for c, t in zip(closed_out, out_mp)]
+            dz, dz_mp = None, None
         else:
             g = activations.get(name)
-            out = sp.Matrix([tame(g.at(v, alpha)) for v in z])
-            dz = sp.Matrix([tame(g.grad_at(v, alpha)) for v in z])
-        layers.append(Layer(l + 1, name, a, z, out, dz))
-        a = out
+            out_mp = [g.precise(v, alpha_mp) for v in z_mp]
+            dz_mp = [g.precise_grad(v, alpha_mp) for v in z_mp]
+            out = [settle(g.at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, out_mp)]
+            dz = sp.Matrix([settle(g.grad_at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, dz_mp)])
+        layers.append(Layer(l + 1, name, sp.Matrix(a), sp.Matrix(z), sp.Matrix(out), dz,
+                            a_in_mp=a_mp, z_mp=z_mp, a_mp=out_mp, dz_mp=dz_mp, A=As[l], b=bs[l]))
+        a, a_mp = out, out_mp
     return layers
 
 
-def loss_exact(loss: str, yhat: sp.Matrix, y: sp.Matrix) -> tuple[sp.Expr, list[sp.Expr], sp.Matrix]:
-    """(L, per-output terms, ∂L/∂ŷ)."""
-    K = len(yhat)
-    if loss in ("mse_half", "mse_mean", "mse_sum"):
-        c = {"mse_half": sp.Rational(1, 2), "mse_mean": sp.Rational(1, K), "mse_sum": sp.Integer(1)}[loss]
-        terms = [(yhat[k] - y[k]) ** 2 for k in range(K)]
-        return c * sum(terms), terms, sp.Matrix([2 * c * (yhat[k] - y[k]) for k in range(K)])
-    if loss == "bce":
-        terms = [-(y[k] * sp.log(yhat[k]) + (1 - y[k]) * sp.log(1 - yhat[k])) for k in range(K)]
-        grad = [-(y[k] / yhat[k]) + (1 - y[k]) / (1 - yhat[k]) for k in range(K)]
-        return sum(terms), terms, sp.Matrix(grad)
-    if loss == "ce":
-        terms = [-y[k] * sp.log(yhat[k]) for k in range(K)]
-        return sum(terms), terms, sp.Matrix([-y[k] / yhat[k] for k in range(K)])
-    raise ValueError(loss)
+@dataclass
+class Loss:
+    value: sp.Expr
+    terms: list[sp.Expr]  # per output unit
+    dl_dyhat: sp.Matrix  # ∂L/∂ŷ
+    value_mp: Any
+    dl_dyhat_mp: list[Any]
 
 
-def backward(given: dict[str, Any], layers: list[Layer]) -> list[sp.Matrix]:
-    """δ^{[l]} = ∂L/∂z^{[l]} for every layer, by the chain rule."""
-    As, _ = canonical(given)
-    yhat, y = layers[-1].a, given["y"]
+def loss_exact(given: Any, layers: list[Layer]) -> Loss:
+    """L, its per-output terms and ∂L/∂ŷ. The twins of the cross-entropies are computed from the
+    logits (log-sigmoid, log-sum-exp): ŷ = σ(40) is 1 - 4·10⁻¹⁸, and ln(1 - ŷ) from ŷ's digits
+    would be ln 0."""
+    kind = given["loss"]
     last = layers[-1]
-    if last.activation == "softmax":
-        # With cross-entropy the softmax Jacobian collapses to ŷ − y (seed 002 Q2.4).
-        delta = yhat - y
-    elif last.activation == "sigmoid" and given["loss"] == "bce":
-        delta = yhat - y
+    yhat, z_mp, s_mp = list(last.a), last.z_mp, last.a_mp
+    y = list(given["y"])
+    y_mp = [to_mp(v) for v in y]
+    K = len(yhat)
+    exact = all(map(is_closed, yhat))
+    if kind in ("mse_half", "mse_mean", "mse_sum"):
+        c = {"mse_half": sp.Rational(1, 2), "mse_mean": sp.Rational(1, K), "mse_sum": sp.Integer(1)}[kind]
+        terms_mp = [(s_mp[k] - y_mp[k]) ** 2 for k in range(K)]
+        terms = [settle((yhat[k] - y[k]) ** 2 if exact else None, terms_mp[k]) for k in range(K)]
+        grad_mp = [2 * to_mp(c) * (s_mp[k] - y_mp[k]) for k in range(K)]
+        grad = [settle(2 * c * (yhat[k] - y[k]) if exact else None, grad_mp[k]) for k in range(K)]
+        total_mp = to_mp(c) * MP.fsum(terms_mp)
+        total = settle(c * sum(terms) if all(map(is_closed, terms)) else None, total_mp)
+    elif kind == "bce":
+        # y softplus(-z) + (1 - y) softplus(z) = -(y ln σ(z) + (1 - y) ln(1 - σ(z))).
+        terms_mp = [y_mp[k] * MP.log1p(MP.exp(-z_mp[k])) + (1 - y_mp[k]) * MP.log1p(MP.exp(z_mp[k]))
+                    for k in range(K)]
+        terms = [settle(-(y[k] * sp.log(yhat[k]) + (1 - y[k]) * sp.log(1 - yhat[k])) if exact else None,
+                        terms_mp[k]) for k in range(K)]
+        # -y/σ(z) + (1 - y)/σ(-z) = -y (1 + e^{-z}) + (1 - y)(1 + e^{z})
+        grad_mp = [-y_mp[k] * (1 + MP.exp(-z_mp[k])) + (1 - y_mp[k]) * (1 + MP.exp(z_mp[k])) for k in range(K)]
+        grad = [settle(-(y[k] / yhat[k]) + (1 - y[k]) / (1 - yhat[k]) if exact else None, grad_mp[k])
+                for k in range(K)]
+        total_mp = MP.fsum(terms_mp)
+        total = settle(sum(terms) if all(map(is_closed, terms)) else None, total_mp)
+    elif kind == "ce":
+        top = max(z_mp)
+        lse = top + MP.log(MP.fsum(MP.exp(v - top) for v in z_mp))
+        terms_mp = [-y_mp[k] * (z_mp[k] - lse) for k in range(K)]
+        terms = [sp.Integer(0) if y[k] == 0 else settle(-y[k] * sp.log(yhat[k]) if exact else None, terms_mp[k])
+                 for k in range(K)]
+        grad_mp = [-y_mp[k] / s_mp[k] for k in range(K)]
+        grad = [settle(-y[k] / yhat[k] if exact else None, grad_mp[k]) for k in range(K)]
+        total_mp = MP.fsum(terms_mp)
+        total = settle(sum(terms) if all(map(is_closed, terms)) else None, total_mp)
     else:
-        _, _, dl_dyhat = loss_exact(given["loss"], yhat, y)
-        delta = sp.matrix_multiply_elementwise(dl_dyhat, last.dz)
-    deltas = [delta.applyfunc(tame)]
+        raise CheckError(f"dense network: no loss {kind!r} to compute")
+    return Loss(total, terms, sp.Matrix(grad), total_mp, grad_mp)
+
+
+def backward(given: Any, layers: list[Layer]) -> tuple[list[sp.Matrix], list[list[Any]]]:
+    """δ^{[l]} = ∂L/∂z^{[l]} for every layer by the chain rule, with their twins."""
+    last = layers[-1]
+    yhat, y = list(last.a), list(given["y"])
+    y_mp = [to_mp(v) for v in y]
+    K = len(yhat)
+    exact = all(map(is_closed, yhat))
+    if last.activation == "softmax":
+        # With cross-entropy the softmax Jacobian collapses to ŷ − y (seed 002 Q2.4). Twin:
+        # s_k Σy − y_k = s_k (Σy − y_k) − y_k Σ_{j≠k} s_j, no cancellation when ŷ_k → 1.
+        s, total_y = last.a_mp, MP.fsum(y_mp)
+        twin = [s[k] * (total_y - y_mp[k]) - y_mp[k] * MP.fsum(s[j] for j in range(K) if j != k)
+                for k in range(K)]
+        delta = [settle(yhat[k] - y[k] if exact else None, twin[k]) for k in range(K)]
+    elif last.activation == "sigmoid" and given["loss"] == "bce":
+        # σ(z) − y = (1 − y) σ(z) − y σ(−z)
+        twin = [(1 - y_mp[k]) * _sigmoid_mp(v) - y_mp[k] * _sigmoid_mp(-v) for k, v in enumerate(last.z_mp)]
+        delta = [settle(yhat[k] - y[k] if exact else None, twin[k]) for k in range(K)]
+    else:
+        loss = loss_exact(given, layers)
+        grad, grad_mp = list(loss.dl_dyhat), loss.dl_dyhat_mp
+        twin = [grad_mp[k] * last.dz_mp[k] for k in range(K)]
+        closed = all(map(is_closed, grad)) and all(map(is_closed, last.dz))
+        delta = [settle(grad[k] * last.dz[k] if closed else None, twin[k]) for k in range(K)]
+    deltas, deltas_mp = [sp.Matrix(delta)], [twin]
     for l in range(len(layers) - 2, -1, -1):
-        back = As[l + 1].T * deltas[0]
-        deltas.insert(0, sp.matrix_multiply_elementwise(back, layers[l].dz).applyfunc(tame))
-    return deltas
+        layer = layers[l]
+        cols = layers[l + 1].A.T.tolist()  # column j of A: the weights out of unit j
+        nxt, nxt_mp = list(deltas[0]), deltas_mp[0]
+        closed = all(map(is_closed, nxt)) and all(map(is_closed, layer.dz))
+        twin = [MP.fsum(to_mp(w) * d for w, d in zip(col, nxt_mp)) * layer.dz_mp[j] for j, col in enumerate(cols)]
+        delta = [settle(sum((w * d for w, d in zip(col, nxt)), sp.Integer(0)) * layer.dz[j] if closed else None,
+                        twin[j]) for j, col in enumerate(cols)]
+        deltas.insert(0, sp.Matrix(delta))
+        deltas_mp.insert(0, twin)
+    return deltas, deltas_mp
 
 
-def weight_gradient(given: dict[str, Any], layers: list[Layer], deltas: list[sp.Matrix], l: int) -> sp.Matrix:
+def weight_gradient(given: Any, layers: list[Layer], deltas: list[sp.Matrix],
+                    deltas_mp: list[list[Any]], l: int) -> sp.Matrix:
     """∂L/∂W^{[l]} in the displayed convention (1-based l)."""
-    a_in, delta = layers[l - 1].a_in, deltas[l - 1]
+    layer = layers[l - 1]
+    a_in, a_mp = list(layer.a_in), list(layer.a_in_mp)
+    delta, d_mp = list(deltas[l - 1]), deltas_mp[l - 1]
+    if given["convention"] != "W" and given["bias"] == "row":
+        a_in, a_mp = [sp.Integer(1)] + a_in, [MP.mpf(1)] + a_mp
+    closed = all(map(is_closed, a_in)) and all(map(is_closed, delta))
+
+    def entry(j: int, i: int) -> sp.Expr:  # δ_j a_i
+        return settle(delta[j] * a_in[i] if closed else None, d_mp[j] * a_mp[i])
+
     if given["convention"] == "W":
-        return delta * a_in.T
-    if given["bias"] == "row":
-        a_in = sp.Matrix([1] + list(a_in))
-    return a_in * delta.T
+        return sp.Matrix(len(delta), len(a_in), lambda j, i: entry(j, i))
+    return sp.Matrix(len(a_in), len(delta), lambda i, j: entry(j, i))
 
 
 # -- independent NumPy path -------------------------------------------------------------------
-def numpy_forward_backward(given: dict[str, Any]) -> dict[str, Any]:
-    """Forward pass, loss and weight gradients with NumPy only (no SymPy expression reused)."""
+def _np_sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def numpy_forward_backward(given: Any) -> dict[str, Any]:
+    """Forward pass, loss and weight gradients with NumPy only (no SymPy or mpmath value reused).
+
+    Cross-entropies are computed from the logits (log-sigmoid, log-sum-exp), like the precise
+    twins: a true answer of 4·10⁻¹⁸ must not become 0 · ln 0 = NaN here."""
     conv, bias = given["convention"], given["bias"]
     alpha = float(given["alpha"])
     Ws = [np.array(w.tolist(), dtype=float) for w in given["weights"]]
@@ -313,27 +539,29 @@ def numpy_forward_backward(given: dict[str, Any]) -> dict[str, Any]:
     if given["loss"] == "none":
         return result
     y = np.array(given["y"].tolist(), dtype=float).ravel()
-    yhat = outs[-1]
+    yhat, z_out = outs[-1], zs[-1]
     loss = given["loss"]
-    if loss == "mse_half":
-        L, g = 0.5 * np.sum((yhat - y) ** 2), yhat - y
-    elif loss == "mse_mean":
-        L, g = np.mean((yhat - y) ** 2), 2 * (yhat - y) / len(y)
-    elif loss == "mse_sum":
-        L, g = np.sum((yhat - y) ** 2), 2 * (yhat - y)
-    elif loss == "bce":
-        L = -np.sum(y * np.log(yhat) + (1 - y) * np.log(1 - yhat))
-        g = -(y / yhat) + (1 - y) / (1 - yhat)
-    else:
-        L, g = -np.sum(y * np.log(yhat)), -(y / yhat)
-    result["loss"] = L
-    # Backward: full Jacobian of the output activation, whatever it is.
     last = given["output_activation"]
-    if last == "softmax":
-        s = yhat
-        delta = (np.diag(s) - np.outer(s, s)).T @ g
+    if loss in ("mse_half", "mse_mean", "mse_sum"):
+        scale = {"mse_half": 0.5, "mse_mean": 1.0 / len(y), "mse_sum": 1.0}[loss]
+        result["loss"] = scale * np.sum((yhat - y) ** 2)
+        g = 2 * scale * (yhat - y)
+        if last == "softmax":  # full Jacobian of the softmax
+            delta = (np.diag(yhat) - np.outer(yhat, yhat)).T @ g
+        else:
+            delta = g * activations.get(last).numeric_grad(z_out, alpha)
+    elif loss == "bce" and last == "sigmoid":
+        # L = Σ y softplus(−z) + (1 − y) softplus(z); ∂L/∂z = −y σ(−z) + (1 − y) σ(z).
+        result["loss"] = np.sum(y * np.logaddexp(0.0, -z_out) + (1 - y) * np.logaddexp(0.0, z_out))
+        delta = -y * _np_sigmoid(-z_out) + (1 - y) * _np_sigmoid(z_out)
+    elif loss == "ce" and last == "softmax":
+        # L = −Σ y (z − logsumexp z); ∂L/∂z = softmax(z) Σy − y.
+        top = z_out.max()
+        lse = top + np.log(np.sum(np.exp(z_out - top)))
+        result["loss"] = -np.sum(y * (z_out - lse))
+        delta = yhat * y.sum() - y
     else:
-        delta = g * activations.get(last).numeric_grad(zs[-1], alpha)
+        raise CheckError(f"dense network check: loss {loss!r} with a {last} output is not taught")
     grads = [None] * len(Ws)
     for l in range(len(Ws) - 1, -1, -1):
         a_in = inputs[l]
@@ -352,29 +580,55 @@ def numpy_forward_backward(given: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def degenerate(given: dict[str, Any], layers: list[Layer]) -> str | None:
-    """Teaching constraints shared by the network families (applied to random draws only)."""
-    hidden = given["activation"]
-    g = activations.get(hidden)
+# -- teaching rules (applied to random draws only; see worksheetgen.family.Constraint) ---------
+def no_kink_hit(layers: list[Layer]) -> bool:
+    """No pre-activation exactly at a kink of its activation (the derivative is a convention there)."""
     for layer in layers:
-        act = layer.activation
-        kinks = () if act == "softmax" else activations.get(act).kinks
+        kinks = () if layer.activation == "softmax" else activations.get(layer.activation).kinks
         if any(v in kinks for v in layer.z):
-            return "no pre-activation exactly at a kink of the activation"
-    if g.kinks and hidden in ("relu",):
-        for layer in layers[:-1]:
-            if all(v <= 0 for v in layer.z):
-                return "not every ReLU unit of a hidden layer dead"
+            return False
+    return True
+
+
+def hidden_relu_alive(layers: list[Layer]) -> bool:
+    """Not every ReLU unit of a hidden layer dead."""
+    return not any(layer.activation == "relu" and all(v <= 0 for v in layer.z) for layer in layers[:-1])
+
+
+def output_relu_alive(layers: list[Layer]) -> bool:
     out = layers[-1]
-    if out.activation == "relu" and all(v <= 0 for v in out.z):
-        return "not every output ReLU unit dead"
-    for layer in layers:
-        if any(abs(float(v)) > 50 for v in layer.z):
-            return "pre-activations of moderate size"
-    return None
+    return not (out.activation == "relu" and all(v <= 0 for v in out.z))
 
 
-def diagram(given: dict[str, Any], show: str) -> list[Any]:
+def moderate(layers: list[Layer]) -> bool:
+    """Pre-activations a student can work with (|z| ≤ 50)."""
+    return all(abs(v) <= MAX_LARGE_PRE_ACTIVATION for layer in layers for v in layer.z_mp)
+
+
+def passes_gradient(given: Any, layers: list[Layer]) -> bool:
+    """Some weight gradient is non-zero for a generic target: the network itself does not block
+    every path back (all hidden ReLUs dead, a zero derivative at every output, ...). Decided on
+    the twins with a fixed irrational stand-in for ŷ − y, so no target is involved."""
+    last = layers[-1]
+    generic = [MP.sqrt(k + 2) for k in range(len(last.z_mp))]
+    if last.activation == "softmax" or (last.activation == "sigmoid" and given["loss"] == "bce"):
+        delta = generic  # δ = ŷ − y, never 0 for these outputs
+    else:
+        delta = [r * d for r, d in zip(generic, last.dz_mp)]
+    row_bias = given["convention"] != "W" and given["bias"] == "row"
+    for l in range(len(layers) - 1, -1, -1):
+        layer = layers[l]
+        inputs = ([MP.mpf(1)] if row_bias else []) + list(layer.a_in_mp)
+        if any(d != 0 for d in delta) and any(a != 0 for a in inputs):
+            return True
+        if l > 0:
+            cols = layer.A.T.tolist()
+            delta = [MP.fsum(to_mp(w) * d for w, d in zip(col, delta)) * layers[l - 1].dz_mp[j]
+                     for j, col in enumerate(cols)]
+    return False
+
+
+def diagram(given: Any, show: str) -> list[Any]:
     """The network figure the seeds show beside a forward-pass question (none, plain, weights)."""
     from worksheetgen import mathfmt
     from worksheetgen.figures import network_diagram

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from worksheetgen import nets
-from worksheetgen.errors import WorksheetError
-from worksheetgen.exercises.forward_pass import forward_answers, forward_check
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen import activations, nets
+from worksheetgen.answers import make_answer
+from worksheetgen.errors import CheckError, WorksheetError
+from worksheetgen.exercises.forward_pass import NETWORK_RULES, ForwardData, forward_check, forward_parts
+from worksheetgen.family import Constraint, Family, Solved
 from worksheetgen.params import Bool, ListOf, Number, Param, Text
 
 _TARGET = re.compile(r"^(?:W(\d)|w(\d)\[(\d),(\d)\])$")
@@ -64,6 +65,70 @@ def parse_target(text: str, given_or_options: dict[str, Any]) -> Target:
     return Target(layer, row, col)
 
 
+@dataclass(frozen=True)
+class BackpropGiven(nets.NetGiven):
+    targets: list[str]  # as written: 'W2', 'w1[2,1]'
+    learning_rate: sp.Rational | None  # None without the update
+    update: bool
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One asked gradient: the target, ∂L/∂target, and the weights before and after the step."""
+
+    target: Target
+    gradient: Any  # a number or a matrix
+    old: Any
+    new: Any  # None without the update
+
+
+@dataclass(frozen=True)
+class BackpropData(ForwardData):
+    deltas: list[sp.Matrix]  # δ^{[l]} = ∂L/∂z^{[l]}
+    grads: dict[int, sp.Matrix]  # ∂L/∂W^{[l]} as displayed, every layer
+    asked: list[Asked]
+    first_row: int  # 0 when W shows the bias as row 0, else 1
+    back_terms: list[list[list[tuple[Any, Any, int]]]]
+    lowest: int  # the lowest layer a target sits in: δ is worked back down to it
+    blocked: bool  # some hidden δ is 0
+    kink_notes: list[str]  # the derivative conventions at kinks the backward pass uses (TeX)
+
+
+def kink_notes(given: nets.NetGiven) -> list[str]:
+    """The conventions at the kink of every activation whose derivative the backward pass uses:
+    the hidden one (if there is a hidden layer) and the output one (its δ comes from g' unless it
+    is softmax or sigmoid with binary cross-entropy)."""
+    used = [given.activation] if len(given.layers) > 2 else []
+    if given.output_activation != "softmax" and not (given.output_activation == "sigmoid" and given.loss == "bce"):
+        used.append(given.output_activation)
+    notes: list[str] = []
+    for name in dict.fromkeys(used):
+        note = activations.get(name).kink_note
+        if note:
+            notes.append(note)
+    return notes
+
+
+def _nonzero(value: Any) -> bool:
+    return not sp.Matrix([value]).is_zero_matrix
+
+
+def _passes_gradient(given: Any, solved: Solved) -> bool:
+    return nets.passes_gradient(given, solved.data.layers)
+
+
+def _network_gradient(given: Any, solved: Solved) -> bool:
+    # A network that blocks every path back gives zero for every target y: that network is the
+    # instructor's (pinned) or refused by the rule above (drawn), so y is not redrawn for it.
+    return any(_nonzero(G) for G in solved.data.grads.values()) or not _passes_gradient(given, solved)
+
+
+def _asked_gradient(given: Any, solved: Solved) -> bool:
+    # Likewise: with the whole network's gradient zero no choice of targets helps.
+    return (any(_nonzero(item.gradient) for item in solved.data.asked)
+            or not any(_nonzero(G) for G in solved.data.grads.values()))
+
+
 class Backprop(Family):
     name = "backprop"
     title = "Backpropagation"
@@ -71,8 +136,16 @@ class Backprop(Family):
     params = nets.NET_PARAMS + (
         Param("targets", ListOf(Text(20), min_length=1, max_length=4), None,
               "what to differentiate: 'W2' (a whole matrix) or 'w1[2,1]' (one entry); drawn if omitted"),
-        Param("learning_rate", Number(positive=True), None, "learning rate η of the update"),
+        Param("learning_rate", Number(positive=True), None,
+              "learning rate η of the update; drawn from " + ", ".join(LEARNING_RATES) + " if omitted"),
         Param("update", Bool(), True, "also ask for one gradient-descent update of the targets"),
+    )
+    Given = BackpropGiven
+    Data = BackpropData
+    constraints = NETWORK_RULES + (
+        Constraint("a network that passes the gradient back", nets.NETWORK_VALUES, _passes_gradient),
+        Constraint("a non-zero gradient in the network", nets.NETWORK_VALUES + ("y",), _network_gradient),
+        Constraint("not every asked gradient zero", nets.NETWORK_VALUES + ("y", "targets"), _asked_gradient),
     )
 
     def validate(self, options: dict[str, Any]) -> None:
@@ -83,79 +156,75 @@ class Backprop(Family):
         for text in options["targets"] or []:
             parse_target(text, options)
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-        given = nets.sample_net(rng, options)
+    def drawn(self, options: dict[str, Any]) -> frozenset[str]:
+        drawn = nets.drawn_values(options)
+        if options["targets"] is None:
+            drawn.add("targets")
+        if options["learning_rate"] is None and options["update"]:
+            drawn.add("learning_rate")
+        return frozenset(drawn)
+
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> BackpropGiven:
+        net = nets.sample_net(rng, options)
         targets = options["targets"]
         if targets is None:
             # One entry of the first layer (the long chain) and the whole last layer.
-            rows, cols = nets.display_shape(given["layers"][0], given["layers"][1], given)
-            first = 0 if given["bias"] == "row" else 1
+            rows, cols = nets.display_shape(net["layers"][0], net["layers"][1], options)
+            first = 0 if net["bias"] == "row" else 1
             row = int(rng.integers(first, rows + first))
             col = int(rng.integers(1, cols + 1))
-            targets = [f"w1[{row},{col}]", f"W{len(given['layers']) - 1}"]
-        given["targets"] = list(targets)
+            targets = [f"w1[{row},{col}]", f"W{len(net['layers']) - 1}"]
         rate = options["learning_rate"]
         if rate is None and options["update"]:
             rate = sp.Rational(LEARNING_RATES[int(rng.integers(0, len(LEARNING_RATES)))])
-        given["learning_rate"] = rate
-        given["update"] = options["update"]
-        given["diagram"] = options["diagram"]
-        return given
+        return BackpropGiven(**net, diagram=options["diagram"], targets=list(targets),
+                             learning_rate=rate, update=options["update"])
 
-    def solve(self, given: dict[str, Any]) -> Solved:
+    def solve(self, given: BackpropGiven) -> Solved:
         layers = nets.forward(given)
-        answers, data = forward_answers(given, layers)
-        deltas = nets.backward(given, layers)
-        grads = {l: nets.weight_gradient(given, layers, deltas, l) for l in range(1, len(layers) + 1)}
-        targets = [parse_target(t, given) for t in given["targets"]]
-        eta = given["learning_rate"]
-        items = []
-        first = 0 if given["bias"] == "row" else 1
-        for t in targets:
-            W, G = given["weights"][t.layer - 1], grads[t.layer]
+        answers, data = forward_parts(given, layers)
+        deltas, deltas_mp = nets.backward(given, layers)
+        grads = {l: nets.weight_gradient(given, layers, deltas, deltas_mp, l) for l in range(1, len(layers) + 1)}
+        eta = given.learning_rate
+        if given.update and eta is None:
+            raise CheckError("backprop: an update is asked but no learning rate was drawn or given")
+        first = 0 if given.bias == "row" else 1
+        asked = []
+        for t in (parse_target(text, given) for text in given.targets):
+            W, G = given.weights[t.layer - 1], grads[t.layer]
             if t.row is None:
                 value, old = G, W
-                kind = "matrix"
             else:
                 value, old = G[t.row - first, t.col - 1], W[t.row - first, t.col - 1]
-                kind = "number"
-            answers.append(Answer(f"dL_d{t.key}", rf"\frac{{\partial L}}{{\partial {t.label}}}", value, kind))
-            new = old - eta * value if given["update"] else None
-            if given["update"]:
-                answers.append(Answer(f"{t.key}_new", t.new_label, new, kind))
-            items.append({"target": t, "gradient": value, "old": old, "new": new})
-        As, _ = nets.canonical(given)
+            answers.append(make_answer(f"dL_d{t.key}", rf"\frac{{\partial L}}{{\partial {t.label}}}", value))
+            new = old - eta * value if given.update else None
+            if given.update:
+                answers.append(make_answer(f"{t.key}_new", t.new_label, new))
+            asked.append(Asked(t, value, old, new))
         # For each hidden unit j of layer l: the (weight, δ of the next layer) pairs of
         # δ_j = g'(z_j) Σ_k w_jk δ_k, in the indices the student reads off W.
         back_terms = [
-            [[(As[l][k, j], deltas[l][k], k + 1) for k in range(As[l].rows)] for j in range(As[l].cols)]
-            for l in range(1, len(As))
+            [[(w, deltas[l][k], k + 1) for k, w in enumerate(col)] for col in layers[l].A.T.tolist()]
+            for l in range(1, len(layers))
         ]
-        lowest = min(t.layer for t in targets)
-        blocked = any(v == 0 for d in deltas[:-1] for v in d)
-        data.update(deltas=deltas, grads=grads, asked=items, first_row=first,
-                    back_terms=back_terms, lowest=lowest, blocked=blocked)
-        return Solved(answers, data, figures=nets.diagram(given, given["diagram"]))
+        data = BackpropData(
+            **data, deltas=deltas, grads=grads, asked=asked, first_row=first, back_terms=back_terms,
+            lowest=min(item.target.layer for item in asked),
+            blocked=any(v == 0 for d in deltas[:-1] for v in d), kink_notes=kink_notes(given),
+        )
+        return Solved(answers, data, figures=nets.diagram(given, given.diagram))
 
-    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
-        reason = nets.degenerate(given, solved.data["layers"])
-        if reason:
-            return reason
-        if all(sp.Matrix([item["gradient"]]).is_zero_matrix for item in solved.data["asked"]):
-            return "not every asked gradient zero"
-        return None
-
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+    def check(self, given: BackpropGiven) -> dict[str, Any]:
         values, result = forward_check(given)
-        eta = float(given["learning_rate"] or 0)
-        first = 0 if given["bias"] == "row" else 1
-        for text in given["targets"]:
+        eta = float(given.learning_rate or 0)
+        first = 0 if given.bias == "row" else 1
+        for text in given.targets:
             t = parse_target(text, given)
             G = result["grads"][t.layer - 1]
-            W = np.array(given["weights"][t.layer - 1].tolist(), dtype=float)
+            W = np.array(given.weights[t.layer - 1].tolist(), dtype=float)
             if t.row is not None:
                 G, W = G[t.row - first, t.col - 1], W[t.row - first, t.col - 1]
             values[f"dL_d{t.key}"] = G
-            if given["update"]:
+            if given.update:
                 values[f"{t.key}_new"] = W - eta * G
         return values

@@ -2,61 +2,96 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
 from worksheetgen import activations, nets
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.answers import Answer, MatrixAnswer, NumberAnswer
+from worksheetgen.family import Constraint, Family, Record, Solved
 
 
-def forward_answers(given: dict[str, Any], layers: list[nets.Layer]) -> tuple[list[Answer], dict[str, Any]]:
-    """Answers and template data of the forward part, shared with the backprop family."""
+@dataclass(frozen=True)
+class UnitSum:
+    """One unit's weighted sum as the seeds write it out (h1 = i1 w11 + i2 w21 + b1 = ...)."""
+
+    index: int  # 1-based unit
+    pairs: list[tuple[Any, Any, int]]  # (weight, input value, 1-based input index)
+    bias: Any
+    z: Any
+
+
+@dataclass(frozen=True)
+class ForwardData(Record):
+    layers: list[nets.Layer]
+    units: list[list[UnitSum]]
+    n_layers: int
+    hidden: activations.Activation
+    output: activations.Activation | None  # None for softmax
+    loss_formula: str
+    loss_name: str
+    loss: sp.Expr | None
+    loss_terms: list[sp.Expr] | None
+    dl_dyhat: sp.Matrix | None
+
+
+# The rules read what the network's values depend on; alpha is listed because leaky ReLU and
+# ELU pass it on to later layers (it is never drawn: unset, it takes a fixed default).
+NETWORK_RULES = (
+    Constraint("no pre-activation exactly at a kink of the activation", nets.NETWORK_VALUES,
+               lambda g, s: nets.no_kink_hit(s.data.layers)),
+    Constraint("not every ReLU unit of a hidden layer dead", nets.NETWORK_VALUES,
+               lambda g, s: nets.hidden_relu_alive(s.data.layers)),
+    Constraint("not every output ReLU unit dead", nets.NETWORK_VALUES,
+               lambda g, s: nets.output_relu_alive(s.data.layers)),
+    Constraint("pre-activations of moderate size", nets.NETWORK_VALUES,
+               lambda g, s: nets.moderate(s.data.layers)),
+)
+
+
+def forward_parts(given: nets.NetGiven, layers: list[nets.Layer]) -> tuple[list[Answer], dict[str, Any]]:
+    """Answers and the fields of ForwardData, shared with the backprop family."""
     answers: list[Answer] = []
     n = len(layers)
     for layer in layers:
         l = layer.index
-        answers.append(Answer(f"z{l}", f"z^{{[{l}]}}", layer.z, "matrix"))
+        answers.append(MatrixAnswer(f"z{l}", f"z^{{[{l}]}}", layer.z))
         label = r"\hat{y}" if l == n else f"a^{{[{l}]}}"
-        answers.append(Answer(f"a{l}", label, layer.a, "matrix"))
-    data: dict[str, Any] = {
-        "layers": layers,
-        "units": unit_sums(given, layers),
-        "n_layers": n,
-        "hidden": activations.get(given["activation"]),
-        "output": None if given["output_activation"] == "softmax" else activations.get(given["output_activation"]),
-        "loss_formula": nets.LOSS_TEXT.get(given["loss"], ""),
-        "loss_name": nets.LOSS_NAME.get(given["loss"], ""),
-    }
-    if given["loss"] != "none":
-        loss, terms, dl_dyhat = nets.loss_exact(given["loss"], layers[-1].a, given["y"])
-        answers.append(Answer("loss", "L", loss))
-        data.update(loss=loss, loss_terms=terms, dl_dyhat=dl_dyhat)
+        answers.append(MatrixAnswer(f"a{l}", label, layer.a))
+    data: dict[str, Any] = dict(
+        layers=layers,
+        units=unit_sums(given, layers),
+        n_layers=n,
+        hidden=activations.get(given.activation),
+        output=None if given.output_activation == "softmax" else activations.get(given.output_activation),
+        loss_formula=nets.LOSS_TEXT.get(given.loss, ""),
+        loss_name=nets.LOSS_NAME.get(given.loss, ""),
+        loss=None, loss_terms=None, dl_dyhat=None,
+    )
+    if given.loss != "none":
+        loss = nets.loss_exact(given, layers)
+        answers.append(NumberAnswer("loss", "L", loss.value))
+        data.update(loss=loss.value, loss_terms=loss.terms, dl_dyhat=loss.dl_dyhat)
     return answers, data
 
 
-def unit_sums(given: dict[str, Any], layers: list[nets.Layer]) -> list[list[dict[str, Any]]]:
-    """Per layer and unit: the (weight, input) pairs and bias of its weighted sum, for the
-    written-out sums the seeds show (h1 = i1 w11 + i2 w21 + b1 = ...)."""
-    As, bs = nets.canonical(given)
-    out = []
-    for layer, A, b in zip(layers, As, bs):
-        units = []
-        for j in range(A.rows):
-            pairs = [(A[j, i], layer.a_in[i], i + 1) for i in range(A.cols)]
-            units.append({"pairs": pairs, "bias": b[j], "z": layer.z[j], "index": j + 1})
-        out.append(units)
-    return out
+def unit_sums(given: nets.NetGiven, layers: list[nets.Layer]) -> list[list[UnitSum]]:
+    """Per layer and unit: the (weight, input) pairs and bias of its weighted sum."""
+    return [[UnitSum(j + 1, [(row[i], layer.a_in[i], i + 1) for i in range(len(row))], layer.b[j], layer.z[j])
+             for j, row in enumerate(layer.A.tolist())]
+            for layer in layers]
 
 
-def forward_check(given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def forward_check(given: nets.NetGiven) -> tuple[dict[str, Any], dict[str, Any]]:
     result = nets.numpy_forward_backward(given)
     values: dict[str, Any] = {}
     for l, (z, a) in enumerate(zip(result["z"], result["a"]), start=1):
         values[f"z{l}"] = z.reshape(-1, 1)
         values[f"a{l}"] = a.reshape(-1, 1)
     if "loss" in result:
-        values["loss"] = result["loss"]
+        values["loss"] = float(result["loss"])
     return values, result
 
 
@@ -65,20 +100,23 @@ class ForwardPass(Family):
     title = "Forward propagation"
     summary = "Pre-activations, activations, output and loss of a small dense network."
     params = nets.NET_PARAMS
+    Given = nets.NetGiven
+    Data = ForwardData
+    constraints = NETWORK_RULES
 
     def validate(self, options: dict[str, Any]) -> None:
         nets.validate_net(options)
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-        return {**nets.sample_net(rng, options), "diagram": options["diagram"]}
+    def drawn(self, options: dict[str, Any]) -> frozenset[str]:
+        return frozenset(nets.drawn_values(options))
 
-    def solve(self, given: dict[str, Any]) -> Solved:
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> nets.NetGiven:
+        return nets.NetGiven(**nets.sample_net(rng, options), diagram=options["diagram"])
+
+    def solve(self, given: nets.NetGiven) -> Solved:
         layers = nets.forward(given)
-        answers, data = forward_answers(given, layers)
-        return Solved(answers, data, figures=nets.diagram(given, given["diagram"]))
+        answers, data = forward_parts(given, layers)
+        return Solved(answers, ForwardData(**data), figures=nets.diagram(given, given.diagram))
 
-    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
-        return nets.degenerate(given, solved.data["layers"])
-
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
+    def check(self, given: nets.NetGiven) -> dict[str, Any]:
         return forward_check(given)[0]

@@ -3,17 +3,78 @@ both weight gradients by the chain rule."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from worksheetgen import activations
-from worksheetgen.family import Answer, Family, Solved
+from worksheetgen.answers import NumberAnswer
+from worksheetgen.family import Constraint, Family, Record, Solved
+from worksheetgen.nets import settle, to_mp
 from worksheetgen.params import Choice, Number, Param
-from worksheetgen.sampling import require_grid, grid_param, nonzero_grid_values
+from worksheetgen.sampling import grid_param, nonzero_grid_values, require_grid
 
 LOSSES = ("squared", "half_squared")
+MAX_LOSS = 100  # a random draw with a larger error is refused (not pleasant by hand)
+VALUES = ("w1", "w2", "x", "alpha")  # what the chain's pre-activations depend on
+
+
+@dataclass(frozen=True)
+class ScalarChainGiven(Record):
+    activation: str
+    alpha: sp.Rational
+    loss: str
+    w1: sp.Rational
+    w2: sp.Rational
+    x: sp.Rational
+    y: sp.Rational
+
+
+@dataclass(frozen=True)
+class ScalarChainData(Record):
+    g: activations.Activation
+    z1: sp.Expr
+    a1: sp.Expr
+    z2: sp.Expr
+    a2: sp.Expr
+    loss: sp.Expr
+    dl_da2: sp.Expr  # ∂L/∂ŷ
+    g1: sp.Expr  # g'(z1)
+    g2: sp.Expr  # g'(z2)
+    factor: sp.Integer  # 2 for (y - ŷ)², 1 for ½(y - ŷ)²
+    half: bool
+
+
+def _no_kink_hit(given: ScalarChainGiven, solved: Solved) -> bool:
+    d = solved.data
+    return not (d.z1 in d.g.kinks or d.z2 in d.g.kinks)
+
+
+def _one_unit_nonlinear(given: ScalarChainGiven, solved: Solved) -> bool:
+    """With a kinked activation, not both units on the linear (z > 0) side, where the chain would
+    be plain multiplication - unless the negative side passes no gradient (ReLU)."""
+    d = solved.data
+    negative_side_learns = d.g.grad_at(-1, given.alpha) != 0
+    return not (d.g.kinks and negative_side_learns and d.z1 > 0 and d.z2 > 0)
+
+
+def _chain_passes_gradient(given: ScalarChainGiven, solved: Solved) -> bool:
+    """∂ŷ/∂w² and ∂ŷ/∂w¹ are non-zero: no unit blocks the gradient, whatever the target."""
+    d = solved.data
+    return d.g2 * d.a1 != 0 and d.g2 * given.w2 * d.g1 * given.x != 0
+
+
+def _nonzero_gradients(given: ScalarChainGiven, solved: Solved) -> bool:
+    # A chain that blocks the gradient gives zero for every target: that chain is the
+    # instructor's (pinned) or refused by the rule above (drawn), so the target is not redrawn.
+    nonzero = solved.answer("dL_dw1").value != 0 and solved.answer("dL_dw2").value != 0
+    return nonzero or not _chain_passes_gradient(given, solved)
+
+
+def _small_error(given: ScalarChainGiven, solved: Solved) -> bool:
+    return abs(float(solved.data.loss)) <= MAX_LOSS
 
 
 class ScalarChain(Family):
@@ -21,84 +82,97 @@ class ScalarChain(Family):
     title = "Backpropagation through a two-layer chain"
     summary = "x → w¹ → g → w² → g → ŷ with one unit per layer, no bias; a¹, a², the error, ∂L/∂w², ∂L/∂w¹."
     params = (
-        Param("activation", Choice(activations.NAMES), "elu", "activation g of both units"),
+        Param("activation", Choice(activations.NAMES), "elu",
+              "activation g of both units (at a kink: ReLU'(0) = 0, LeakyReLU'(0) = α, ELU'(0) = 1 for every α)"),
         Param("alpha", Number(positive=True), sp.Integer(1), "α of ELU / leaky ReLU"),
         Param("loss", Choice(LOSSES), "squared", "squared: (y - ŷ)² as in the seed; half_squared: ½(y - ŷ)²"),
-        Param("w1", Number(), None, "first weight"),
-        Param("w2", Number(), None, "second weight"),
-        Param("x", Number(), None, "input"),
-        Param("y", Number(), None, "target"),
-        grid_param("weight_grid", (-3, 3, 0.5), "[lo, hi, step] for drawn weights"),
-        grid_param("input_grid", (-2, 2, 1), "[lo, hi, step] for a drawn input"),
-        grid_param("target_grid", (-2, 2, 0.1), "[lo, hi, step] for a drawn target"),
+        Param("w1", Number(), None, "first weight; drawn from weight_grid (never 0) if omitted"),
+        Param("w2", Number(), None, "second weight; drawn from weight_grid (never 0) if omitted"),
+        Param("x", Number(), None, "input; drawn from input_grid (never 0) if omitted"),
+        Param("y", Number(), None, "target; drawn from target_grid (never 0) if omitted"),
+        grid_param("weight_grid", (-3, 3, 0.5), "[lo, hi, step] for drawn weights, with a non-zero point"),
+        grid_param("input_grid", (-2, 2, 1), "[lo, hi, step] for a drawn input, with a non-zero point"),
+        grid_param("target_grid", (-2, 2, 0.1), "[lo, hi, step] for a drawn target, with a non-zero point"),
+    )
+    Given = ScalarChainGiven
+    Data = ScalarChainData
+    constraints = (
+        Constraint("no pre-activation exactly at the kink of the activation", VALUES, _no_kink_hit),
+        Constraint("at least one unit on the non-linear side of the activation", VALUES, _one_unit_nonlinear),
+        Constraint("a chain that passes the gradient back", VALUES, _chain_passes_gradient),
+        Constraint("non-zero gradients", VALUES + ("y",), _nonzero_gradients),
+        Constraint(f"an error below {MAX_LOSS}", VALUES + ("y",), _small_error),
     )
 
     def validate(self, options: dict[str, Any]) -> None:
-        for key in ("weight_grid", "input_grid", "target_grid"):
-            require_grid(options, key)
+        # Each grid is drawn from (without 0) only for the values the spec leaves unset.
+        require_grid(options, "weight_grid", nonzero=options["w1"] is None or options["w2"] is None)
+        require_grid(options, "input_grid", nonzero=options["x"] is None)
+        require_grid(options, "target_grid", nonzero=options["y"] is None)
 
-    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> dict[str, Any]:
-        given = {k: options[k] for k in ("activation", "alpha", "loss")}
+    def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> ScalarChainGiven:
+        values = {}
         for key, grid in (("w1", "weight_grid"), ("w2", "weight_grid"), ("x", "input_grid"),
                           ("y", "target_grid")):
-            given[key] = options[key] if options[key] is not None else nonzero_grid_values(rng, *options[grid])
-        return given
+            values[key] = options[key] if options[key] is not None else nonzero_grid_values(rng, *options[grid])
+        return ScalarChainGiven(activation=options["activation"], alpha=options["alpha"],
+                                loss=options["loss"], **values)
 
-    def solve(self, given: dict[str, Any]) -> Solved:
-        g = activations.get(given["activation"])
-        alpha, w1, w2, x, y = (given[k] for k in ("alpha", "w1", "w2", "x", "y"))
-        z1 = w1 * x
-        a1 = g.at(z1, alpha)
-        z2 = w2 * a1
-        a2 = g.at(z2, alpha)
-        half = given["loss"] == "half_squared"
+    def solve(self, given: ScalarChainGiven) -> Solved:
+        g = activations.get(given.activation)
+        alpha, w1, w2, x, y = given.alpha, given.w1, given.w2, given.x, given.y
+        mp_alpha, mp_w2, mp_x, mp_y = to_mp(alpha), to_mp(w2), to_mp(x), to_mp(y)
+        half = given.loss == "half_squared"
         factor = sp.Integer(1) if half else sp.Integer(2)
-        loss = (y - a2) ** 2 / (2 if half else 1)
-        dl_da2 = -factor * (y - a2)
-        g2 = g.grad_at(z2, alpha)
-        g1 = g.grad_at(z1, alpha)
-        dl_dw2 = dl_da2 * g2 * a1
-        dl_dw1 = dl_da2 * g2 * w2 * g1 * x
-        data = dict(g=g, z1=z1, a1=a1, z2=z2, a2=a2, loss=loss, dl_da2=dl_da2, g1=g1, g2=g2,
-                    factor=factor, half=half)
+
+        # Every value is its closed form while that is short and cheap to evaluate, else its
+        # 60-digit twin to 50 digits (worksheetgen.nets.settle): GELU(-300) = -150 (1 +
+        # erf(-150√2)) would need ~20 000 digits to tell from 0, and the 80-operation closed
+        # forms of ∂L/∂w¹ with GELU cost more to evaluate than the rest of the exercise.
+        exact = settle
+
+        def closed(*values: Any) -> bool:
+            return not any(v.has(sp.Float) for v in values)
+
+        z1_mp = to_mp(w1) * mp_x
+        z1 = w1 * x
+        a1_mp = g.precise(z1_mp, mp_alpha)
+        a1 = exact(g.at(z1, alpha), a1_mp)
+        z2_mp = mp_w2 * a1_mp
+        z2 = exact(w2 * a1 if closed(a1) else None, z2_mp)
+        a2_mp = g.precise(z2_mp, mp_alpha)
+        a2 = exact(g.at(z2, alpha) if closed(z2) else None, a2_mp)
+        ok = closed(a2)
+        loss_mp = (mp_y - a2_mp) ** 2 / (2 if half else 1)
+        loss = exact((y - a2) ** 2 / (2 if half else 1) if ok else None, loss_mp)
+        dl_da2_mp = -int(factor) * (mp_y - a2_mp)
+        dl_da2 = exact(-factor * (y - a2) if ok else None, dl_da2_mp)
+        g2_mp, g1_mp = g.precise_grad(z2_mp, mp_alpha), g.precise_grad(z1_mp, mp_alpha)
+        g2 = exact(g.grad_at(z2, alpha) if closed(z2) else None, g2_mp)
+        g1 = exact(g.grad_at(z1, alpha), g1_mp)
+        ok = closed(dl_da2, g2, g1, a1)
+        dl_dw2 = exact(dl_da2 * g2 * a1 if ok else None, dl_da2_mp * g2_mp * a1_mp)
+        dl_dw1 = exact(dl_da2 * g2 * w2 * g1 * x if ok else None, dl_da2_mp * g2_mp * mp_w2 * g1_mp * mp_x)
+        data = ScalarChainData(g=g, z1=z1, a1=a1, z2=z2, a2=a2, loss=loss, dl_da2=dl_da2, g1=g1, g2=g2,
+                               factor=factor, half=half)
         answers = [
-            Answer("a1", "a^{[1]}", a1),
-            Answer("a2", "a^{[2]}", a2),
-            Answer("loss", "L", loss),
-            Answer("dL_dw2", r"\frac{\partial L}{\partial w^{[2]}}", dl_dw2),
-            Answer("dL_dw1", r"\frac{\partial L}{\partial w^{[1]}}", dl_dw1),
+            NumberAnswer("a1", "a^{[1]}", a1),
+            NumberAnswer("a2", "a^{[2]}", a2),
+            NumberAnswer("loss", "L", loss),
+            NumberAnswer("dL_dw2", r"\frac{\partial L}{\partial w^{[2]}}", dl_dw2),
+            NumberAnswer("dL_dw1", r"\frac{\partial L}{\partial w^{[1]}}", dl_dw1),
         ]
         return Solved(answers, data)
 
-    def rejection(self, given: dict[str, Any], solved: Solved) -> str | None:
-        d = solved.data
-        g = d["g"]
-        if g.kinks and (d["z1"] in g.kinks or d["z2"] in g.kinks):
-            return "no pre-activation exactly at the kink of the activation"
-        negative_side_learns = g.grad_at(-1, given["alpha"]) != 0
-        if g.kinks and negative_side_learns and d["z1"] > 0 and d["z2"] > 0:
-            return "at least one unit on the non-linear side of the activation"
-        if solved.answer("dL_dw1").value == 0 or solved.answer("dL_dw2").value == 0:
-            return "non-zero gradients"
-        if abs(float(d["loss"])) > 100:
-            return "an error below 100"
-        return None
-
-    def check(self, given: dict[str, Any]) -> dict[str, Any]:
-        g = activations.get(given["activation"])
-        alpha = float(given["alpha"])
-        w1, w2, x, y = (float(given[k]) for k in ("w1", "w2", "x", "y"))
-        scale = 0.5 if given["loss"] == "half_squared" else 1.0
-
-        def forward(v1: float, v2: float) -> tuple[float, float, float]:
-            a1 = g.numeric(np.array([v1 * x]), alpha)[0]
-            a2 = g.numeric(np.array([v2 * a1]), alpha)[0]
-            return a1, a2, scale * (y - a2) ** 2
-
-        a1, a2, loss = forward(w1, w2)
+    def check(self, given: ScalarChainGiven) -> dict[str, Any]:
+        g = activations.get(given.activation)
+        alpha = float(given.alpha)
+        w1, w2, x, y = (float(v) for v in (given.w1, given.w2, given.x, given.y))
+        scale = 0.5 if given.loss == "half_squared" else 1.0
+        a1 = g.numeric(np.array([w1 * x]), alpha)[0]
+        a2 = g.numeric(np.array([w2 * a1]), alpha)[0]
         # Backward pass written out with NumPy derivatives, not the SymPy ones.
         d_a2 = -2 * scale * (y - a2)
         d_z2 = d_a2 * g.numeric_grad(np.array([w2 * a1]), alpha)[0]
-        d_a1 = d_z2 * w2
-        d_z1 = d_a1 * g.numeric_grad(np.array([w1 * x]), alpha)[0]
-        return {"a1": a1, "a2": a2, "loss": loss, "dL_dw2": d_z2 * a1, "dL_dw1": d_z1 * x}
+        d_z1 = d_z2 * w2 * g.numeric_grad(np.array([w1 * x]), alpha)[0]
+        return {"a1": a1, "a2": a2, "loss": scale * (y - a2) ** 2, "dL_dw2": d_z2 * a1, "dL_dw1": d_z1 * x}
