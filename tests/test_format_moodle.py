@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -183,15 +184,17 @@ def test_moodle_grade_list():
     assert grade(100 / 11) is None and grade(0) == "0"
 
 
-def test_gap_weights_make_every_scored_answer_weigh_the_same():
+def test_gap_weights_follow_the_answers_points():
     class A:
         def __init__(self, fields: int, scored: bool = True) -> None:
             self.fields, self.scored = fields, scored
 
     asks = [A(1), A(4), A(6), A(3, scored=False)]
-    weights = gap_weights(asks)  # type: ignore[arg-type]
-    assert weights == [12, 3, 2, 0]
-    assert {w * a.fields for w, a in zip(weights, asks) if a.scored} == {12}
+    even = gap_weights(asks, [Fraction(3, 2)] * 4)  # type: ignore[arg-type]
+    assert even == [12, 3, 2, 0], "an answer's fields share its weight; a text answer has no gap"
+    by_part = gap_weights(asks, [Fraction(2), Fraction(1), Fraction(1, 2), Fraction(1)])  # type: ignore[arg-type]
+    assert by_part == [24, 3, 1, 0]
+    assert gap_weights(asks, [Fraction(0)] * 4) == even  # type: ignore[arg-type]
 
 
 def test_markers_become_an_escaped_tree():
@@ -235,12 +238,27 @@ def test_every_question_type_against_the_key(tmp_path):
     assert all(c.startswith("$course$/top/LMS export // test/") for c in categories), "a slash in a name is doubled"
 
 
+def test_an_exam_in_versions_with_part_points(tmp_path):
+    spec = parse_spec({"title": "Exam", "name": "exam", "seed": 3, "exam": {"versions": 2},
+                       "exercise": [{"family": "scalar_chain", "points": 6, "part_points": [2, 1, 3]},
+                                    {"family": "bce_loss", "points": 4}]})
+    result = build(spec, tmp_path, formats=["moodle", "json"])
+    path = result.target / "quiz-moodle.xml"
+    lint(path)
+    root = ET.parse(path).getroot()
+    questions = [q for q in root.findall("question") if q.get("type") != "category"]
+    names = [q.findtext("name/text") for q in questions]
+    assert [(n[:3], n[-11:]) for n in names] == [("01 ", "(Version A)"), ("01 ", "(Version B)"),
+                                                 ("02 ", "(Version A)"), ("02 ", "(Version B)")]
+    assert all("<em>3 pt</em>" in q.findtext("questiontext/text") for q in questions[:2]), "parts show their points"
+
+
 # -- the whole registry -------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
 def test_every_family_in_moodle(tmp_path):
-    result = build_sheet(tmp_path, every_family(), ["moodle", "json"], variants=2, seed=31)
+    result = build_sheet(tmp_path, every_family(), ["moodle", "json"], variants=3, seed=31)
     path = result.target / "quiz-moodle.xml"
     report = lint(path)
     families = sorted(load_families())

@@ -6,8 +6,8 @@ statement as a ``text_only_question`` (figures included), then one question per 
 ``numerical_question`` per number and per matrix entry (an exact value with the key's tolerance
 as a margin), a ``multiple_choice_question`` per choice, a ``multiple_answers_question`` per
 multi-select (when no option applies: a ``true_false_question`` per option), a
-``true_false_question`` per Boolean and an ``essay_question`` per worded answer. Every answer
-weighs the same share of the exercise's points. The worked solution is the general feedback of
+``true_false_question`` per Boolean and an ``essay_question`` per worded answer. An answer is
+worth what the grader gives it (the exercise's points split evenly, or by part). The worked solution is the general feedback of
 the exercise's last question. Layout follows Canvas's own export (and text2qti): an
 ``assessment_meta.xml`` beside each quiz, images as ``$IMS-CC-FILEBASE$/images/…`` files listed
 in the manifest.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from worksheetgen.formats.lms import (
     LETTERS, Ask, Html, LmsFormat, Node, QuizQuestion, X, ident, math_label, number_text,
-    plain_label, shares, tex_math, text_el, to_html, xml_document, zip_bytes,
+    plain_label, tex_math, text_el, to_html, xml_document, zip_bytes,
 )
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class Canvas(LmsFormat):
         key = (q.index, q.variant.id)
         out = [_item(ident("g", *key, "stem", length=32), f"{q.number}. {q.title}", "text_only_question", 0,
                      self._html(q.problem), [])]
-        for a, share in zip(q.asks, shares(q.asks, q.points)):
+        for a, share in zip(q.asks, map(float, q.answer_points)):
             out.extend(self._answer_items(q, a, share, key))
         _feedback(out[-1], self._html(q.solution))  # the worked solution, once submitted
         return out

@@ -30,6 +30,7 @@ import math
 import re
 import zipfile
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence, Union
 
 import jinja2
@@ -42,6 +43,7 @@ from worksheetgen.answers import (
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.figures import tex_to_text, to_svg
 from worksheetgen.formats import Format
+from worksheetgen.grading import split_points
 
 if TYPE_CHECKING:
     from worksheetgen.documents import Document, SolvedVariant
@@ -400,13 +402,6 @@ def number_text(x: float) -> str:
     return f"{x:.15g}"
 
 
-def shares(asks_: Sequence[Ask], total: float) -> list[float]:
-    """Points per ask: every answer weighs the same (a matrix shares its answer's points among
-    its entries)."""
-    n = len(asks_)
-    return [total / n for _ in asks_] if n else []
-
-
 def plain_label(label: str) -> str:
     return tex_to_text(label)
 
@@ -516,6 +511,7 @@ class QuizQuestion:
     problem: Html
     solution: Html
     asks: list[Ask]
+    answer_points: list[Fraction]  # per ask, as the grader splits the exercise's points
     many_variants: bool
 
     @property
@@ -534,10 +530,9 @@ class QuizQuestion:
 
     @property
     def points(self) -> float:
-        """The exercise's points, or one per answer when the spec gives none."""
-        if self.instance.points is not None:
-            return float(self.instance.points)
-        return float(len(self.asks))
+        """What its answers are worth together: the exercise's points (or one per answer when
+        the spec gives none), less any part that asks for no typed value."""
+        return float(sum(self.answer_points))
 
     @property
     def figures(self) -> list[FigureFile]:
@@ -595,11 +590,14 @@ class LmsFormat(Format):
             for q in sv.questions:
                 problem, solution = render_question(self, q)
                 where = q.instance.context()
+                # The grader's split of the points (evenly, or by part_points where answers name
+                # their part), so an LMS weighs an answer as `worksheetgen grade` does.
+                points, _ = split_points(answerkey.instance_entry(q.instance, rule, q.number, q.exercise.part_points))
                 out.append(QuizQuestion(
                     sv.variant, index[q.exercise.id], q.number, q.exercise, q.instance,
                     self.html(problem, q.instance, f"the problem of {where}"),
                     self.html(solution, q.instance, f"the solution of {where}"),
-                    asks(q.instance, rule), many))
+                    asks(q.instance, rule), points, many))
         return out
 
     def html(self, text: str, instance: "Instance", where: str) -> Html:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from worksheetgen.formats.lms import (
@@ -78,12 +79,17 @@ def yes_no_gap(weight: int, yes: bool, words: tuple[str, str] = ("yes", "no")) -
     return "{%d:MULTICHOICE:%s%s~%s%s}" % (weight, "=" if yes else "", first, "" if yes else "=", second)
 
 
-def gap_weights(asks: list[Ask]) -> list[int]:
-    """Integer gap weights (Moodle's ``{w:…}``) with which every scored answer weighs the same:
-    an answer of n fields gets weight L/n per field, L the least common multiple."""
-    counts = [a.fields for a in asks if a.scored]
-    lcm = math.lcm(*counts) if counts else 1
-    return [lcm // a.fields if a.scored else 0 for a in asks]
+def gap_weights(asks: list[Ask], points: list[Fraction]) -> list[int]:
+    """Integer gap weights (Moodle's ``{w:…}``, one per field) in the proportion of the answers'
+    points, an answer of n fields (matrix entries, multi-select options) sharing its points
+    among them. Text answers have no gap."""
+    per_field = [Fraction(p) / a.fields if a.scored else Fraction(0) for a, p in zip(asks, points)]
+    if not any(per_field):  # every scored answer is worth 0: weigh them the same
+        per_field = [Fraction(1, a.fields) if a.scored else Fraction(0) for a in asks]
+    scale = math.lcm(*(f.denominator for f in per_field))
+    weights = [int(f * scale) for f in per_field]
+    common = math.gcd(*weights) or 1
+    return [w // common for w in weights]
 
 
 class Moodle(LmsFormat):
@@ -189,7 +195,7 @@ class Moodle(LmsFormat):
     # -- everything else: one cloze question -------------------------------------------------------------
     def _cloze(self, q: QuizQuestion) -> X:
         block = Node("div", {"class": "answers"}, [Node("h4", {}, ["Answers"])])
-        for a, w in zip(q.asks, gap_weights(q.asks)):
+        for a, w in zip(q.asks, gap_weights(q.asks, q.answer_points)):
             block.children.extend(_gaps(a, w))
         el = self._head(q, "cloze", [block])
         return el.add(text_el("penalty", "0"), text_el("hidden", "0"), text_el("idnumber", ""))

@@ -5,8 +5,8 @@ Each value is a ``textEntryInteraction`` with its own ``float`` responseDeclarat
 one per entry) scored by ``<equal toleranceMode="absolute">`` with the key's tolerance as an
 absolute margin (exact for integers); a choice is a ``choiceInteraction`` (several right options:
 ``maxChoices="0"``, scored option by option as the key scores it); a Boolean a true/false choice;
-a worded answer an ``extendedTextInteraction`` a person scores. Every answer weighs the same share
-of the exercise's points (SCORE adds them up; MAXSCORE holds the exercise's points); the worked
+a worded answer an ``extendedTextInteraction`` a person scores. An answer weighs what the grader gives it (the exercise's
+points split evenly, or by part; SCORE adds them up, MAXSCORE is their sum); the worked
 solution is a modal feedback shown after the attempt. Math stays TeX in ``\\(…\\)`` for a
 MathJax-enabled player.
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from worksheetgen.formats.lms import (
     LETTERS, Ask, Child, LmsFormat, Node, QuizQuestion, X, ident, math_label, matrix_table,
-    number_text, shares, slug, tex_math, text_el, xml_document, zip_bytes,
+    number_text, slug, tex_math, text_el, xml_document, zip_bytes,
 )
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class Qti21(LmsFormat):
             declarations.append(decl)
             return rid
 
-        for a, share in zip(q.asks, shares(q.asks, q.points)):
+        for a, share in zip(q.asks, map(float, q.answer_points)):
             label = math_label(a.label)
             if a.role == "numbers":
                 def entry(i: int, j: int, a: Ask = a, share: float = share) -> X:
