@@ -218,7 +218,7 @@ def test_a_partly_pinned_network_draws_the_rest(tmp_path: Path) -> None:
     spec.write_text(
         'title = "t"\n[[exercise]]\nfamily = "backprop"\n'
         'params = { layers = [2, 2, 1], bias = "vector", activation = "relu", output_activation = "identity", '
-        'weights = [[[-1, -1], [-1, -1]], [[1, 1]]], biases = [[0, 0], [0]], x = [1, 1] }\n',
+        'weights = [[[-1, -1], [-1, -1]], [[1], [1]]], biases = [[0, 0], [0]], x = [1, 1] }\n',
         encoding="utf-8")
     assert main(["build", str(spec), "--out", str(tmp_path / "o"), "--format", "json"]) == 0
 

@@ -147,20 +147,8 @@ class Family:
         for c in self.constraints:
             if drawn.intersection(c.reads) and not c.holds(given, solved):
                 return c
-        legacy = getattr(self, "rejection", None)
-        if legacy is not None and drawn:  # TRANSITION: families not yet on constraints
-            reason = legacy(given, solved)
-            if reason:
-                return Constraint(reason, tuple(sorted(drawn)), lambda g, s: False)
         return None
 
     @property
     def template(self) -> str:
         return f"exercises/{self.name}.j2"
-
-
-# TRANSITION: legacy constructor used by families not yet on the answer classes.
-def Answer(key: str, label: str, value: Any, kind: str = "number", tolerance: Any = None) -> answers.Answer:
-    if kind == "choice":
-        return answers.TextAnswer(key, label, value, tolerance=tolerance)
-    return answers.make_answer(key, label, value, kind, tolerance)

@@ -97,7 +97,7 @@ def make_instance(
         if not drawn:  # nothing left to redraw: the same numbers would come back every time
             break
     assert broken is not None
-    fixed = sorted(set(broken.reads) - drawn)
+    fixed = sorted(set(broken.reads) & set(params or {}))
     problem = f"no draw met the constraint {broken.rule!r} in {family.max_draws} draws"
     if fixed:
         problem += f" with {', '.join(fixed)} fixed by the spec"

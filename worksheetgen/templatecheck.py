@@ -73,7 +73,7 @@ def check_solved(family: Any, given: Any, solved: Any) -> None:
     """The family returned its declared records, and its template reads only their fields."""
     given_cls, data_cls = family.Given, family.Data
     if given_cls is None or data_cls is None:
-        return  # TRANSITION: families not yet on declared records
+        raise CheckError(f"{family.name}: declares no Given/Data records")
     if not isinstance(given, given_cls):
         raise CheckError(f"{family.name}: sample() returned {type(given).__name__}, not {given_cls.__name__}")
     if not isinstance(solved.data, data_cls):

@@ -16,7 +16,6 @@ import importlib
 import pkgutil
 from functools import lru_cache
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import jinja2
@@ -147,7 +146,7 @@ class Format:
         template = env.get_template(instance.family.template)
         module = template.make_module(
             # Records, not dicts: in Jinja `g.update` or `d.items` would find the dict method.
-            {"ex": instance, "d": _namespace(instance.data), "g": _namespace(instance.given),
+            {"ex": instance, "d": instance.data, "g": instance.given,
              "m": layout if layout is not None else self.macros(), "digits": instance.digits,
              "figure_path": lambda fig: self.figure_path(instance, fig)}
         )
@@ -165,12 +164,6 @@ class Format:
     def make(self, sources: list[Path], jobs: int, progress: Any = None) -> list[Path]:
         """Files made from the written files of ``needs`` (PDFs from .tex)."""
         return []
-
-
-def _namespace(record: Any) -> Any:
-    if isinstance(record, dict):  # TRANSITION: families not yet on declared records
-        return SimpleNamespace(**record)
-    return record
 
 
 @lru_cache(maxsize=None)
