@@ -152,8 +152,9 @@ class Format:
         )
         return tidy(str(module.problem())), tidy(str(module.solution()))
 
-    def render_document(self, document: "Document", context: dict[str, Any]) -> dict[str, str]:
-        """File name → text of one document (nothing if this format has no such layout)."""
+    def render_document(self, document: "Document", context: dict[str, Any]) -> dict[str, str | bytes]:
+        """File name → text (or bytes, for packages) of one document; nothing if this format
+        has no such layout."""
         if not self.has_layout(document.layout):
             return {}
         template = self.environment().get_template(self.template_path(document.layout))
