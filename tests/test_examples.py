@@ -29,3 +29,20 @@ def test_every_family_has_a_pinned_seed_example():
 def test_example_builds(spec, tmp_path):
     assert main(["build", str(spec), "--out", str(tmp_path), "--format", "tex,md,json"]) == 0
     assert (tmp_path / load_spec(spec).name / "key.json").exists()
+
+
+@pytest.mark.slow
+def test_the_example_exam_holds_at_class_scale(tmp_path):
+    # 500 students on examples/exam.toml: require_distinct (on in the example) must hold.
+    import csv
+
+    spec = (EXAMPLES / "exam.toml").read_text(encoding="utf-8")
+    assert "require_distinct = true" in spec
+    (tmp_path / "exam.toml").write_text(spec, encoding="utf-8")
+    with open(tmp_path / "roster.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "name"])
+        writer.writerows([f"S{i:03d}", f"Student {i}"] for i in range(1, 501))
+    assert main(["build", str(tmp_path / "exam.toml"), "--out", str(tmp_path / "out"), "--format", "json"]) == 0
+    report = (tmp_path / "out" / "exam" / "report.md").read_text(encoding="utf-8")
+    assert "No two students have identical numbers on any exercise." in report

@@ -146,12 +146,12 @@ class ListOf(Kind):
     def description(self) -> str:  # type: ignore[override]
         size = ""
         if self.max_length is not None and self.min_length == self.max_length:
-            size = f" of {self.min_length}"
+            size = f" of {self.min_length} items"
         elif self.max_length is not None:
-            size = f" of {self.min_length} to {self.max_length}"
+            size = f" of {self.min_length} to {self.max_length} items"
         elif self.min_length:
-            size = f" of at least {self.min_length}"
-        return f"a list{size} of {self.item.description.removeprefix('a ').removeprefix('an ')}s"
+            size = f" of at least {self.min_length} items"
+        return f"a list{size}, each {self.item.description}"
 
     def parse(self, value: Any) -> list[Any]:
         if isinstance(value, str):
