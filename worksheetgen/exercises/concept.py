@@ -289,19 +289,19 @@ class Concepts(Family):
             q = questions[qid]
             key = f"q{n}"
             part = "abcdefghijklmnopqrstuvwxyz"[n - 1]
-            label = rf"\text{{({part}) {qid}}}"
+            label = rf"\text{{({part})}}"  # students see labels in LMS prompts: no internal ids
             if q.kind in ("single", "multi"):
                 shown = shuffled(q, order)
                 texts = tuple(c.text for c in shown)
                 correct = tuple(k for k, c in enumerate(shown) if c.correct)
                 if q.kind == "single":
-                    answers.append(ChoiceAnswer(key, label, options=texts, correct=correct[0]))
+                    answers.append(ChoiceAnswer(key, label, options=texts, correct=correct[0], part=n))
                 else:
-                    answers.append(MultiChoiceAnswer(key, label, options=texts, correct=correct))
+                    answers.append(MultiChoiceAnswer(key, label, options=texts, correct=correct, part=n))
             elif q.kind == "truefalse":
-                answers.append(BooleanAnswer(key, label, bool(q.answer)))
+                answers.append(BooleanAnswer(key, label, bool(q.answer), part=n))
             else:
-                answers.append(TextAnswer(key, label, q.model))
+                answers.append(TextAnswer(key, label, q.model, part=n))
             # A shared context or figure is shown once, with the first question that uses it.
             new_contexts, new_figures = [], []
             if q.context and q.context not in context_ids:

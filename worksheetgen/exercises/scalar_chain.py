@@ -156,11 +156,11 @@ class ScalarChain(Family):
         data = ScalarChainData(g=g, z1=z1, a1=a1, z2=z2, a2=a2, loss=loss, dl_da2=dl_da2, g1=g1, g2=g2,
                                factor=factor, half=half)
         answers = [
-            NumberAnswer("a1", "a^{[1]}", a1),
-            NumberAnswer("a2", "a^{[2]}", a2),
-            NumberAnswer("loss", "L", loss),
-            NumberAnswer("dL_dw2", r"\frac{\partial L}{\partial w^{[2]}}", dl_dw2),
-            NumberAnswer("dL_dw1", r"\frac{\partial L}{\partial w^{[1]}}", dl_dw1),
+            NumberAnswer("a1", "a^{[1]}", a1, part=1),
+            NumberAnswer("a2", "a^{[2]}", a2, part=1),
+            NumberAnswer("loss", "L", loss, part=2),
+            NumberAnswer("dL_dw2", r"\frac{\partial L}{\partial w^{[2]}}", dl_dw2, part=3),
+            NumberAnswer("dL_dw1", r"\frac{\partial L}{\partial w^{[1]}}", dl_dw1, part=3),
         ]
         return Solved(answers, data)
 
