@@ -101,6 +101,7 @@ def test_kill_9_during_an_exam_build(tmp_path: Path, capsys: pytest.CaptureFixtu
               f"build, {outcomes.count('new')} the new one, 0 mixed")
 
 
+@pytest.mark.slow
 def test_two_builds_into_one_folder_at_once_are_serialized(tmp_path: Path) -> None:
     spec = ROOT / "examples" / "week1.toml"
     run(spec, tmp_path / "ref", 3, "md,json")
