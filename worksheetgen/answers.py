@@ -16,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -47,6 +48,13 @@ def to_float(value: Any) -> Any:
         return [to_float(v) for v in value]
     if isinstance(value, (bool, str)):
         return value
+    if isinstance(value, sp.Basic):
+        return _scalar_float(value)
+    return float(sp.N(value, 30))
+
+
+@lru_cache(maxsize=65536)
+def _scalar_float(value: sp.Basic) -> float:
     return float(sp.N(value, 30))
 
 

@@ -10,6 +10,7 @@ Text that comes from users is escaped per format here, never by SymPy (its latex
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 import sympy as sp
@@ -41,7 +42,9 @@ def is_exact_decimal(x: Any) -> bool:
     return q == 1 and int(x.q) <= 10**12
 
 
+@lru_cache(maxsize=65536)
 def _decimal(x: sp.Expr) -> Decimal:
+    # One value is printed many times (key, solutions, every format): evaluate it once.
     return Decimal(str(sp.N(x, 40)).replace("*^", "E"))
 
 
