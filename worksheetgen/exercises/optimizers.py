@@ -51,7 +51,7 @@ VALUE_LIMIT = 100
 LR_MAX = 10
 # Drawn values: curvatures and learning rates that keep SGD stable (η a < 2) and off the
 # minimum (η a ≠ 1).
-CURVATURES = (sp.Rational(1, 2), sp.Integer(1), sp.Integer(2), sp.Integer(4))
+CURVATURES = (sp.Rational(1, 2), sp.Integer(1), sp.Rational(3, 2), sp.Integer(2), sp.Integer(3), sp.Integer(4))
 LEARNING_RATES = (sp.Rational(1, 20), sp.Rational(1, 10), sp.Rational(1, 5), sp.Rational(1, 4))
 # A value whose expression has at most this many distinct nodes is kept in closed form.
 CLOSED_FORM_NODES = 24
@@ -308,7 +308,7 @@ def _tuple(values: list[Exact] | None) -> Vec | None:
 
 class Optimizers(Family):
     name = "optimizers"
-    title = "Optimizers: SGD, momentum, AdaGrad, RMSProp, Adam"
+    title = "Gradient-based optimizers"
     summary = ("A few steps of SGD, momentum, Nesterov, AdaGrad, RMSProp and Adam (with bias "
                "correction) on a small quadratic or on given gradients; which ends lowest.")
     Given = OptimizersGiven
@@ -335,7 +335,7 @@ class Optimizers(Family):
               "ε of AdaGrad, RMSProp and Adam, 0 to 1 (0 keeps hand computation clean; it then needs "
               "a non-zero first gradient in every coordinate)"),
         Param("curvature", ListOf(Number(positive=True, maximum=VALUE_LIMIT), 1, 2), None,
-              f"curvatures a_i of the quadratic, above 0 and at most {VALUE_LIMIT} (drawn from 0.5, 1, 2, 4)"),
+              f"curvatures a_i of the quadratic, above 0 and at most {VALUE_LIMIT} (drawn from 0.5, 1, 1.5, 2, 3, 4)"),
         Param("minimum", ListOf(Number(-VALUE_LIMIT, VALUE_LIMIT), 1, 2), None,
               f"minimum c of the quadratic, each from {-VALUE_LIMIT} to {VALUE_LIMIT}"),
         Param("theta0", ListOf(Number(-VALUE_LIMIT, VALUE_LIMIT), 1, 2), None,
@@ -343,7 +343,7 @@ class Optimizers(Family):
         Param("gradients", Matrix(), None,
               f"problem gradients: one row g_t per step (T rows, dim columns), entries from "
               f"{-VALUE_LIMIT} to {VALUE_LIMIT}"),
-        grid_param("theta_grid", (-3, 3, sp.Rational(1, 2)), f"[lo, hi, step] for a drawn θ_0, within ±{VALUE_LIMIT}"),
+        grid_param("theta_grid", (-4, 4, sp.Rational(1, 2)), f"[lo, hi, step] for a drawn θ_0, within ±{VALUE_LIMIT}"),
         grid_param("minimum_grid", (-2, 2, sp.Rational(1, 2)), f"[lo, hi, step] for a drawn minimum c, within ±{VALUE_LIMIT}"),
         grid_param("gradient_grid", (-2, 2, sp.Rational(1, 2)),
                    f"[lo, hi, step] for drawn gradients (never 0), within ±{VALUE_LIMIT}"),
