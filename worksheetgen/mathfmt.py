@@ -20,6 +20,21 @@ DEFAULT_DIGITS = 4
 CLOSED_FORM_MAX_CHARS = 90
 
 
+def _memo(fn: Any) -> Any:
+    """Cache a pure formatting function on hashable arguments (SymPy numbers are): the same
+    value is formatted for the key, the solutions and every format."""
+    cached = lru_cache(maxsize=65536)(fn)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return cached(*args, **kwargs)
+        except TypeError:  # an unhashable argument (a list): compute directly
+            return fn(*args, **kwargs)
+
+    call.__doc__, call.__name__, call.__wrapped__ = fn.__doc__, fn.__name__, fn  # type: ignore[attr-defined]
+    return call
+
+
 def as_expr(x: Any) -> sp.Expr:
     if isinstance(x, sp.Basic):
         return x
@@ -56,6 +71,7 @@ def _exact_decimal_text(x: sp.Rational) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+@_memo
 def num(x: Any, digits: int = DEFAULT_DIGITS) -> str:
     """A value as a TeX number: exact when it terminates, otherwise rounded.
 
@@ -131,6 +147,7 @@ def _exp_as_power(expr: sp.Expr) -> sp.Expr:
     )
 
 
+@_memo
 def exact(x: Any) -> str:
     """The exact value as TeX (closed form), e.g. ``3 e^{-2} - 3`` or ``\\frac{1}{3}``."""
     if isinstance(x, (int, sp.Integer)):
@@ -138,6 +155,7 @@ def exact(x: Any) -> str:
     return _printer.doprint(_exp_as_power(as_expr(x)))
 
 
+@_memo
 def value(x: Any, digits: int = DEFAULT_DIGITS) -> str:
     """A result as shown in a solution: ``0.485``; ``\\frac{1}{3} \\approx 0.3333``;
     ``e^{-2} - 1 \\approx -0.8647``. Very long closed forms are left out."""
