@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from worksheetgen.family import to_float
+from worksheetgen.answers import to_float
 from worksheetgen.instance import Instance, make_instance
 from worksheetgen.params import parse_params
 from worksheetgen.registry import get_family

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any, Sequence
 
 import sympy as sp
@@ -77,6 +78,19 @@ def variant_key(sheet: dict[str, Any], variant: str, student: dict[str, Any] | N
         "tolerance": {"relative": rule.relative, "absolute": rule.absolute},
         "exercises": entries,
     }
+
+
+def read(path: "str | Path") -> Any:
+    """A key file's JSON, or one line naming the file (for replay and grading)."""
+    from worksheetgen.errors import WorksheetError
+
+    source = str(path)
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WorksheetError("no such file", source=source) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WorksheetError(f"not a JSON answer key ({exc})", source=source) from None
 
 
 def dumps(doc: Any) -> str:

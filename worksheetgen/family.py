@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
-from worksheetgen import answers
-from worksheetgen.answers import to_float  # noqa: F401 - re-exported
 from worksheetgen.params import Param
+
+if TYPE_CHECKING:
+    from worksheetgen import answers
 
 
 class Record:

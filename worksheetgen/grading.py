@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from worksheetgen.answers import LETTERS, grade_entry, kind_of
+from worksheetgen import answerkey
 from worksheetgen.errors import WorksheetError
 
 REVIEW_KINDS = ("text", "expression")  # graded by a person (their grade() returns None)
@@ -207,14 +207,7 @@ def exercise_key(exercise: dict[str, Any], source: str) -> ExerciseKey:
 
 
 def load_key(path: str | Path) -> Key:
-    source = str(path)
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WorksheetError("no such file", source=source) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WorksheetError(f"not a JSON answer key ({exc})", source=source) from None
-    return key_from_doc(doc, source)
+    return key_from_doc(answerkey.read(path), str(path))
 
 
 def key_from_doc(doc: Any, source: str) -> Key:

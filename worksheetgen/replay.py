@@ -8,10 +8,10 @@ key entry must equal the recorded one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from worksheetgen import answerkey
 from worksheetgen.answerkey import instance_entry
 from worksheetgen.answers import Rule
 from worksheetgen.errors import WorksheetError
@@ -22,12 +22,7 @@ from worksheetgen.registry import get_family
 
 def load_key(path: str | Path) -> dict[str, Any]:
     source = str(path)
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WorksheetError("no such file", source=source) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WorksheetError(f"not a JSON answer key ({exc})", source=source) from None
+    doc = answerkey.read(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("exercises"), list) or "tolerance" not in doc:
         raise WorksheetError("not a key.json written by this version", source=source,
                              allowed="a variant's key.json (key_format 2)")
