@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,15 +123,17 @@ def build(
     out_dir: Path,
     *,
     formats: Sequence[str] | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
     progress: Progress | None = None,
     require_pdf: bool = False,
     only: str | None = None,
 ) -> BuildResult:
     """Build every variant of ``spec`` into ``out_dir/<spec.name>`` (with ``only``, one
-    student's folder inside it), atomically."""
+    student's folder inside it), atomically. ``jobs`` (default: the machine's cores) TeX
+    processes run at once; the files are the same whatever it is."""
     plan = make_plan(spec, only)
     run, keep, notes = choose_formats(formats, require_pdf)
+    jobs = max(1, jobs or os.cpu_count() or 1)
 
     solved: list[SolvedVariant] = []
     rendered: list[tuple[SolvedVariant, dict[str, tuple[str, str]]]] = []
@@ -163,7 +166,7 @@ def build(
         for fmt in run:
             sources = [p for p, made_by in written.items() if made_by in fmt.needs]
             if sources and fmt.needs:
-                for path in fmt.make(sources, jobs, progress):
+                for path in make_format(plan, fmt, sources, staging, jobs, progress):
                     written[path] = fmt.name
                 late = render_class(plan, solved, report, [formats_module.get_format(n) for n in fmt.needs],
                                     after_pdf=True)
@@ -177,6 +180,50 @@ def build(
                 del written[path]
     files_out = sorted(target / p.relative_to(staging) for p in written)
     return BuildResult(target, files_out, solved, notes, report)
+
+
+def make_format(plan: Plan, fmt: Format, sources: list[Path], staging: Path, jobs: int,
+                progress: Progress | None) -> list[Path]:
+    """``fmt``'s files made from ``sources`` (PDFs from .tex). A format that makes several
+    variants' files together (PDFs: a batch of students per TeX run) gets, for a reprint of
+    one student, the same company as in the full build (rendered here into a scratch folder
+    laid out like the full build, and dropped), so the reprinted files have the same bytes."""
+    companions = getattr(fmt, "companions", None)
+    if plan.only is None or companions is None:
+        return fmt.make(sources, jobs, progress)
+    full = make_plan(plan.spec)
+    ids = [v.id for v in full.variants]
+    index = ids.index(plan.only)
+    needed = [formats_module.get_format(name) for name in fmt.needs]
+    with tempfile.TemporaryDirectory(prefix="worksheetgen-batch-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        ordered: list[Path] = []
+        own: dict[Path, Path] = {}  # scratch copy → the student's file in staging
+        for i in companions(index, len(full.variants)):
+            variant = full.variants[i]
+            folder = scratch / (variant.folder or "variant")
+            if i == index:
+                for path in sources:
+                    copy = folder / path.relative_to(staging)
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, copy)
+                    own[copy] = path
+                    ordered.append(copy)
+                continue
+            sv = solve_variant(full, variant)
+            try:
+                files = render_variant(full, sv, needed)
+            except WorksheetError as exc:
+                raise exc.at(source=plan.spec.source) from None
+            ordered.extend(write_files(folder, files, {}))
+        made = []
+        for path in fmt.make(ordered, jobs, progress):
+            for copy, original in own.items():
+                if copy.parent == path.parent and copy.stem == path.stem:
+                    target = original.with_suffix(path.suffix)
+                    shutil.copyfile(path, target)
+                    made.append(target)
+        return made
 
 
 def write_files(folder: Path, files: dict[str, tuple[str, str | bytes]], written: dict[Path, str]) -> list[Path]:
@@ -275,17 +322,34 @@ def recover_swap(target: Path) -> None:
             parked.rename(target)
 
 
-def progress_bar(stream: TextIO | None = None) -> Progress | None:
-    """A one-line progress bar on a terminal; silent when output is redirected."""
+def progress_bar(stream: TextIO | None = None, *, after: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> Progress | None:
+    """A one-line progress bar per stage (done/total and the time left) on a terminal, once the
+    build has run ``after`` seconds (a quick build prints nothing); silent when output is
+    redirected."""
     stream = stream or sys.stderr
     if not stream.isatty():
         return None
+    started = clock()
+    stage_started = {"": started}
+    last = {"stage": "", "end": started}
 
     def show(stage: str, done: int, total: int) -> None:
+        now = clock()
+        if stage != last["stage"]:
+            last["stage"] = stage
+            stage_started[stage] = last["end"]
+        if done >= total:
+            last["end"] = now
+        if now - started < after:
+            return
         width = 30
         filled = int(width * done / total) if total else width
-        stream.write(f"\r{stage:<12} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done == total:
+        elapsed = now - stage_started[stage]
+        left = elapsed / done * (total - done) if done else 0.0
+        eta = f"{int(left) // 60}:{int(left) % 60:02d} left" if done < total else f"{elapsed:.1f} s"
+        stream.write(f"\r{stage:<12} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {eta:<12}")
+        if done >= total:
             stream.write("\n")
         stream.flush()
 

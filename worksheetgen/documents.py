@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from worksheetgen.errors import WorksheetError
+from worksheetgen.figures.scene import Axes
 from worksheetgen.instance import Instance
 from worksheetgen.plan import Plan, Variant
 from worksheetgen.spec import ExerciseSpec, SheetSpec
@@ -28,7 +29,7 @@ class Document:
     layout: str  # template: templates/formats/<folder>/<layout>.<suffix>.j2
     view: str
     always_in: str = ""  # a format that renders it even when not chosen (the report)
-    after_pdf: bool = False  # made from the variants' PDFs (the combined print file)
+    after_pdf: bool = False  # made from the variants' finished files (none at present)
 
 
 SHEET = (Document("problems", "sheet", "problems"), Document("solutions", "sheet", "solutions"),
@@ -38,7 +39,7 @@ EXAM = (Document("problems", "exam", "problems"), Document("solutions", "exam", 
 # Every variant in one file: what an LMS imports (a question per exercise and variant).
 QUIZ = Document("quiz", "quiz", "quiz")
 EXAM_CLASS = (Document("instructor-key", "exam-key", "key"), Document("report", "report", "report", "md"),
-              Document("all-problems", "exam-print", "print", after_pdf=True), QUIZ)
+              Document("all-problems", "exam-print", "print"), QUIZ)
 
 
 def variant_documents(plan: Plan) -> tuple[Document, ...]:
@@ -62,6 +63,9 @@ class Question:
 class SolvedVariant:
     variant: Variant
     questions: list[Question] = field(default_factory=list)
+    # Per format name: the rendered questions, made once and reused by the class documents
+    # (the combined print document holds every student's problems text).
+    rendered: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def instances(self) -> list[Instance]:
@@ -134,27 +138,46 @@ def render_question(fmt: "Format", question: Question) -> tuple[str, str]:
     return problem, solution
 
 
+def needs(solved: Sequence[SolvedVariant]) -> dict[str, bool]:
+    """What the questions draw: figures at all, and plots among them (a format loads the
+    packages they need only then; LaTeX: TikZ, pgfplots)."""
+    figures = [fig for sv in solved for q in sv.questions for fig in q.instance.solved.figures]
+    plots = any(isinstance(element, Axes) for fig in figures for element in fig.scene.elements)
+    return {"figures": bool(figures), "plots": plots}
+
+
+def rendered_questions(sv: SolvedVariant, fmt: "Format") -> list[dict[str, Any]]:
+    if fmt.name not in sv.rendered:
+        items = []
+        if fmt.folder is not None:
+            for q in sv.questions:
+                problem, solution = render_question(fmt, q)
+                items.append({"instance": q.instance, "problem": problem, "solution": solution,
+                              "number": q.number, "points": q.instance.points,
+                              "part_points": list(q.exercise.part_points)})
+        sv.rendered[fmt.name] = items
+    return sv.rendered[fmt.name]
+
+
 def variant_context(plan: Plan, sv: SolvedVariant, fmt: "Format") -> dict[str, Any]:
     """What a variant's documents are rendered from, in one format."""
-    items = []
-    if fmt.folder is not None:
-        for q in sv.questions:
-            problem, solution = render_question(fmt, q)
-            items.append({"instance": q.instance, "problem": problem, "solution": solution,
-                          "number": q.number, "points": q.instance.points,
-                          "part_points": list(q.exercise.part_points)})
     return {"sheet": sheet_info(plan.spec), "exam": exam_info(plan, sv), "student": student_info(sv),
-            "exercises": items, "variant_label": sv.variant.label, "solved": sv, "plan": plan,
-            "tolerance": plan.spec.tolerance}
+            "exercises": rendered_questions(sv, fmt), "variant_label": sv.variant.label, "solved": sv,
+            "plan": plan, "tolerance": plan.spec.tolerance, "needs": needs([sv])}
 
 
 def class_context(plan: Plan, solved: Sequence[SolvedVariant], quality: "Quality | None") -> dict[str, Any]:
     """What the class documents are rendered from (the same in every format)."""
+    from worksheetgen.formats import get_format
+
     return {"sheet": sheet_info(plan.spec), "exam": exam_info(plan), "key_exercises": key_exercises(plan, solved),
             "quality": quality, "solved": list(solved), "plan": plan, "tolerance": plan.spec.tolerance,
             "digits": plan.spec.digits,
             "files": [f"{sv.variant.folder}/problems.pdf" for sv in solved],
-            "duplex": plan.exam.duplex if plan.exam is not None else False}
+            "duplex": plan.exam.duplex if plan.exam is not None else False,
+            "needs": needs(solved),
+            # a variant's own context in a format (the print document repeats each student's text)
+            "variant": lambda sv, name: variant_context(plan, sv, get_format(name))}
 
 
 def key_exercises(plan: Plan, solved: Sequence[SolvedVariant]) -> list[dict[str, Any]]:

@@ -1,7 +1,15 @@
-"""PDF output through a real TeX engine, in batch, without shell escape, reproducibly."""
+"""PDF output through a real TeX engine, in batch, without shell escape, reproducibly.
+
+Every pdflatex process of a build starts in :func:`run_tex` (which counts them: the benchmark
+reports processes per student). :func:`compile_pdf` runs as many passes as the document needs:
+one, unless the log asks for another (labels, references, table widths, points) and the .aux
+it wrote differs from the one the pass read. Batches of documents are in
+:mod:`worksheetgen.texbatch`.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -13,48 +21,73 @@ from worksheetgen.errors import TexError
 INSTALL_HINT = (
     "no TeX engine found (pdflatex); the .tex, .md and .json files were written. "
     "To get PDFs on Debian/Ubuntu: sudo apt-get install texlive-latex-base "
-    "texlive-latex-recommended texlive-latex-extra texlive-pictures latexmk lmodern"
+    "texlive-latex-recommended texlive-latex-extra texlive-pictures lmodern"
 )
+MAX_PASSES = 4
+# What a log says when the next pass would print something else.
+_RERUN = re.compile(r"Rerun to get|Rerun LaTeX|There were undefined references|Label\(s\) may have changed"
+                    r"|Table widths have changed|Point totals have changed|run LaTeX again")
+
+_runs = itertools.count()
+_counted = 0
 
 
 def tex_available() -> bool:
     return shutil.which("pdflatex") is not None
 
 
-def _environment() -> dict[str, str]:
+def tex_runs() -> int:
+    """pdflatex processes started so far by this Python process."""
+    return _counted
+
+
+def environment() -> dict[str, str]:
     env = dict(os.environ)
-    # Fixed dates and no trailer id (see preamble) make the PDF bytes depend on the input only.
+    # Fixed dates and no trailer id (see preamble) make the PDF bytes depend on the input only;
+    # TeX may read and write only below the folder it runs in.
     env.update(SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1", openout_any="p", openin_any="p")
     return env
 
 
+def run_tex(command: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """One pdflatex process (shell escape is always off)."""
+    global _counted
+    if "-no-shell-escape" not in command:
+        command = [command[0], "-no-shell-escape", *command[1:]]
+    _counted = next(_runs) + 1
+    try:
+        return subprocess.run(command, cwd=cwd, env=environment(), capture_output=True, text=True,
+                              errors="replace", timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise TexError(f"TeX did not finish within {timeout:.0f} s") from None
+
+
 def compile_pdf(tex_path: Path, timeout: float = 300) -> Path:
-    """Compile ``tex_path`` in its folder; return the PDF path or raise TexError with log lines."""
+    """Compile ``tex_path`` in its folder; return the PDF path or raise TexError with log lines.
+    A first line ``%&<format>`` names a dumped format to start from."""
     tex_path = Path(tex_path)
     workdir = tex_path.parent
-    if shutil.which("latexmk"):
-        command = [
-            "latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-            "-no-shell-escape", "-quiet", "-pdflatex=pdflatex -no-shell-escape %O %S",
-            tex_path.name,
-        ]
-        runs = [command]
-    else:
-        command = [
-            "pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-            "-file-line-error", tex_path.name,
-        ]
-        runs = [command, command]  # the second run resolves page counts and points tables
-    for run in runs:
+    command = ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+               "-file-line-error"]
+    with open(tex_path, encoding="utf-8", errors="replace") as handle:
+        first = handle.readline().strip()
+    if first.startswith("%&"):
+        command.append(f"-fmt={first[2:]}")
+    command.append(tex_path.name)
+    aux = tex_path.with_suffix(".aux")
+    log = tex_path.with_suffix(".log")
+    for _ in range(MAX_PASSES):
+        before = aux.read_bytes() if aux.exists() else None
         try:
-            result = subprocess.run(
-                run, cwd=workdir, env=_environment(), capture_output=True, text=True,
-                timeout=timeout, stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            raise TexError(f"{tex_path.name}: TeX did not finish within {timeout:.0f} s") from None
+            result = run_tex(command, workdir, timeout)
+        except TexError as exc:
+            raise TexError(f"{tex_path.name}: {exc}") from None
         if result.returncode != 0:
-            raise TexError(f"{tex_path.name}: TeX failed:\n{log_excerpt(tex_path.with_suffix('.log'), result.stdout)}")
+            raise TexError(f"{tex_path.name}: TeX failed:\n{log_excerpt(log, result.stdout)}")
+        after = aux.read_bytes() if aux.exists() else None
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
+        if not _RERUN.search(text) or after == before:
+            break
     pdf = tex_path.with_suffix(".pdf")
     if not pdf.exists():
         raise TexError(f"{tex_path.name}: TeX produced no PDF")

@@ -1,12 +1,17 @@
-"""PDFs, made from the LaTeX files by a real TeX engine, without shell escape."""
+"""PDFs, made from the LaTeX files by a real TeX engine, without shell escape.
+
+The documents are typeset in batches (worksheetgen/texbatch.py): ``batch`` variants at a time
+in one pdflatex run on a preamble format dumped once, then cut into one PDF per document. A
+reprint of one student typesets that student's batch again (the driver asks :meth:`companions`),
+so the reprinted PDF has the bytes of the full build's.
+"""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from worksheetgen import pdf
+from worksheetgen import pdf, texbatch
 from worksheetgen.formats import Format
 
 
@@ -15,20 +20,25 @@ class Pdf(Format):
     description = "PDF typeset by pdflatex from the .tex files"
     suffix = "pdf"
     needs = ("tex",)
+    # Variants typeset in one run: fewer runs the more, a reprint retypesets that many.
+    batch = 40
 
     def available(self) -> bool:
         return pdf.tex_available()
 
     install_hint = pdf.INSTALL_HINT
 
+    def companions(self, index: int, count: int) -> range:
+        """The variants (indices into the plan) whose documents are typeset with variant ``index``."""
+        return texbatch.batch_of(index, count, self.batch)
+
     def make(self, sources: list[Path], jobs: int, progress: Any = None) -> list[Path]:
         tex_files = [p for p in sources if p.suffix == ".tex"]
-        done = 0
-        made = []
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for path in pool.map(pdf.compile_pdf, tex_files):
-                made.append(path)
-                done += 1
-                if progress:
-                    progress("typesetting", done, len(tex_files))
-        return made
+        support = self.units_support()
+        return texbatch.typeset(tex_files, support=support, batch=self.batch, jobs=jobs, progress=progress)
+
+    @staticmethod
+    def units_support() -> str:
+        from worksheetgen.formats import get_format
+
+        return get_format("tex").environment().get_template("formats/latex/_units.tex.j2").render()

@@ -1,0 +1,416 @@
+"""Typesetting many documents at TeX's floor: one pdflatex run per batch, cut into one PDF each.
+
+A document the LaTeX templates write has three parts: its preamble (up to the line
+``\\csname endofdump\\endcsname``), its setup (running head and foot, up to
+``\\begin{document}``) and its body. Documents whose preambles are equal are typeset together:
+
+- the preamble is loaded once per machine: a format dumped from it with ``mylatexformat``,
+  cached under the user's cache folder by a hash of the preamble and of the TeX installation;
+- every ``batch`` variant folders (students) go into one document, each document of theirs as a
+  *unit* between ``\\StartUnit`` and ``\\EndUnit`` (templates/formats/latex/_units.tex.j2): its
+  pages are held back until it ends, then shipped with its own page numbers and page count, so
+  one pass gives what two passes give each document alone;
+- a figure that recurs in a batch (the same drawing for every student) is drawn once and placed
+  again as a PDF form;
+- the run writes each unit's first and last page to ``<job>.units``, and pikepdf cuts the batch
+  PDF there into each document's own PDF.
+
+A document made of units already typeset (the class's print document, all-problems.tex) is put
+together from their pages. Any other document (the instructor key) is compiled on its own, as
+many passes as its log asks for.
+
+Which folders share a batch depends only on their order (``batch`` at a time), never on
+``--jobs``: the bytes of every PDF are the same whatever the parallelism, and a reprint of one
+student typesets that student's batch again (:func:`batch_of`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+from worksheetgen import pdf
+from worksheetgen.errors import TexError
+
+MARK = "\\csname endofdump\\endcsname"
+FORMAT_VERSION = "1"  # bump when the way formats are dumped changes
+# Commands whose output comes from an earlier run's .aux: a batch that holds one is typeset
+# with its .aux and as many passes as the log asks for.
+_READS_AUX = re.compile(r"\\(?:ref|pageref|eqref|autoref|cref|Cref|cite|nocite|tableofcontents|listof[a-z]+)\b")
+_FIGURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
+
+Progress = Callable[[str, int, int], None]
+
+
+def batch_of(index: int, count: int, size: int) -> range:
+    """The variant indices typeset together with variant ``index`` (of ``count``)."""
+    start = index - index % size
+    return range(start, min(count, start + size))
+
+
+# -- reading the documents ---------------------------------------------------------------------
+
+@dataclass
+class Unit:
+    """One document's pages: the text between \\StartUnit and \\EndUnit."""
+
+    lines: list[str]
+    label: str  # the file it comes from, for messages ("S017/problems.tex")
+    numbers: list[int]  # each line's number in that file
+
+    @property
+    def key(self) -> str:
+        return "\n".join(self.lines).strip("\n")
+
+
+@dataclass
+class Document:
+    path: Path
+    label: str
+    kind: str  # "single" (one unit), "assembly" (units typeset elsewhere) or "plain"
+    preamble: str = ""
+    units: list[Unit] = field(default_factory=list)
+    front: list[bool] = field(default_factory=list)  # assembly: the next unit starts on a front side
+
+
+def parse(path: Path, label: str) -> Document:
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    try:
+        mark = lines.index(MARK)
+    except ValueError:
+        return Document(path, label, "plain")
+    preamble = "\n".join(lines[: mark + 1]) + "\n"
+    rest = lines[mark + 1:]
+    if "\\StartUnit" in rest:
+        doc = Document(path, label, "assembly", preamble)
+        i = 0
+        while i < len(rest):
+            if rest[i] == "\\StartUnit":
+                end = rest.index("\\EndUnit", i)
+                doc.units.append(Unit(rest[i + 1: end], label, list(range(mark + 3 + i, mark + 2 + end))))
+                following = next((line for line in rest[end + 1:] if line.strip()), "")
+                doc.front.append(following == "\\FrontSide")
+                i = end
+            i += 1
+        return doc
+    try:
+        begin = rest.index("\\begin{document}")
+        end = len(rest) - 1 - rest[::-1].index("\\end{document}")
+    except ValueError:
+        return Document(path, label, "plain")
+    numbers = [mark + 2 + i for i in range(begin)] + [mark + 2 + i for i in range(begin + 1, end)]
+    unit = Unit(rest[:begin] + rest[begin + 1: end], label, numbers)
+    return Document(path, label, "single", preamble, [unit])
+
+
+# -- formats -----------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """Where dumped formats are kept: $XDG_CACHE_HOME or ~/.cache, else the temporary folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    for folder in (Path(base) / "worksheetgen" / "tex-formats",
+                   Path(tempfile.gettempdir()) / f"worksheetgen-{os.getuid()}" / "tex-formats"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder
+    raise TexError("no writable folder for the TeX formats (tried ~/.cache and the temporary folder)")
+
+
+@lru_cache(maxsize=None)
+def installation_id() -> str:
+    """What a format depends on besides its preamble: the engine and the system's LaTeX format
+    (updated whenever TeX Live's packages are), and mylatexformat."""
+    parts = [FORMAT_VERSION]
+    found = subprocess.run(["kpsewhich", "-engine=pdftex", "pdflatex.fmt", "mylatexformat.ltx"],
+                           capture_output=True, text=True, env=pdf.environment()).stdout.split()
+    engine = shutil.which("pdflatex")
+    for name in [*found, os.path.realpath(engine) if engine else ""]:
+        try:
+            st = os.stat(name)
+            parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(name)
+    if not any(p.endswith("mylatexformat.ltx") or "mylatexformat.ltx:" in p for p in parts):
+        raise TexError("the LaTeX package mylatexformat is missing (Debian/Ubuntu: "
+                       "sudo apt-get install texlive-latex-extra)")
+    return "\n".join(parts)
+
+
+def format_for(preamble: str, label: str) -> Path:
+    """The dumped format of ``preamble`` (its path without the .fmt suffix), made if missing.
+    Safe when several builds make the same one at once: each dumps in its own folder and
+    renames the result into place."""
+    key = hashlib.sha256((installation_id() + "\n" + preamble).encode("utf-8")).hexdigest()[:32]
+    folder = cache_dir()
+    target = folder / f"{key}.fmt"
+    if target.exists():
+        return target.with_suffix("")
+    work = Path(tempfile.mkdtemp(prefix=".dump-", dir=folder))
+    try:
+        (work / "preamble.tex").write_text(preamble, encoding="utf-8")
+        command = ["pdflatex", "-ini", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+                   "-no-shell-escape", f"-jobname={key}", "&pdflatex", "mylatexformat.ltx", "preamble.tex"]
+        result = pdf.run_tex(command, work)
+        made = work / f"{key}.fmt"
+        if result.returncode != 0 or not made.exists():
+            excerpt = pdf.log_excerpt(work / f"{key}.log", result.stdout)
+            raise TexError(f"{label}: the preamble does not compile:\n{excerpt}")
+        os.replace(made, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target.with_suffix("")
+
+
+# -- batches -----------------------------------------------------------------------------------
+
+@dataclass
+class Batch:
+    name: str
+    preamble: str
+    units: list[Unit]
+    outputs: list[Path | None]  # per unit: where its PDF goes (None: only for an assembly)
+    pages: list[tuple[int, int]] = field(default_factory=list)  # per unit: first, last (1-based)
+    pdf: Path | None = None
+    line_map: list[tuple[int, Unit]] = field(default_factory=list)  # (first batch line, unit)
+
+    def size(self) -> int:
+        return sum(len(u.lines) for u in self.units)
+
+
+def batch_text(batch: Batch, format_path: Path, support: str) -> str:
+    texts = ["\n".join(u.lines) for u in batch.units]
+    reads_aux = any(_READS_AUX.search(text) for text in texts)
+    head = [f"%&{format_path}"] + batch.preamble.rstrip("\n").split("\n")
+    # Not kept in a format: set again. Without anything read from an .aux, none is written.
+    head += ["\\pdftrailerid{}"] + ([] if reads_aux else ["\\nofiles"])
+    head += support.rstrip("\n").split("\n") + ["\\begin{document}"]
+    out = head
+    seen = Counter(code for text in texts for code in _FIGURE.findall(text))
+    figures = {code: 0 for code, n in seen.items() if n > 1}
+    batch.line_map = []
+    for unit, text in zip(batch.units, texts):
+        out.append("\\StartUnit")
+        batch.line_map.append((len(out) + 1, unit))
+        out.extend(_reuse_figures(text, figures).split("\n") if figures else unit.lines)
+        out.append("\\EndUnit")
+    out.append("\\end{document}")
+    return "\n".join(out) + "\n"
+
+
+def _reuse_figures(text: str, figures: dict[str, int]) -> str:
+    """Typeset each tikzpicture that recurs in a batch once; where it recurs, place the same box
+    again. Keeps the line count (log lines still point at the right unit line)."""
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(0)
+        if code not in figures:
+            return code
+        if not figures[code]:
+            figures[code] = 1 + sum(1 for n in figures.values() if n)
+            return f"\\FigureStart{code}\\FigureEnd{{{figures[code]}}}"
+        n = code.count("\n")
+        if n == 0:
+            return f"\\FigureUse{{{figures[code]}}}"
+        # The picture's last line ends in a space, as after \\end{tikzpicture}.
+        return f"\\FigureUse{{{figures[code]}}}%\n" + "%\n" * (n - 1) + "{}"
+
+    return _FIGURE.sub(replace, text)
+
+
+def _batch_error(batch: Batch, exc: TexError) -> TexError:
+    """The batch's log lines, pointing at the document (and its line) they come from."""
+    message = str(exc)
+    pattern = re.compile(re.escape(f"{batch.name}.tex") + r":(\d+):")
+    culprit: Unit | None = None
+
+    def where(line: int) -> tuple[Unit | None, int]:
+        found = None
+        for start, unit in batch.line_map:
+            if start <= line:
+                found = (unit, line - start)
+        return found if found else (None, 0)
+
+    def rewrite(match: re.Match[str]) -> str:
+        nonlocal culprit
+        unit, offset = where(int(match.group(1)))
+        if unit is None:
+            return match.group(0)
+        culprit = culprit or unit
+        return f"{unit.label}:{unit.numbers[min(offset, len(unit.numbers) - 1)]}:"
+
+    text = pattern.sub(rewrite, message.split("\n", 1)[1] if "\n" in message else message)
+    if culprit is None and batch.units:
+        culprit = batch.units[0]
+        names = ", ".join(u.label for u in batch.units[:3]) + (", ..." if len(batch.units) > 3 else "")
+        return TexError(f"TeX failed on the documents {names}:\n{text}")
+    return TexError(f"{culprit.label}: TeX failed:\n{text}")
+
+
+def _read_pages(batch: Batch) -> None:
+    listing = batch.pdf.with_suffix(".units")
+    pages = [tuple(int(x) for x in line.split()) for line in listing.read_text().split("\n") if line.strip()]
+    if len(pages) != len(batch.units):
+        raise TexError(f"{batch.units[0].label}: the run recorded {len(pages)} of {len(batch.units)} documents")
+    batch.pages = pages  # type: ignore[assignment]
+
+
+def _save(document: "pikepdf.Pdf", path: Path) -> None:  # noqa: F821
+    import pikepdf
+
+    # The same pages give the same bytes: no random file id, no dates, no producer stamp.
+    document.save(path, deterministic_id=True, compress_streams=True,
+                  object_stream_mode=pikepdf.ObjectStreamMode.generate, fix_metadata_version=False)
+
+
+def _split(batch: Batch) -> list[Path]:
+    import pikepdf
+
+    made = []
+    with pikepdf.open(batch.pdf) as source:
+        for (first, last), out in zip(batch.pages, batch.outputs):
+            if out is None:
+                continue
+            part = pikepdf.new()
+            part.pages.extend(source.pages[first - 1: last])
+            _save(part, out)
+            made.append(out)
+    return made
+
+
+def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path) -> Path:
+    import pikepdf
+
+    sources: dict[Path, pikepdf.Pdf] = {}
+    whole = pikepdf.new()
+    try:
+        for (batch, i), front in zip(found, doc.front):
+            source = sources.get(batch.pdf)
+            if source is None:
+                source = sources[batch.pdf] = pikepdf.open(batch.pdf)
+            first, last = batch.pages[i]
+            whole.pages.extend(source.pages[first - 1: last])
+            if front and len(whole.pages) % 2:
+                box = whole.pages[-1].mediabox
+                whole.add_blank_page(page_size=(float(box[2]) - float(box[0]), float(box[3]) - float(box[1])))
+        _save(whole, out)
+    finally:
+        for source in sources.values():
+            source.close()
+    return out
+
+
+# -- the whole stage ---------------------------------------------------------------------------
+
+def typeset(sources: Sequence[Path], *, support: str, batch: int, jobs: int | None = None,
+            progress: Progress | None = None) -> list[Path]:
+    """PDFs of the .tex files ``sources`` (beside them). Sources come grouped by variant folder,
+    in plan order; every ``batch`` folders are typeset together."""
+    sources = [Path(p) for p in sources]
+    if not sources:
+        return []
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    root = Path(os.path.commonpath([p.parent for p in sources]))
+    docs = [parse(p, p.relative_to(root).as_posix()) for p in sources]
+
+    folders: dict[Path, int] = {}
+    for doc in docs:
+        folders.setdefault(doc.path.parent, len(folders))
+    batches: list[Batch] = []
+    by_key: dict[str, tuple[Batch, int]] = {}
+    groups: dict[tuple[int, str], Batch] = {}
+    for doc in docs:
+        if doc.kind != "single":
+            continue
+        chunk = folders[doc.path.parent] // batch
+        group = groups.get((chunk, doc.preamble))
+        if group is None:
+            group = groups[(chunk, doc.preamble)] = Batch(f"batch-{len(groups) + 1:03d}", doc.preamble, [], [])
+            batches.append(group)
+        unit = doc.units[0]
+        by_key.setdefault(unit.key, (group, len(group.units)))
+        group.units.append(unit)
+        group.outputs.append(doc.path.with_suffix(".pdf"))
+    # Units of an assembly that no document of their own brought: typeset for it alone.
+    for doc in docs:
+        if doc.kind != "assembly":
+            continue
+        for unit in doc.units:
+            if unit.key not in by_key:
+                group = groups.get((-1, doc.preamble))
+                if group is None:
+                    group = groups[(-1, doc.preamble)] = Batch(f"batch-{len(groups) + 1:03d}", doc.preamble, [], [])
+                    batches.append(group)
+                by_key[unit.key] = (group, len(group.units))
+                group.units.append(unit)
+                group.outputs.append(None)
+    plain = [doc for doc in docs if doc.kind == "plain"]
+    assemblies = [doc for doc in docs if doc.kind == "assembly"]
+
+    total = sum(1 for b in batches for o in b.outputs if o is not None) + len(plain) + len(assemblies)
+    done = 0
+    lock = threading.Lock()
+
+    def tick(n: int) -> None:
+        nonlocal done
+        with lock:
+            done += n
+            if progress:
+                progress("typesetting", done, total)
+
+    work = Path(tempfile.mkdtemp(prefix="worksheetgen-tex-"))
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    made: list[Path] = []
+    try:
+        formats: dict[str, Future[Path]] = {}
+        for b in batches:
+            if b.preamble not in formats:
+                formats[b.preamble] = pool.submit(format_for, b.preamble, b.units[0].label)
+
+        def run_batch(b: Batch) -> list[Path]:
+            tex = work / f"{b.name}.tex"
+            tex.write_text(batch_text(b, formats[b.preamble].result(), support), encoding="utf-8")
+            try:
+                b.pdf = pdf.compile_pdf(tex)
+            except TexError as exc:
+                raise _batch_error(b, exc) from None
+            _read_pages(b)
+            out = _split(b)
+            tick(len(out))
+            return out
+
+        def run_plain(doc: Document) -> list[Path]:
+            try:
+                out = pdf.compile_pdf(doc.path)
+            except TexError as exc:
+                raise TexError(f"{doc.label}: {exc}") from None
+            tick(1)
+            return [out]
+
+        # Longest first: the last to start are short, so the workers finish together.
+        tasks = [(b.size(), run_batch, b) for b in batches] + \
+                [(d.path.stat().st_size // 40, run_plain, d) for d in plain]
+        futures = [pool.submit(fn, arg) for _, fn, arg in sorted(tasks, key=lambda t: -t[0])]
+        for future in futures:
+            made.extend(future.result())
+        for doc in assemblies:
+            made.append(_assemble(doc, [by_key[u.key] for u in doc.units], doc.path.with_suffix(".pdf")))
+            tick(1)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(work, ignore_errors=True)
+    order = {p.with_suffix(".pdf"): i for i, p in enumerate(sources)}
+    return sorted(made, key=lambda p: order.get(p, len(order)))
