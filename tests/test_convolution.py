@@ -1,5 +1,6 @@
 """convolution: output size, feature map, pooling and receptive field against independent
-computations (window enumeration with exact fractions, a perturbation-based receptive field)."""
+computations (window enumeration with exact fractions in conv_reference, a perturbation-based
+receptive field)."""
 
 import re
 import time
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
+import conv_reference
+from conv_reference import channels
 from helpers import instance, value
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
@@ -24,29 +27,7 @@ UFLDL_KERNEL = [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
 PINNED_SIZES = dict(bias=0, stride=1, padding=0, dilation=1)
 
 
-# -- an independent reference ------------------------------------------------------------------
-
-def reference_conv(X, K, b, s, p, d):
-    """Cross-correlation by enumerating window origins while the dilated window fits, with
-    exact fractions (no size formula). X: channels of rows; K: channels of k × k rows."""
-    C, H, W, k = len(X), len(X[0]), len(X[0][0]), len(K[0])
-
-    def at(c, r, q):  # the zero-padded input
-        r, q = r - p, q - p
-        return Fraction(X[c][r][q]) if 0 <= r < H and 0 <= q < W else Fraction(0)
-
-    rows = []
-    top = 0
-    while top + d * (k - 1) <= H + 2 * p - 1:
-        row, left = [], 0
-        while left + d * (k - 1) <= W + 2 * p - 1:
-            row.append(Fraction(b) + sum(Fraction(K[c][u][v]) * at(c, top + d * u, left + d * v)
-                                         for c in range(C) for u in range(k) for v in range(k)))
-            left += s
-        rows.append(row)
-        top += s
-    return rows
-
+# -- independent references -------------------------------------------------------------------
 
 def reference_pool(F, q, t, how):
     out, top = [], 0
@@ -86,14 +67,10 @@ def receptive_field_by_perturbation(kernels, strides, dilations):
     return max(seen[0]) - min(seen[0]) + 1, min(seen[1]) - min(seen[0])
 
 
-def matrices(values):
-    return [[[v for v in row] for row in m.tolist()] for m in values]
-
-
 def check_against_reference(ex):
     g = ex.given
     if g.X is not None:
-        ref = reference_conv(matrices(g.X), matrices(g.K), g.bias, g.stride, g.padding, g.dilation)
+        ref = conv_reference.correlate(channels(g.X), channels(g.K), g.bias, g.stride, g.padding, g.dilation)
         if "size" in g.parts:
             assert (ex.answers["H_out"].value, ex.answers["W_out"].value) == (len(ref), len(ref[0]))
         if "output" in g.parts:

@@ -15,6 +15,9 @@ The check differentiates the forward sum directly instead: it walks every produc
 K_c[u, v] · X̃_c[s i + u, s j + v] of every output and scatters δ[i, j] times the other factor
 into the gradient of each factor (NumPy floats), which shares neither the correlation form nor the
 180° rotation. The tests add central finite differences of the loss.
+
+The layer itself (declarations, size choice, checks, the worked correlation and the NumPy forward
+pass) is shared with ``convolution`` in :mod:`worksheetgen.convolutions`.
 """
 
 from __future__ import annotations
@@ -24,16 +27,15 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
-from numpy.lib.stride_tricks import sliding_window_view
 
+from worksheetgen import convolutions as conv
 from worksheetgen import mathfmt
 from worksheetgen.answers import Answer, MatrixAnswer, NumberAnswer
+from worksheetgen.convolutions import Channels, SumEntry, correlate, out_size
 from worksheetgen.errors import WorksheetError
-from worksheetgen.exercises.convolution import (Channels, SumEntry, as_array, correlate, out_size,
-                                                pad)
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.params import Choice, Int, ListOf, Matrix, Number, Param
-from worksheetgen.sampling import grid_param, grid_values, require_grid
+from worksheetgen.sampling import grid_param, grid_values
 
 PARTS = ("forward", "kernel", "bias", "input")
 LOSSES = ("mse", "upstream")
@@ -148,9 +150,7 @@ class ConvBackprop(Family):
               "bias (∂L/∂b), input (∂L/∂X)"),
         Param("loss", Choice(LOSSES), "mse",
               "mse: L = ½ Σ (Y − T)² with a target T (needs the forward part); upstream: ∂L/∂Y is given"),
-        Param("input", Channels(), None,
-              f"input X: a matrix (one channel) or a list of matrices (one per channel); at most "
-              f"{MAX_SIDE} × {MAX_SIDE} and {MAX_CHANNELS} channels, entries from {-VALUE_LIMIT} to {VALUE_LIMIT}"),
+        conv.input_param(MAX_SIDE, MAX_CHANNELS, VALUE_LIMIT),
         Param("kernel", Channels(), None,
               f"kernel K: one square k × k matrix per input channel, k at most {MAX_KERNEL}, entries "
               f"from {-VALUE_LIMIT} to {VALUE_LIMIT}"),
@@ -160,15 +160,10 @@ class ConvBackprop(Family):
               f"{VALUE_LIMIT} (drawn as Y − δ with δ on delta_grid)"),
         Param("upstream", Matrix(), None,
               f"∂L/∂Y (loss upstream), the output's shape, entries from {-VALUE_LIMIT} to {VALUE_LIMIT}"),
-        Param("height", Int(1, MAX_SIDE), None, f"input height H, 1 to {MAX_SIDE} (drawn from 3 to 5)"),
-        Param("width", Int(1, MAX_SIDE), None, f"input width W, 1 to {MAX_SIDE} (drawn from 3 to 5)"),
-        Param("channels", Int(1, MAX_CHANNELS), None, f"input channels C, 1 to {MAX_CHANNELS} (drawn: 1 or 2)"),
-        Param("kernel_size", Int(1, MAX_KERNEL), None, f"kernel size k, 1 to {MAX_KERNEL} (drawn: 2 or 3)"),
-        Param("stride", Int(1, MAX_STRIDE), None, f"stride s, 1 to {MAX_STRIDE} (drawn: 1 or 2)"),
-        Param("padding", Int(0, MAX_PADDING), None, f"zero padding p, 0 to {MAX_PADDING} (drawn: 0 or 1)"),
-        grid_param("input_grid", (-2, 2, 1), f"[lo, hi, step] for drawn inputs, within ±{VALUE_LIMIT}"),
-        grid_param("kernel_grid", (-1, 2, 1), f"[lo, hi, step] for drawn kernel entries, within ±{VALUE_LIMIT}"),
-        grid_param("bias_grid", (-1, 1, 1), f"[lo, hi, step] for a drawn bias, within ±{VALUE_LIMIT}"),
+        *conv.size_params(DRAWN, MAX_SIDE, MAX_CHANNELS, MAX_KERNEL, MAX_STRIDE),
+        Param("padding", Int(0, MAX_PADDING), None,
+              f"zero padding p, 0 to {MAX_PADDING} ({conv.drawn_text(DRAWN['padding'])})"),
+        *conv.value_grids((-2, 2, 1), (-1, 2, 1), (-1, 1, 1), VALUE_LIMIT),
         grid_param("delta_grid", (-2, 2, 1),
                    f"[lo, hi, step] for drawn entries of δ = ∂L/∂Y (the target is Y − δ), within ±{VALUE_LIMIT}"),
     )
@@ -186,29 +181,16 @@ class ConvBackprop(Family):
 
     def drawn(self, options: dict[str, Any]) -> frozenset[str]:
         """Sizes implied by a pinned input or kernel are not drawn."""
-        implied = set()
-        if options["input"] is not None:
-            implied |= {"height", "width", "channels"}
-        if options["kernel"] is not None:
-            implied |= {"kernel_size", "channels"}
+        implied = conv.implied_sizes(options)
         implied.add("upstream" if options["loss"] == "mse" else "target")  # unused: never drawn
         return super().drawn(options) - implied
 
     # -- sizes -----------------------------------------------------------------------------------
     def _fixed_sizes(self, options: dict[str, Any]) -> dict[str, int]:
-        fixed = {key: options[key] for key in SIZE_KEYS if options[key] is not None}
-        pinned: list[tuple[str, str, int]] = []
-        if options["input"] is not None:
-            h, w = options["input"][0].shape
-            pinned += [("input", "height", h), ("input", "width", w), ("input", "channels", len(options["input"]))]
-        if options["kernel"] is not None:
-            pinned += [("kernel", "kernel_size", options["kernel"][0].rows),
-                       ("kernel", "channels", len(options["kernel"]))]
-        for source, key, n in pinned:
-            if fixed.setdefault(key, n) != n:
-                raise WorksheetError(f"the {source} implies {key} = {n}, but it is {fixed[key]}", field=source,
-                                     allowed=f"{key} = {fixed[key]}, matching the other values")
-        return fixed
+        def conflict(source: str, key: str, n: int, given: int) -> WorksheetError:
+            return WorksheetError(f"the {source} implies {key} = {n}, but it is {given}", field=source,
+                                  allowed=f"{key} = {given}, matching the other values")
+        return conv.fixed_sizes(options, SIZE_KEYS, conflict)
 
     def _size_problem(self, sizes: dict[str, int], options: dict[str, Any]) -> str | None:
         h, w, k, s, p = (sizes[key] for key in ("height", "width", "kernel_size", "stride", "padding"))
@@ -224,26 +206,17 @@ class ConvBackprop(Family):
         return None
 
     def _combos(self, options: dict[str, Any]) -> tuple[list[dict[str, int]], list[float]]:
-        fixed = self._fixed_sizes(options)
-        lists = [[(fixed[k], 1.0)] if k in fixed else list(DRAWN[k].items()) for k in SIZE_KEYS]
-        combos: list[tuple[tuple[int, float], ...]] = [()]
-        for choices in lists:
-            combos = [c + (o,) for c in combos for o in choices]
-        hard, soft = [], []
-        for combo in combos:
-            sizes = dict(zip(SIZE_KEYS, (v for v, _ in combo)))
-            weight = float(np.prod([w for _, w in combo]))
-            if self._size_problem(sizes, options) is not None:
-                continue
-            hard.append((sizes, weight))
+        """Every admissible size setting with its weight; the hand-sized ones (outputs 2 to 3 per
+        side, windows that reach the last row and column) when any exist."""
+        def friendly(sizes: dict[str, int]) -> bool:
             h, w, c, k, s, p = (sizes[key] for key in SIZE_KEYS)
             ho, wo = out_size(h, k, s, p), out_size(w, k, s, p)
             work = ho * wo * c * k * k
-            if (2 <= ho <= 3 and 2 <= wo <= 3 and work <= MAX_DRAWN_WORK and p < k
-                    and (h + 2 * p - k) % s == 0 and (w + 2 * p - k) % s == 0 and s < k + 1):
-                soft.append((sizes, weight))
-        chosen = soft or hard
-        return [c for c, _ in chosen], [w for _, w in chosen]
+            return (2 <= ho <= 3 and 2 <= wo <= 3 and work <= MAX_DRAWN_WORK and p < k
+                    and (h + 2 * p - k) % s == 0 and (w + 2 * p - k) % s == 0 and s < k + 1)
+
+        return conv.size_combos(self._fixed_sizes(options), DRAWN, SIZE_KEYS,
+                                lambda sizes: self._size_problem(sizes, options), friendly)
 
     # -- validation ------------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
@@ -258,42 +231,22 @@ class ConvBackprop(Family):
         if options[unused] is not None:
             raise WorksheetError(f"{unused} is not used with loss {options['loss']!r}", field=unused,
                                  allowed=f"leave it out, or set loss = {'upstream' if mse else 'mse'!r}")
-        for key in ("input_grid", "kernel_grid", "bias_grid", "delta_grid"):
-            require_grid(options, key)
-            lo, hi, _ = options[key]
-            if lo < -VALUE_LIMIT or hi > VALUE_LIMIT:
-                raise WorksheetError("grid outside the allowed range", field=key,
-                                     allowed=f"values from {-VALUE_LIMIT} to {VALUE_LIMIT}")
+        conv.check_grids(options, ("input_grid", "kernel_grid", "bias_grid", "delta_grid"), VALUE_LIMIT)
         for key, side in (("input", MAX_SIDE), ("kernel", MAX_KERNEL)):
-            mats = options[key]
-            if mats is None:
-                continue
-            if len(mats) > MAX_CHANNELS:
-                raise WorksheetError(f"{len(mats)} channels", field=key, allowed=f"at most {MAX_CHANNELS} channels")
-            rows, cols = mats[0].shape
-            if key == "kernel" and rows != cols:
-                raise WorksheetError(f"the kernel is {rows} × {cols}", field=key, allowed="square k × k slices")
-            if max(rows, cols) > side:
-                raise WorksheetError(f"the matrices are {rows} × {cols}", field=key, allowed=f"sides at most {side}")
+            conv.check_channel_shapes(options, key, MAX_CHANNELS, side, "sides")
         for key in ("input", "kernel", "target", "upstream"):
             mats = options[key]
             if mats is None:
                 continue
-            for m in (mats if isinstance(mats, tuple) else (mats,)):
-                for v in m:
-                    if abs(v) > VALUE_LIMIT:
-                        raise WorksheetError(f"an entry is {mathfmt.num(v)}", field=key,
-                                             allowed=f"entries from {-VALUE_LIMIT} to {VALUE_LIMIT}")
-        if options["input"] is not None and options["kernel"] is not None and \
-                len(options["input"]) != len(options["kernel"]):
-            raise WorksheetError(f"the input has {len(options['input'])} channels but the kernel "
-                                 f"{len(options['kernel'])}", field="kernel",
-                                 allowed="one k × k slice per input channel")
+            bad = conv.out_of_range(mats if isinstance(mats, tuple) else (mats,), VALUE_LIMIT)
+            if bad:
+                raise WorksheetError(f"an entry is {mathfmt.num(bad[1])}", field=key,
+                                     allowed=f"entries from {-VALUE_LIMIT} to {VALUE_LIMIT}")
+        conv.check_channels_match(options)
         combos, _ = self._combos(options)
         if not combos:
-            fixed = self._fixed_sizes(options)
-            sizes = {k: fixed.get(k, min(DRAWN[k])) for k in SIZE_KEYS}
-            problem = self._size_problem(sizes, options) or "no drawn size fits the fixed ones"
+            problem = conv.first_problem(self._fixed_sizes(options), DRAWN, SIZE_KEYS,
+                                         lambda sizes: self._size_problem(sizes, options))
             shape_of = next((k for k in ("target", "upstream") if k in problem.split(" ")[0]), None)
             pinned = [k for k in ("kernel", "input", "kernel_size", "padding", "stride", "height", "width")
                       if options[k] is not None]
@@ -304,20 +257,17 @@ class ConvBackprop(Family):
     # -- sampling --------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> ConvBackpropGiven:
         parts = tuple(p for p in PARTS if p in options["parts"])
-        combos, weights = self._combos(options)
-        sizes = combos[int(rng.choice(len(combos), p=np.array(weights) / sum(weights)))]
+        sizes = conv.pick_sizes(rng, *self._combos(options))
         h, w, c, k, s, p = (sizes[key] for key in SIZE_KEYS)
-        X = options["input"] or tuple(sp.ImmutableMatrix(grid_values(rng, *options["input_grid"], size=(h, w)))
-                                      for _ in range(c))
-        K = options["kernel"] or tuple(sp.ImmutableMatrix(grid_values(rng, *options["kernel_grid"], size=(k, k)))
-                                       for _ in range(c))
+        X = options["input"] or conv.draw_channels(rng, options["input_grid"], c, h, w)
+        K = options["kernel"] or conv.draw_channels(rng, options["kernel_grid"], c, k, k)
         bias = options["bias"] if options["bias"] is not None else grid_values(rng, *options["bias_grid"])
         ho, wo = out_size(h, k, s, p), out_size(w, k, s, p)
         T = G = None
         if options["loss"] == "mse":
             T = options["target"]
             if T is None:
-                Y, _ = correlate([pad(x, p) for x in X], K, bias, s, 1, ho, wo)
+                Y = conv.forward(X, K, bias, s, p).Y
                 T = Y - sp.Matrix(grid_values(rng, *options["delta_grid"], size=(ho, wo)))
             T = sp.ImmutableMatrix(T)
         else:
@@ -333,11 +283,8 @@ class ConvBackprop(Family):
         g = given
         s, p = g.stride, g.padding
         C = len(g.X)
-        H, W = g.X[0].shape
-        k = g.K[0].rows
-        ho, wo = out_size(H, k, s, p), out_size(W, k, s, p)
-        padded = tuple(pad(x, p) for x in g.X)
-        Y, entries = correlate(padded, g.K, g.bias, s, 1, ho, wo)
+        f = conv.forward(g.X, g.K, g.bias, s, p)
+        H, W, k, ho, wo, padded, Y = f.H, f.W, f.k, f.H_out, f.W_out, f.padded, f.Y
         mse = g.loss == "mse"
         if mse:
             delta = sp.ImmutableMatrix(Y - g.T)
@@ -365,7 +312,7 @@ class ConvBackprop(Family):
                                         rot=rot, dK=dK, dK_entries=dK_entries, dX=dX, dX_entries=inner))
         db = sum(delta, sp.Integer(0))
         data = ConvBackpropData(
-            parts=g.parts, mse=mse, C=C, H=H, W=W, k=k, H_out=ho, W_out=wo, padded=padded, entries=entries,
+            parts=g.parts, mse=mse, C=C, H=H, W=W, k=k, H_out=ho, W_out=wo, padded=padded, entries=f.entries,
             Y=Y, loss=loss, delta=delta, spread=spread_delta, full=full, pad_lo=k - 1, extra_h=extra_h,
             extra_w=extra_w, db=db, channels=tuple(channels))
         answers: list[Answer] = []
@@ -389,12 +336,11 @@ class ConvBackprop(Family):
     # -- independent check -----------------------------------------------------------------------
     def check(self, given: ConvBackpropGiven) -> dict[str, Any]:
         g = given
-        X, K = as_array(g.X), as_array(g.K)
+        X, K = conv.as_array(g.X), conv.as_array(g.K)
         C, k = K.shape[0], K.shape[1]
         s, p = g.stride, g.padding
+        Y = conv.float_forward(X, K, g.bias, s, p)
         Xp = np.pad(X, ((0, 0), (p, p), (p, p)))
-        windows = sliding_window_view(Xp, (k, k), axis=(1, 2))[:, ::s, ::s]
-        Y = np.einsum("cijuv,cuv->ij", windows, K) + float(g.bias)
         out: dict[str, Any] = {}
         if g.loss == "mse":
             T = np.array(g.T.tolist(), dtype=float)

@@ -2,20 +2,14 @@
 feature map of a small multi-channel input, max and average pooling of it, and the receptive
 field of a stack of convolutions.
 
-"Convolution" is the deep-learning one, a cross-correlation (the kernel is not flipped), with
-zero padding p, stride s and dilation d (kernel taps d positions apart). Indices start at 0:
-
-    Y[i, j] = b + sum_c sum_{u,v} K[c, u, v] * Xpad[c, s*i + d*u, s*j + d*v]
-
-so a side of length n gives floor((n + 2p - d(k-1) - 1)/s) + 1 outputs. The exact solution sums
-the products of SymPy rationals index by index; the check slides windows over a padded NumPy
+The layer itself (a cross-correlation with zero padding p, stride s and dilation d, so a side of
+length n gives floor((n + 2p - d(k-1) - 1)/s) + 1 outputs), its declarations, size choice and
+checks are shared with ``conv_backprop`` in :mod:`worksheetgen.convolutions`: the exact solution
+sums the products of SymPy rationals index by index; the check slides windows over a padded NumPy
 array with a dilated kernel and counts the windows, so neither the size formula nor the index
 formula is shared. The receptive field is derived with the recurrence r_l = r_{l-1} +
 d_l (k_l - 1) j_{l-1}, j_l = j_{l-1} s_l and checked by following input positions back through
 the stack.
-
-The helpers at the top (padding, one correlation with its worked terms) are shared with
-``conv_backprop``.
 """
 
 from __future__ import annotations
@@ -27,12 +21,14 @@ import numpy as np
 import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
+from worksheetgen import convolutions as conv
 from worksheetgen import mathfmt
 from worksheetgen.answers import Answer, IntegerAnswer, MatrixAnswer
+from worksheetgen.convolutions import Channels, SumEntry, out_size
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Constraint, Family, Record, Solved
-from worksheetgen.params import Choice, Int, Kind, ListOf, Matrix, Number, Param
-from worksheetgen.sampling import grid_param, grid_values, require_grid
+from worksheetgen.params import Choice, Int, ListOf, Number, Param
+from worksheetgen.sampling import grid_values
 
 PARTS = ("size", "output", "pool", "receptive")
 POOLINGS = ("max", "average", "both")
@@ -54,8 +50,6 @@ MAX_RF_KERNEL = 11
 MAX_RF_DILATION = 8
 # A drawn setting asks at most this many products (a 3 × 3 output of a 3 × 3 kernel).
 MAX_DRAWN_WORK = 81
-# Terms per printed line of a worked sum (a longer line runs off an A4 page).
-TERMS_PER_LINE = 8
 
 # Drawn sizes, with weights: ordinary settings more often than the unusual ones.
 DRAWN = {
@@ -71,98 +65,6 @@ SIZE_KEYS = tuple(DRAWN)
 RF_KERNELS = (2, 3, 3, 3, 5)
 RF_STRIDES = (1, 1, 2)
 RF_DILATIONS = (1, 1, 1, 2)
-
-
-# -- exact helpers (shared with conv_backprop) ---------------------------------------------------
-
-def out_size(n: int, k: int, s: int, p: int, d: int = 1) -> int:
-    """floor((n + 2p - d(k-1) - 1)/s) + 1; below 1 the kernel does not fit."""
-    return (n + 2 * p - d * (k - 1) - 1) // s + 1
-
-
-def pad(x: sp.MatrixBase, p: int) -> sp.ImmutableMatrix:
-    """x with p rows/columns of zeros on every side."""
-    h, w = x.shape
-    out = sp.zeros(h + 2 * p, w + 2 * p)
-    out[p:p + h, p:p + w] = x
-    return sp.ImmutableMatrix(out)
-
-
-def chunks(items: Sequence[Any], size: int = TERMS_PER_LINE) -> tuple[tuple[Any, ...], ...]:
-    return tuple(tuple(items[i:i + size]) for i in range(0, len(items), size)) or ((),)
-
-
-@dataclass(frozen=True)
-class Term(Record):
-    """One product a·b of a worked sum."""
-
-    a: sp.Rational
-    b: sp.Rational
-
-
-@dataclass(frozen=True)
-class SumEntry(Record):
-    """One entry of a worked correlation: its indices, its non-zero products (in lines of at
-    most TERMS_PER_LINE, channel by channel) and its value."""
-
-    i: int
-    j: int
-    lines: tuple[tuple[Term, ...], ...]
-    value: sp.Rational
-    zero: bool  # every product has a zero factor
-
-
-def correlate(inputs: Sequence[sp.MatrixBase], kernels: Sequence[sp.MatrixBase], bias: sp.Rational,
-              stride: int, dilation: int, rows: int, cols: int) -> tuple[sp.ImmutableMatrix, tuple[SumEntry, ...]]:
-    """The (already padded) inputs correlated with the kernels, entry by entry:
-    out[i, j] = bias + sum_c sum_{u,v} kernels[c][u, v] * inputs[c][s*i + d*u, s*j + d*v]."""
-    entries = []
-    out = sp.zeros(rows, cols)
-    for i in range(rows):
-        for j in range(cols):
-            total = bias
-            lines: list[tuple[Term, ...]] = []
-            for x, k in zip(inputs, kernels):
-                terms = []
-                for u in range(k.rows):
-                    for v in range(k.cols):
-                        a = x[stride * i + dilation * u, stride * j + dilation * v]
-                        total += a * k[u, v]
-                        if a != 0 and k[u, v] != 0:
-                            terms.append(Term(a=a, b=k[u, v]))
-                # Several channels: one line per channel, an empty one (printed 0) included, so
-                # the lines stay in channel order.
-                lines.extend(chunks(terms) if terms or len(inputs) > 1 else ())
-            out[i, j] = total
-            zero = all(not line for line in lines)
-            entries.append(SumEntry(i=i, j=j, lines=tuple(lines) if not zero else (), value=total, zero=zero))
-    return sp.ImmutableMatrix(out), tuple(entries)
-
-
-def as_array(channels: Sequence[sp.MatrixBase]) -> np.ndarray:
-    """Channels as a float array (C, H, W), each entry rounded once from its exact value."""
-    return np.array([[[float(v) for v in row] for row in m.tolist()] for m in channels], dtype=float)
-
-
-class Channels(Kind):
-    """One matrix (a single channel, a list of rows) or a list of such matrices (one per channel)."""
-
-    description = ("a matrix written as a list of rows, e.g. [[1, 0], [2, 3]], or a list of such "
-                   "matrices of one size, one per channel")
-
-    def parse(self, value: Any) -> tuple[sp.ImmutableMatrix, ...]:
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ValueError(self.description)
-        nested = isinstance(value[0], (list, tuple)) and value[0] and isinstance(value[0][0], (list, tuple))
-        mats = list(value) if nested else [value]
-        out = []
-        for m in mats:
-            if not isinstance(m, (list, tuple)) or not m or not all(isinstance(r, (list, tuple)) for r in m):
-                raise ValueError(self.description)
-            out.append(sp.ImmutableMatrix(Matrix().parse(m)))
-        if len({m.shape for m in out}) != 1:
-            raise ValueError("matrices of one size, one per channel")
-        return tuple(out)
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -268,29 +170,21 @@ class Convolution(Family):
         Param("parts", ListOf(Choice(PARTS), min_length=1, max_length=len(PARTS)), list(PARTS),
               "which parts to ask: size (output size), output (feature map), pool (pooling of the "
               "feature map; needs output), receptive (receptive field of a stack)"),
-        Param("input", Channels(), None,
-              f"input X: a matrix (one channel) or a list of matrices (one per channel); at most "
-              f"{MAX_SIDE} × {MAX_SIDE} and {MAX_CHANNELS} channels, entries from {-VALUE_LIMIT} to {VALUE_LIMIT}"),
+        conv.input_param(MAX_SIDE, MAX_CHANNELS, VALUE_LIMIT),
         Param("kernel", Channels(), None,
               f"kernel K: one square k × k matrix per input channel (a single filter), k at most "
               f"{MAX_KERNEL}, entries from {-VALUE_LIMIT} to {VALUE_LIMIT}"),
         Param("bias", Number(-VALUE_LIMIT, VALUE_LIMIT), None, "bias b added to every output entry (0: no bias)"),
-        Param("height", Int(1, MAX_SIDE), None, f"input height H, 1 to {MAX_SIDE} (drawn from 4 to 7)"),
-        Param("width", Int(1, MAX_SIDE), None, f"input width W, 1 to {MAX_SIDE} (drawn from 4 to 7)"),
-        Param("channels", Int(1, MAX_CHANNELS), None, f"input channels C, 1 to {MAX_CHANNELS} (drawn: 1 or 2)"),
-        Param("kernel_size", Int(1, MAX_KERNEL), None, f"kernel size k, 1 to {MAX_KERNEL} (drawn: 2 or 3)"),
-        Param("stride", Int(1, MAX_STRIDE), None, f"stride s, 1 to {MAX_STRIDE} (drawn: 1 or 2)"),
-        Param("padding", Int(0, MAX_PADDING), None, f"zero padding p on every side, 0 to {MAX_PADDING} (drawn: 0 or 1)"),
-        Param("dilation", Int(1, MAX_DILATION), None, f"dilation d, 1 to {MAX_DILATION} (drawn: 1 or 2)"),
+        *conv.size_params(DRAWN, MAX_SIDE, MAX_CHANNELS, MAX_KERNEL, MAX_STRIDE),
+        Param("padding", Int(0, MAX_PADDING), None, f"zero padding p on every side, 0 to {MAX_PADDING} ({conv.drawn_text(DRAWN['padding'])})"),
+        Param("dilation", Int(1, MAX_DILATION), None, f"dilation d, 1 to {MAX_DILATION} ({conv.drawn_text(DRAWN['dilation'])})"),
         Param("activation", Choice(ACTIVATIONS), "none", "none, or relu: the feature map is A = ReLU(Y)"),
         Param("pooling", Choice(POOLINGS), "both", "max, average or both poolings of the feature map"),
         Param("pool_size", Int(1, MAX_POOL), 2, f"pooling window q × q, q from 1 to {MAX_POOL}"),
         Param("pool_stride", Int(1, MAX_POOL), None,
               f"pooling stride, 1 to {MAX_POOL} (default: the window size q if the feature map has "
               "at least 2q rows and columns, else 1)"),
-        grid_param("input_grid", (0, 3, 1), f"[lo, hi, step] for drawn inputs, within ±{VALUE_LIMIT}"),
-        grid_param("kernel_grid", (-1, 2, 1), f"[lo, hi, step] for drawn kernel entries, within ±{VALUE_LIMIT}"),
-        grid_param("bias_grid", (-2, 2, 1), f"[lo, hi, step] for a drawn bias, within ±{VALUE_LIMIT}"),
+        *conv.value_grids((0, 3, 1), (-1, 2, 1), (-2, 2, 1), VALUE_LIMIT),
         Param("rf_layers", Int(1, MAX_LAYERS), None, f"layers L of the receptive-field stack, 1 to {MAX_LAYERS} (drawn: 2 to 4)"),
         Param("rf_kernels", ListOf(Int(1, MAX_RF_KERNEL), 1, MAX_LAYERS), None,
               f"kernel size of each layer of the stack, 1 to {MAX_RF_KERNEL}"),
@@ -314,11 +208,7 @@ class Convolution(Family):
 
     def drawn(self, options: dict[str, Any]) -> frozenset[str]:
         """Sizes implied by a pinned input or kernel (or a pinned list of the stack) are not drawn."""
-        implied = set()
-        if options["input"] is not None:
-            implied |= {"height", "width", "channels"}
-        if options["kernel"] is not None:
-            implied |= {"kernel_size", "channels"}
+        implied = conv.implied_sizes(options)
         if any(options[k] is not None for k in ("rf_kernels", "rf_strides", "rf_dilations")):
             implied.add("rf_layers")
         return super().drawn(options) - implied
@@ -326,50 +216,33 @@ class Convolution(Family):
     # -- sizes -----------------------------------------------------------------------------------
     def _fixed_sizes(self, options: dict[str, Any]) -> dict[str, int]:
         """The sizes fixed by the spec, directly or through the pinned matrices."""
-        fixed = {key: options[key] for key in SIZE_KEYS if options[key] is not None}
-        if options["input"] is not None:
-            h, w = options["input"][0].shape
-            for key, n in (("height", h), ("width", w), ("channels", len(options["input"]))):
-                if fixed.setdefault(key, n) != n:
-                    raise WorksheetError(f"{key} = {fixed[key]} but the input has {n}", field=key,
-                                         allowed=f"{n}, as in the input, or leave it out")
-        if options["kernel"] is not None:
-            k = options["kernel"][0].shape[0]
-            for key, n in (("kernel_size", k), ("channels", len(options["kernel"]))):
-                if fixed.setdefault(key, n) != n:
-                    where = "kernel" if options["input"] is not None and key == "channels" else key
-                    raise WorksheetError(f"the kernel has {n} {'channels' if key == 'channels' else 'rows'} "
-                                         f"but {key} is {fixed[key]}", field=where,
-                                         allowed=f"one k × k slice per input channel ({fixed[key]})"
-                                         if key == "channels" else f"{n}, as in the kernel")
-        return fixed
+        def conflict(source: str, key: str, n: int, given: int) -> WorksheetError:
+            if source == "input":
+                return WorksheetError(f"{key} = {given} but the input has {n}", field=key,
+                                      allowed=f"{n}, as in the input, or leave it out")
+            where = "kernel" if options["input"] is not None and key == "channels" else key
+            return WorksheetError(f"the kernel has {n} {'channels' if key == 'channels' else 'rows'} "
+                                  f"but {key} is {given}", field=where,
+                                  allowed=f"one k × k slice per input channel ({given})"
+                                  if key == "channels" else f"{n}, as in the kernel")
+        return conv.fixed_sizes(options, SIZE_KEYS, conflict)
 
     def _combos(self, options: dict[str, Any]) -> tuple[list[dict[str, int]], list[float]]:
         """Every admissible size setting (fixed values kept, the rest from DRAWN) with its
         weight; the teaching-friendly ones (outputs 2 to 4 per side) when any exist."""
-        fixed = self._fixed_sizes(options)
         pool = "pool" in options["parts"]
         q = options["pool_size"]
-        keys = list(SIZE_KEYS)
-        choices = [[(fixed[k], 1)] if k in fixed else list(DRAWN[k].items()) for k in keys]
-        hard: list[tuple[dict[str, int], float]] = []
-        soft: list[tuple[dict[str, int], float]] = []
-        for combo in _product(choices):
-            sizes = {k: v for k, (v, _) in zip(keys, combo)}
-            weight = float(np.prod([w for _, w in combo]))
-            if self._size_problem(sizes, options) is not None:
-                continue
-            hard.append((sizes, weight))
-            ho = out_size(sizes["height"], sizes["kernel_size"], sizes["stride"], sizes["padding"], sizes["dilation"])
-            wo = out_size(sizes["width"], sizes["kernel_size"], sizes["stride"], sizes["padding"], sizes["dilation"])
-            span = sizes["dilation"] * (sizes["kernel_size"] - 1) + 1
-            work = ho * wo * sizes["channels"] * sizes["kernel_size"] ** 2  # products to write out
-            friendly = (2 <= ho <= 4 and 2 <= wo <= 4 and work <= MAX_DRAWN_WORK and sizes["padding"] < span
-                        and sizes["stride"] <= span and (not pool or (ho >= q and wo >= q and ho * wo > q * q)))
-            if friendly:
-                soft.append((sizes, weight))
-        chosen = soft or hard
-        return [c for c, _ in chosen], [w for _, w in chosen]
+
+        def friendly(sizes: dict[str, int]) -> bool:
+            h, w, c, k, s, p, d = (sizes[key] for key in SIZE_KEYS)
+            ho, wo = out_size(h, k, s, p, d), out_size(w, k, s, p, d)
+            span = d * (k - 1) + 1
+            work = ho * wo * c * k ** 2  # products to write out
+            return (2 <= ho <= 4 and 2 <= wo <= 4 and work <= MAX_DRAWN_WORK and p < span and s <= span
+                    and (not pool or (ho >= q and wo >= q and ho * wo > q * q)))
+
+        return conv.size_combos(self._fixed_sizes(options), DRAWN, SIZE_KEYS,
+                                lambda sizes: self._size_problem(sizes, options), friendly)
 
     def _size_problem(self, sizes: dict[str, int], options: dict[str, Any]) -> str | None:
         h, w, k = sizes["height"], sizes["width"], sizes["kernel_size"]
@@ -394,39 +267,19 @@ class Convolution(Family):
         if "pool" in parts and "output" not in parts:
             raise WorksheetError("pooling works on the feature map of the output part", field="parts",
                                  allowed="pool together with output")
-        for key in ("input_grid", "kernel_grid", "bias_grid"):
-            require_grid(options, key)
-            lo, hi, _ = options[key]
-            if lo < -VALUE_LIMIT or hi > VALUE_LIMIT:
-                raise WorksheetError("grid outside the allowed range", field=key,
-                                     allowed=f"values from {-VALUE_LIMIT} to {VALUE_LIMIT}")
+        conv.check_grids(options, ("input_grid", "kernel_grid", "bias_grid"), VALUE_LIMIT)
         for key, side, what in (("input", MAX_SIDE, "side"), ("kernel", MAX_KERNEL, "kernel size")):
-            mats = options[key]
-            if mats is None:
-                continue
-            if len(mats) > MAX_CHANNELS:
-                raise WorksheetError(f"{len(mats)} channels", field=key, allowed=f"at most {MAX_CHANNELS} channels")
-            rows, cols = mats[0].shape
-            if key == "kernel" and rows != cols:
-                raise WorksheetError(f"the kernel is {rows} × {cols}", field=key, allowed="square k × k slices")
-            if max(rows, cols) > side:
-                raise WorksheetError(f"the matrices are {rows} × {cols}", field=key, allowed=f"{what} at most {side}")
-            for c, m in enumerate(mats, start=1):
-                for v in m:
-                    if abs(v) > VALUE_LIMIT:
-                        raise WorksheetError(f"channel {c} holds {mathfmt.num(v)}", field=key,
-                                             allowed=f"entries from {-VALUE_LIMIT} to {VALUE_LIMIT}")
-        if options["input"] is not None and options["kernel"] is not None and \
-                len(options["input"]) != len(options["kernel"]):
-            raise WorksheetError(f"the input has {len(options['input'])} channels but the kernel "
-                                 f"{len(options['kernel'])}", field="kernel",
-                                 allowed="one k × k slice per input channel")
+            conv.check_channel_shapes(options, key, MAX_CHANNELS, side, what)
+            bad = conv.out_of_range(options[key] or (), VALUE_LIMIT)
+            if bad:
+                raise WorksheetError(f"channel {bad[0]} holds {mathfmt.num(bad[1])}", field=key,
+                                     allowed=f"entries from {-VALUE_LIMIT} to {VALUE_LIMIT}")
+        conv.check_channels_match(options)
         if any(p in parts for p in ("size", "output")):
             combos, _ = self._combos(options)
             if not combos:
-                fixed = self._fixed_sizes(options)
-                sizes = {k: fixed.get(k, min(DRAWN[k])) for k in SIZE_KEYS}
-                problem = self._size_problem(sizes, options) or "no drawn size fits the fixed ones"
+                problem = conv.first_problem(self._fixed_sizes(options), DRAWN, SIZE_KEYS,
+                                             lambda sizes: self._size_problem(sizes, options))
                 pinned = [k for k in ("kernel", "input", "kernel_size", "dilation", "padding", "stride",
                                       "height", "width") if options[k] is not None]
                 field = "pool_size" if "pooling window" in problem else (pinned[0] if pinned else "kernel_size")
@@ -446,21 +299,17 @@ class Convolution(Family):
     # -- sampling --------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> ConvolutionGiven:
         parts = tuple(p for p in PARTS if p in options["parts"])
-        conv = any(p in parts for p in ("size", "output"))
+        layer = any(p in parts for p in ("size", "output"))
         X = K = None
         bias = sp.Integer(0)
         stride = padding = dilation = 1
         pool_stride = options["pool_stride"] or 1
-        if conv:
-            combos, weights = self._combos(options)
-            p = np.array(weights) / sum(weights)
-            sizes = combos[int(rng.choice(len(combos), p=p))]
+        if layer:
+            sizes = conv.pick_sizes(rng, *self._combos(options))
             h, w, c, k = sizes["height"], sizes["width"], sizes["channels"], sizes["kernel_size"]
             stride, padding, dilation = sizes["stride"], sizes["padding"], sizes["dilation"]
-            X = options["input"] or tuple(sp.ImmutableMatrix(grid_values(rng, *options["input_grid"], size=(h, w)))
-                                          for _ in range(c))
-            K = options["kernel"] or tuple(sp.ImmutableMatrix(grid_values(rng, *options["kernel_grid"], size=(k, k)))
-                                           for _ in range(c))
+            X = options["input"] or conv.draw_channels(rng, options["input_grid"], c, h, w)
+            K = options["kernel"] or conv.draw_channels(rng, options["kernel_grid"], c, k, k)
             if options["bias"] is not None:
                 bias = options["bias"]
             else:
@@ -495,10 +344,7 @@ class Convolution(Family):
             return grid_values(rng, *grid)
         lo, hi, step = grid
         count = int(sp.floor((hi - lo) / step)) + 1
-        k = K[0].rows
-        h, w = X[0].shape
-        raw, _ = correlate([pad(x, padding) for x in X], K, sp.Integer(0), stride, dilation,
-                           out_size(h, k, stride, padding, dilation), out_size(w, k, stride, padding, dilation))
+        raw = conv.forward(X, K, sp.Integer(0), stride, padding, dilation).Y
         # Grid indices i with -max(raw) < lo + i*step < -min(raw).
         first = max(0, int(sp.floor((-max(raw) - lo) / step)) + 1)
         last = min(count - 1, int(sp.ceiling((-min(raw) - lo) / step)) - 1)
@@ -516,15 +362,12 @@ class Convolution(Family):
             entries=(), Y=sp.ImmutableMatrix([[0]]), relu=g.activation == "relu", A=None, F_name="Y",
             pool_h=0, pool_w=0, pool_entries=(), P_max=None, P_avg=None, rf_layers=(), rf=None, jump=None)
         if g.X is not None:
-            s, p, dil = g.stride, g.padding, g.dilation
-            H, W = g.X[0].shape
-            k = g.K[0].rows
-            span = dil * (k - 1) + 1
-            ho, wo = out_size(H, k, s, p, dil), out_size(W, k, s, p, dil)
-            padded = tuple(pad(x, p) for x in g.X)
-            Y, entries = correlate(padded, g.K, g.bias, s, dil, ho, wo)
+            p = g.padding
+            f = conv.forward(g.X, g.K, g.bias, g.stride, p, g.dilation)
+            H, W, k, ho, wo, Y = f.H, f.W, f.k, f.H_out, f.W_out, f.Y
+            span = g.dilation * (k - 1) + 1
             data.update(C=len(g.X), H=H, W=W, k=k, span=span, num_h=H + 2 * p - span, num_w=W + 2 * p - span,
-                        H_out=ho, W_out=wo, padded=padded, entries=entries, Y=Y)
+                        H_out=ho, W_out=wo, padded=f.padded, entries=f.entries, Y=Y)
             if "size" in g.parts:
                 answers += [IntegerAnswer("H_out", r"H_{\text{out}}", ho),
                             IntegerAnswer("W_out", r"W_{\text{out}}", wo)]
@@ -574,14 +417,7 @@ class Convolution(Family):
         g = given
         out: dict[str, Any] = {}
         if g.X is not None:
-            X, K = as_array(g.X), as_array(g.K)
-            c, k = K.shape[0], K.shape[1]
-            d, p, s = g.dilation, g.padding, g.stride
-            Kd = np.zeros((c, d * (k - 1) + 1, d * (k - 1) + 1))
-            Kd[:, ::d, ::d] = K
-            Xp = np.pad(X, ((0, 0), (p, p), (p, p)))
-            windows = sliding_window_view(Xp, Kd.shape[1:], axis=(1, 2))[:, ::s, ::s]
-            Y = np.einsum("cijuv,cuv->ij", windows, Kd) + float(g.bias)
+            Y = conv.float_forward(conv.as_array(g.X), conv.as_array(g.K), g.bias, g.stride, g.padding, g.dilation)
             if "size" in g.parts:
                 out.update(H_out=int(Y.shape[0]), W_out=int(Y.shape[1]))
             if "output" in g.parts:
@@ -615,11 +451,3 @@ def receptive_field_by_positions(kernels: Sequence[int], strides: Sequence[int],
 
     first, second = sources(0), sources(1)
     return max(first) - min(first) + 1, min(second) - min(first)
-
-
-def _product(choices: list[list[tuple[int, float]]]) -> list[tuple[tuple[int, float], ...]]:
-    combos: list[tuple[tuple[int, float], ...]] = [()]
-    for options in choices:
-        combos = [c + (o,) for c in combos for o in options]
-    return combos
-
