@@ -30,7 +30,10 @@ MIXED = [
     {"family": "activation_table", "params": {"functions": ["relu", "tanh"], "properties": ["nonlinear", "vanishing"]}},
     {"family": "activation_table", "params": {"functions": ["relu", "identity"], "properties": ["vanishing"],
                                               "values": False}},  # no option applies
-    {"family": "concepts", "params": {"kinds": ["single", "truefalse", "short", "multi"], "count": 4}, "points": 8},
+    # One question of each kind, named (the bank grows; a drawn count need not cover every kind).
+    {"family": "concepts", "params": {"questions": ["linear-collapse", "conv-dense-practice",
+                                                    "nonlinearity-significance", "vanishing-gradient-causes"]},
+     "points": 8},
     {"family": "gradient_check", "points": 3},
     {"family": "forward_pass"},
 ]
