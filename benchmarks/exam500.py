@@ -1,0 +1,148 @@
+"""What the 500-student exam costs: examples/exam.toml with a generated roster, built with every
+default format and PDFs (per-student PDFs, the combined print PDF, the instructor key).
+
+Prints figures, never asserts them (machines are noisy; compare runs on the same machine):
+- generation: sample → solve → check of every student's exercises, CPU per student;
+- the build without PDFs and with them: wall and CPU (this process and its children: every
+  pdflatex), the PDF stage's share per student, pdflatex processes per student;
+- the floor: one pdflatex pass over each view's whole-class document (every student's problems,
+  every student's solutions) on the dumped format, and the PDF stage's ratio to it.
+
+    python benchmarks/exam500.py [--students 500] [--jobs N] [--warm]
+
+Without --warm the TeX formats are dumped afresh (an empty cache), as on a first build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from worksheetgen import formats as formats_module  # noqa: E402
+from worksheetgen import pdf, texbatch  # noqa: E402
+from worksheetgen.build import build, solve_variant  # noqa: E402
+from worksheetgen.plan import make_plan  # noqa: E402
+from worksheetgen.spec import load_spec  # noqa: E402
+
+FIRST = ["Amélie", "Jürgen", "Chen", "Dana", "Liam", "Sofía", "Noah", "Zoë", "Aarav", "Mia",
+         "Olu", "Ingrid", "Mateo", "Hana", "Pieter", "Yusuf", "Elena", "Kofi", "Saoirse", "Tomás"]
+LAST = ["Dubois", "Müller", "Li", "Smith", "O'Connor", "García", "Kowalski", "Ngata", "Patel",
+        "Rossi", "Okafor", "Johansson", "Fernández", "Sato", "de Vries", "Yilmaz", "Popescu",
+        "Mensah", "Byrne", "Novák"]
+
+
+@dataclass
+class Cost:
+    wall: float
+    cpu: float  # this process and its finished children, user + system
+
+    def __sub__(self, other: "Cost") -> "Cost":
+        return Cost(self.wall - other.wall, self.cpu - other.cpu)
+
+
+def now() -> Cost:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return Cost(time.perf_counter(), own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime)
+
+
+def write_exam(folder: Path, students: int) -> Path:
+    spec = (ROOT / "examples" / "exam.toml").read_text(encoding="utf-8")
+    lines = ["id,name"] + [f"S{i:03d},{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // 20) % len(LAST)]}"
+                           for i in range(1, students + 1)]
+    (folder / "roster.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = folder / "exam.toml"
+    path.write_text(spec, encoding="utf-8")
+    return path
+
+
+def floor(exam_dir: Path, work: Path) -> dict[str, Cost]:
+    """One pass over each view's whole-class document on its dumped format (what TeX alone
+    needs: no batches, no cutting)."""
+    support = formats_module.get_format("pdf").units_support()
+    out = {}
+    for view in ("problems", "solutions"):
+        docs = [texbatch.parse(p, p.name) for p in sorted(exam_dir.glob(f"*/{view}.tex"))]
+        preambles = {d.preamble for d in docs}
+        preamble = max(preambles, key=lambda p: sum(d.preamble == p for d in docs))
+        units = [d.units[0] for d in docs if d.preamble == preamble]
+        batch = texbatch.Batch(f"floor-{view}", preamble, units, [None] * len(units))
+        tex = work / f"floor-{view}.tex"
+        tex.write_text(texbatch.batch_text(batch, texbatch.format_for(preamble, view), support), encoding="utf-8")
+        before = now()
+        pdf.compile_pdf(tex)
+        out[f"{view} ({len(units)} of {len(docs)} students)"] = now() - before
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--students", type=int, default=500)
+    parser.add_argument("--jobs", type=int, default=None, help="default: the machine's cores")
+    parser.add_argument("--warm", action="store_true", help="keep the TeX format cache (default: start empty)")
+    args = parser.parse_args()
+    jobs = args.jobs or os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="exam500-") as tmp:
+        tmp_path = Path(tmp)
+        if not args.warm:
+            os.environ["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+        spec = load_spec(write_exam(tmp_path, args.students))
+        n = args.students
+        print(f"examples/exam.toml, {n} students, --jobs {jobs}, {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f} at start")
+
+        plan = make_plan(spec)
+        before = now()
+        for variant in plan.variants:
+            solve_variant(plan, variant)
+        gen = now() - before
+        print(f"generation (sample, solve, check; {len(plan.slots(plan.variants[0]))} exercises): "
+              f"{1000 * gen.cpu / n:.1f} ms CPU per student ({gen.cpu:.1f} s)")
+
+        text_formats = [f for f in formats_module.default_formats() if f != "pdf"]
+        before = now()
+        build(spec, tmp_path / "text", formats=text_formats, jobs=jobs)
+        text = now() - before
+        print(f"build without PDFs ({', '.join(text_formats)}): {text.wall:.1f} s wall, {text.cpu:.1f} s CPU "
+              f"({1000 * text.cpu / n:.0f} ms per student)")
+
+        if not pdf.tex_available():
+            print("no TeX engine: the PDF figures are not measured")
+            return
+        runs = pdf.tex_runs()
+        before = now()
+        result = build(spec, tmp_path / "full", jobs=jobs)
+        full = now() - before
+        runs = pdf.tex_runs() - runs
+        pdfs = [p for p in result.files if p.suffix == ".pdf"]
+        print(f"build with PDFs (every default format, {len(pdfs)} PDFs): {full.wall:.1f} s wall, "
+              f"{full.cpu:.1f} s CPU")
+        stage = full - text
+        print(f"  PDF stage: {stage.wall:.1f} s wall, {stage.cpu:.1f} s CPU "
+              f"({1000 * stage.cpu / n:.0f} ms per student)")
+        print(f"  pdflatex processes: {runs} ({runs / n:.3f} per student; format dumps included)")
+
+        exam_dir = tmp_path / "full" / spec.name
+        work = tmp_path / "floor"
+        work.mkdir()
+        floors = floor(exam_dir, work)
+        total = sum(c.cpu for c in floors.values())
+        for name, cost in floors.items():
+            print(f"  floor, one pass over every student's {name}: {cost.cpu:.1f} s CPU")
+        print(f"  PDF stage / floor: {stage.cpu / total:.2f} (CPU); on {jobs} processes the floor is "
+              f"{total / jobs:.1f} s wall at best, the stage took {stage.wall:.1f} s")
+        shutil.rmtree(tmp_path / "text", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
