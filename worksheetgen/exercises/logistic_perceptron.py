@@ -169,13 +169,21 @@ def perceptron_run(X: sp.Matrix, y: tuple[int, ...], w: tuple[Any, ...], b: Any,
     return steps, w, b
 
 
+def _exp(z: sp.Expr) -> sp.Expr:
+    # After a gradient step z nests σ of the previous step; SymPy's automatic evaluation of
+    # exp/log would evaluate that whole tree numerically (to test signs and zeros) at every
+    # level. The value is the same unevaluated, so only a rational z (e^0 = 1) is evaluated.
+    return sp.exp(z, evaluate=bool(z.is_Rational))
+
+
 def _sigmoid(z: sp.Expr) -> sp.Expr:
-    return 1 / (1 + sp.exp(-z))
+    return 1 / (1 + _exp(-z))
 
 
 def _bce(p: sp.Expr, y: int, z: sp.Expr) -> sp.Expr:
     # -ln σ(z) = ln(1 + e^{-z}) and -ln(1 - σ(z)) = ln(1 + e^{z}): exact and short.
-    return sp.log(1 + sp.exp(-z)) if y == 1 else sp.log(1 + sp.exp(z))
+    arg = 1 + _exp(-z) if y == 1 else 1 + _exp(z)
+    return sp.log(arg, evaluate=bool(z.is_Rational))
 
 
 def _logistic_examples(X: sp.Matrix, y: tuple[int, ...], w: tuple[Any, ...], b: Any) -> tuple[LogisticExample, ...]:
