@@ -313,8 +313,12 @@ def test_example_exam_graded_end_to_end(exam_build, tmp_path, capsys):
     for i, student in enumerate(doc["students"]):
         group, sid, cells, got = group_of(i), student["id"], {}, Fraction(0)
         for k, e in enumerate(student["exercises"]):
-            share = Fraction(e["points"]) / len(e["answers"])
             for j, a in enumerate(e["answers"]):
+                if e.get("part_points") and "part" in a:  # the part's points, shared by its answers
+                    members = sum(b.get("part") == a["part"] for b in e["answers"])
+                    share = Fraction(e["part_points"][a["part"] - 1]) / members
+                else:
+                    share = Fraction(e["points"]) / len(e["answers"])
                 col = column(e, a)
                 cells[col], credit = typed(a), Fraction(1)
                 if group == "partial" and j == 0:
