@@ -17,10 +17,10 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from worksheetgen import formats as formats_module
 from worksheetgen.documents import (
@@ -134,16 +134,46 @@ def build(
     plan = make_plan(spec, only)
     run, keep, notes = choose_formats(formats, require_pdf)
     jobs = max(1, jobs or os.cpu_count() or 1)
+    with ExitStack() as stack:
+        early = start_early(plan, run, jobs, progress, stack)
+        return _build(plan, run, keep, notes, Path(out_dir), jobs, progress, early)
 
+
+def start_early(plan: Plan, run: Sequence[Format], jobs: int, progress: Progress | None,
+                stack: ExitStack) -> dict[str, Any]:
+    """Formats that can start on the first variants while the next ones are being rendered
+    (PDFs: a batch of students is typeset once its students are in), by name. Not for a
+    reprint (one student) or a single job (nothing to overlap with)."""
+    sessions: dict[str, Any] = {}
+    if plan.only is not None or jobs < 2 or len(plan.variants) < 2:
+        return sessions
+    for fmt in run:
+        start = getattr(fmt, "start", None)
+        if fmt.needs and start is not None:
+            session = start(jobs, progress)
+            stack.callback(session.close)
+            sessions[fmt.name] = session
+    return sessions
+
+
+def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_dir: Path, jobs: int,
+           progress: Progress | None, early: dict[str, Any]) -> BuildResult:
+    spec, only = plan.spec, plan.only
     solved: list[SolvedVariant] = []
     rendered: list[tuple[SolvedVariant, dict[str, tuple[str, str]]]] = []
     for i, variant in enumerate(plan.variants, start=1):
         sv = solve_variant(plan, variant)
         solved.append(sv)
         try:
-            rendered.append((sv, render_variant(plan, sv, run)))
+            files = render_variant(plan, sv, run)
         except WorksheetError as exc:
             raise exc.at(source=spec.source) from None
+        rendered.append((sv, files))
+        for name, session in early.items():
+            needs = formats_module.get_format(name).needs
+            for file_name, (made_by, text) in files.items():
+                if made_by in needs and isinstance(text, str):
+                    session.add(f"{variant.folder}/{file_name}" if variant.folder else file_name, text)
         if progress:
             progress("solving", i, len(plan.variants))
 
@@ -155,7 +185,6 @@ def build(
         notes.extend(report.lines(spec.name, spec.seed))
     top = render_class(plan, solved, report, run, after_pdf=False)
 
-    out_dir = Path(out_dir)
     target = out_dir / spec.name / plan.variants[0].folder if only is not None else out_dir / spec.name
     written: dict[Path, str] = {}  # path → format that wrote it
     with build_lock(out_dir, spec.name), staged_folder(target) as staging:
@@ -166,7 +195,9 @@ def build(
         for fmt in run:
             sources = [p for p, made_by in written.items() if made_by in fmt.needs]
             if sources and fmt.needs:
-                for path in make_format(plan, fmt, sources, staging, jobs, progress):
+                made = early[fmt.name].finish(sources) if fmt.name in early else \
+                    make_format(plan, fmt, sources, staging, jobs, progress)
+                for path in made:
                     written[path] = fmt.name
                 late = render_class(plan, solved, report, [formats_module.get_format(n) for n in fmt.needs],
                                     after_pdf=True)

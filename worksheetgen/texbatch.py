@@ -84,8 +84,10 @@ class Document:
     front: list[bool] = field(default_factory=list)  # assembly: the next unit starts on a front side
 
 
-def parse(path: Path, label: str) -> Document:
-    text = path.read_text(encoding="utf-8")
+def parse(path: Path, label: str, text: str | None = None) -> Document:
+    """``path``'s document (its text: ``text`` or the file's)."""
+    if text is None:
+        text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     try:
         mark = lines.index(MARK)
@@ -273,7 +275,7 @@ def _save(document: "pikepdf.Pdf", path: Path) -> None:  # noqa: F821
 
     # The same pages give the same bytes: no random file id, no dates, no producer stamp.
     document.save(path, deterministic_id=True, compress_streams=True,
-                  object_stream_mode=pikepdf.ObjectStreamMode.generate, fix_metadata_version=False)
+                  object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
 
 
 def _split(batch: Batch) -> list[Path]:
@@ -286,6 +288,7 @@ def _split(batch: Batch) -> list[Path]:
                 continue
             part = pikepdf.new()
             part.pages.extend(source.pages[first - 1: last])
+            out.parent.mkdir(parents=True, exist_ok=True)
             _save(part, out)
             made.append(out)
     return made
@@ -315,102 +318,227 @@ def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path) -> Path:
 
 # -- the whole stage ---------------------------------------------------------------------------
 
+class Gate:
+    """At most ``limit`` TeX processes at once; the limit can change while they run."""
+
+    def __init__(self, limit: int) -> None:
+        self._cond = threading.Condition()
+        self._limit = limit
+        self._active = 0
+
+    def set(self, limit: int) -> None:
+        with self._cond:
+            self._limit = limit
+            self._cond.notify_all()
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._active < self._limit)
+            self._active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._active -= 1
+            self._cond.notify_all()
+
+
+class Typesetter:
+    """The PDF stage of one build. Documents may be handed over while the build still renders
+    the next students (:meth:`add`, in plan order): a batch is typeset as soon as its students
+    are in, on ``jobs - 1`` processes while the build is busy and ``jobs`` afterwards.
+    :meth:`finish` takes the written .tex files, typesets what was not handed over (or differs
+    from it), and puts each PDF beside its .tex."""
+
+    def __init__(self, *, support: str, batch: int, jobs: int | None = None,
+                 progress: Progress | None = None, early: bool = False) -> None:
+        self.support = support
+        self.batch = batch
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.progress = progress
+        self.gate = Gate(max(1, self.jobs - 1) if early else self.jobs)
+        self.pool = ThreadPoolExecutor(max_workers=self.jobs)
+        self.work = Path(tempfile.mkdtemp(prefix="worksheetgen-tex-"))
+        self.formats: dict[str, Future[Path]] = {}
+        self.futures: list[Future[None]] = []
+        self.folders: dict[str, int] = {}
+        self.chunk = -1
+        self.pending: list[Document] = []
+        self.others: list[Document] = []
+        self.added: dict[str, str] = {}  # label → sha256 of the text handed over
+        self.by_key: dict[str, tuple[Batch, int]] = {}
+        self.made: dict[str, Path] = {}  # label → its PDF in the work folder
+        self.batches: list[Batch] = []
+        self.total = 0
+        self.done = 0
+        self.reporting = False
+        self.early = early
+        self.deferred: list[Batch] = []
+        self.lock = threading.Lock()
+
+    # -- handing documents over -----------------------------------------------------------------
+    def add(self, label: str, text: str) -> None:
+        """A document (``label``: its path in the build, e.g. ``S017/problems.tex``)."""
+        self.added[label] = _digest(text)
+        doc = parse(self.work / "documents" / label, label, text)
+        folder = label.rsplit("/", 1)[0] if "/" in label else ""
+        index = self.folders.setdefault(folder, len(self.folders))
+        if doc.kind != "single":
+            self.others.append(doc)
+            return
+        chunk = index // self.batch
+        if chunk != self.chunk:
+            self._flush()
+            self.chunk = chunk
+        self.pending.append(doc)
+
+    def _flush(self) -> None:
+        groups: dict[str, Batch] = {}
+        for doc in self.pending:
+            group = groups.get(doc.preamble)
+            if group is None:
+                group = groups[doc.preamble] = Batch(f"batch-{len(self.batches) + 1:03d}", doc.preamble, [], [])
+                self.batches.append(group)
+            unit = doc.units[0]
+            self.by_key.setdefault(unit.key, (group, len(group.units)))
+            group.units.append(unit)
+            group.outputs.append((self.work / "out" / doc.label).with_suffix(".pdf"))
+        self.pending = []
+        for group in groups.values():
+            self._submit(group)
+
+    def _submit(self, group: Batch) -> None:
+        if group.preamble not in self.formats:
+            self.formats[group.preamble] = self.pool.submit(self._format, group.preamble, group.units[0].label)
+        self.total += sum(1 for o in group.outputs if o is not None)
+        self.futures.append(self.pool.submit(self._run_batch, group))
+
+    def _format(self, preamble: str, label: str) -> Path:
+        with self.gate:
+            return format_for(preamble, label)
+
+    def _run_batch(self, group: Batch) -> None:
+        tex = self.work / f"{group.name}.tex"
+        tex.write_text(batch_text(group, self.formats[group.preamble].result(), self.support), encoding="utf-8")
+        with self.gate:
+            try:
+                group.pdf = pdf.compile_pdf(tex)
+            except TexError as exc:
+                raise _batch_error(group, exc) from None
+        _read_pages(group)
+        with self.lock:
+            if self.early:  # cutting holds Python's lock: not while the build renders
+                self.deferred.append(group)
+                return
+        self._cut(group)
+
+    def _cut(self, group: Batch) -> None:
+        for out in _split(group):
+            self.made[out.relative_to(self.work / "out").with_suffix(".tex").as_posix()] = out
+        self._tick(sum(1 for o in group.outputs if o is not None))
+
+    def _run_plain(self, doc: Document) -> None:
+        with self.gate:
+            try:
+                pdf.compile_pdf(doc.path)
+            except TexError as exc:
+                raise TexError(f"{doc.label}: {exc}") from None
+        self._tick(1)
+
+    def _tick(self, n: int) -> None:
+        with self.lock:
+            self.done += n
+            if self.progress and self.reporting:
+                self.progress("typesetting", self.done, self.total)
+
+    # -- the written files ------------------------------------------------------------------------
+    def finish(self, sources: Sequence[Path]) -> list[Path]:
+        """The PDFs of ``sources`` (the written .tex files, grouped by variant folder in plan
+        order), beside them."""
+        sources = [Path(p) for p in sources if Path(p).suffix == ".tex"]
+        if not sources:
+            return []
+        root = Path(os.path.commonpath([p.parent for p in sources]))
+        labels = {p: p.relative_to(root).as_posix() for p in sources}
+        texts = {p: p.read_text(encoding="utf-8") for p in sources}
+        if any(labels[p] in self.added and self.added[labels[p]] != _digest(texts[p]) for p in sources):
+            # Not what was handed over (cannot happen when the build writes what it rendered):
+            # typeset the written files afresh rather than trust the early batches.
+            return typeset(sources, support=self.support, batch=self.batch, jobs=self.jobs, progress=self.progress)
+        for path in sources:
+            if labels[path] not in self.added:
+                self.add(labels[path], texts[path])
+        self._flush()
+        # Plain documents compile where they are written (their own .aux, passes as needed).
+        plain, assemblies = [], []
+        for doc in self.others:
+            written = next((p for p in sources if labels[p] == doc.label), None)
+            if written is None:
+                continue
+            doc.path = written
+            (plain if doc.kind == "plain" else assemblies).append(doc)
+        self._assembly_units(assemblies)
+        for doc in sorted(plain, key=lambda d: -d.path.stat().st_size):
+            self.total += 1
+            self.futures.append(self.pool.submit(self._run_plain, doc))
+        self.total += len(assemblies)
+        self.gate.set(self.jobs)
+        with self.lock:
+            self.reporting = True
+            self.early = False
+            deferred, self.deferred = self.deferred, []
+            if self.progress and self.done:
+                self.progress("typesetting", self.done, self.total)
+        self.futures.extend(self.pool.submit(self._cut, group) for group in deferred)
+        for future in list(self.futures):
+            future.result()
+        made = []
+        for path in sources:
+            out = self.made.get(labels[path])
+            if out is not None:
+                target = path.with_suffix(".pdf")
+                shutil.copyfile(out, target)
+                made.append(target)
+            elif any(d.path == path for d in plain):
+                made.append(path.with_suffix(".pdf"))
+        for doc in assemblies:
+            made.append(_assemble(doc, [self.by_key[u.key] for u in doc.units], doc.path.with_suffix(".pdf")))
+            self._tick(1)
+        order = {p.with_suffix(".pdf"): i for i, p in enumerate(sources)}
+        return sorted(made, key=lambda p: order.get(p, len(order)))
+
+    def _assembly_units(self, assemblies: list[Document]) -> None:
+        """Units of an assembly that no document of their own brought: typeset for it alone."""
+        groups: dict[str, Batch] = {}
+        for doc in assemblies:
+            for unit in doc.units:
+                if unit.key in self.by_key:
+                    continue
+                group = groups.get(doc.preamble)
+                if group is None:
+                    group = groups[doc.preamble] = Batch(f"batch-{len(self.batches) + 1:03d}", doc.preamble, [], [])
+                    self.batches.append(group)
+                self.by_key[unit.key] = (group, len(group.units))
+                group.units.append(unit)
+                group.outputs.append(None)
+        for group in groups.values():
+            self._submit(group)
+
+    def close(self) -> None:
+        """Stop (the queued batches are dropped; running ones finish) and remove the work."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def typeset(sources: Sequence[Path], *, support: str, batch: int, jobs: int | None = None,
             progress: Progress | None = None) -> list[Path]:
     """PDFs of the .tex files ``sources`` (beside them). Sources come grouped by variant folder,
     in plan order; every ``batch`` folders are typeset together."""
-    sources = [Path(p) for p in sources]
-    if not sources:
-        return []
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    root = Path(os.path.commonpath([p.parent for p in sources]))
-    docs = [parse(p, p.relative_to(root).as_posix()) for p in sources]
-
-    folders: dict[Path, int] = {}
-    for doc in docs:
-        folders.setdefault(doc.path.parent, len(folders))
-    batches: list[Batch] = []
-    by_key: dict[str, tuple[Batch, int]] = {}
-    groups: dict[tuple[int, str], Batch] = {}
-    for doc in docs:
-        if doc.kind != "single":
-            continue
-        chunk = folders[doc.path.parent] // batch
-        group = groups.get((chunk, doc.preamble))
-        if group is None:
-            group = groups[(chunk, doc.preamble)] = Batch(f"batch-{len(groups) + 1:03d}", doc.preamble, [], [])
-            batches.append(group)
-        unit = doc.units[0]
-        by_key.setdefault(unit.key, (group, len(group.units)))
-        group.units.append(unit)
-        group.outputs.append(doc.path.with_suffix(".pdf"))
-    # Units of an assembly that no document of their own brought: typeset for it alone.
-    for doc in docs:
-        if doc.kind != "assembly":
-            continue
-        for unit in doc.units:
-            if unit.key not in by_key:
-                group = groups.get((-1, doc.preamble))
-                if group is None:
-                    group = groups[(-1, doc.preamble)] = Batch(f"batch-{len(groups) + 1:03d}", doc.preamble, [], [])
-                    batches.append(group)
-                by_key[unit.key] = (group, len(group.units))
-                group.units.append(unit)
-                group.outputs.append(None)
-    plain = [doc for doc in docs if doc.kind == "plain"]
-    assemblies = [doc for doc in docs if doc.kind == "assembly"]
-
-    total = sum(1 for b in batches for o in b.outputs if o is not None) + len(plain) + len(assemblies)
-    done = 0
-    lock = threading.Lock()
-
-    def tick(n: int) -> None:
-        nonlocal done
-        with lock:
-            done += n
-            if progress:
-                progress("typesetting", done, total)
-
-    work = Path(tempfile.mkdtemp(prefix="worksheetgen-tex-"))
-    pool = ThreadPoolExecutor(max_workers=jobs)
-    made: list[Path] = []
+    typesetter = Typesetter(support=support, batch=batch, jobs=jobs, progress=progress)
     try:
-        formats: dict[str, Future[Path]] = {}
-        for b in batches:
-            if b.preamble not in formats:
-                formats[b.preamble] = pool.submit(format_for, b.preamble, b.units[0].label)
-
-        def run_batch(b: Batch) -> list[Path]:
-            tex = work / f"{b.name}.tex"
-            tex.write_text(batch_text(b, formats[b.preamble].result(), support), encoding="utf-8")
-            try:
-                b.pdf = pdf.compile_pdf(tex)
-            except TexError as exc:
-                raise _batch_error(b, exc) from None
-            _read_pages(b)
-            out = _split(b)
-            tick(len(out))
-            return out
-
-        def run_plain(doc: Document) -> list[Path]:
-            try:
-                out = pdf.compile_pdf(doc.path)
-            except TexError as exc:
-                raise TexError(f"{doc.label}: {exc}") from None
-            tick(1)
-            return [out]
-
-        # Longest first: the last to start are short, so the workers finish together.
-        tasks = [(b.size(), run_batch, b) for b in batches] + \
-                [(d.path.stat().st_size // 40, run_plain, d) for d in plain]
-        futures = [pool.submit(fn, arg) for _, fn, arg in sorted(tasks, key=lambda t: -t[0])]
-        for future in futures:
-            made.extend(future.result())
-        for doc in assemblies:
-            made.append(_assemble(doc, [by_key[u.key] for u in doc.units], doc.path.with_suffix(".pdf")))
-            tick(1)
+        return typesetter.finish(sources)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(work, ignore_errors=True)
-    order = {p.with_suffix(".pdf"): i for i, p in enumerate(sources)}
-    return sorted(made, key=lambda p: order.get(p, len(order)))
+        typesetter.close()

@@ -34,8 +34,14 @@ class Pdf(Format):
 
     def make(self, sources: list[Path], jobs: int, progress: Any = None) -> list[Path]:
         tex_files = [p for p in sources if p.suffix == ".tex"]
-        support = self.units_support()
-        return texbatch.typeset(tex_files, support=support, batch=self.batch, jobs=jobs, progress=progress)
+        return texbatch.typeset(tex_files, support=self.units_support(), batch=self.batch, jobs=jobs,
+                                progress=progress)
+
+    def start(self, jobs: int, progress: Any = None) -> texbatch.Typesetter:
+        """A PDF stage that typesets each batch as soon as its students' .tex are rendered
+        (``add``), while the build renders the next ones; ``finish`` takes the written files."""
+        return texbatch.Typesetter(support=self.units_support(), batch=self.batch, jobs=jobs,
+                                   progress=progress, early=True)
 
     @staticmethod
     def units_support() -> str:
