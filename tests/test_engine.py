@@ -284,3 +284,9 @@ def test_a_wheel_installed_elsewhere_builds_every_example(tmp_path: Path) -> Non
                               str(tmp_path / "out"), "--format", "tex,md,json"],
                              capture_output=True, text=True, cwd=tmp_path)
         assert run.returncode == 0, (example.name, run.stderr)
+    # The suite's registry walk passes against the installed package too (run from outside the
+    # checkout, so `import worksheetgen` finds the wheel, as the check above showed).
+    tests = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not pdf and not slow",
+                            str(ROOT / "tests" / "test_every_family.py"), str(ROOT / "tests" / "test_engine.py")],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert tests.returncode == 0, tests.stdout[-3000:]
