@@ -234,3 +234,18 @@ def test_progress_bar_shows_time_left_after_two_seconds() -> None:
     show("solving", 10, 10)
     assert stream.getvalue().endswith("\n")
     assert progress_bar(io.StringIO()) is None  # not a terminal: silent
+
+
+@pytest.mark.pdf
+def test_a_damaged_cached_format_is_dumped_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_tex()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spec = tmp_path / "plain.toml"
+    spec.write_text('title = "T"\nseed = 1\n[[exercise]]\nfamily = "scalar_chain"\npoints = 3\n', encoding="utf-8")
+    assert build(spec, tmp_path / "a", "--format", "pdf") == 0
+    formats = list((tmp_path / "cache").rglob("*.fmt"))
+    assert len(formats) == 2  # problems, solutions
+    for fmt in formats:
+        fmt.write_bytes(fmt.read_bytes()[:100_000])
+    assert build(spec, tmp_path / "b", "--format", "pdf") == 0
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")

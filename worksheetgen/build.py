@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import hashlib
+import math
 import os
 import shutil
 import sys
@@ -377,8 +378,8 @@ def progress_bar(stream: TextIO | None = None, *, after: float = 2.0,
         width = 30
         filled = int(width * done / total) if total else width
         elapsed = now - stage_started[stage]
-        left = elapsed / done * (total - done) if done else 0.0
-        eta = f"{int(left) // 60}:{int(left) % 60:02d} left" if done < total else f"{elapsed:.1f} s"
+        left = math.ceil(elapsed / done * (total - done)) if done else 0
+        eta = f"{left // 60}:{left % 60:02d} left" if done < total else f"{elapsed:.1f} s"
         stream.write(f"\r{stage:<12} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {eta:<12}")
         if done >= total:
             stream.write("\n")

@@ -83,7 +83,7 @@ def compile_pdf(tex_path: Path, timeout: float = 300) -> Path:
         except TexError as exc:
             raise TexError(f"{tex_path.name}: {exc}") from None
         if result.returncode != 0:
-            raise TexError(f"{tex_path.name}: TeX failed:\n{log_excerpt(log, result.stdout)}")
+            raise TexError(f"{tex_path.name}: TeX failed:\n{log_excerpt(log, result.stdout + result.stderr)}")
         after = aux.read_bytes() if aux.exists() else None
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
         if not _RERUN.search(text) or after == before:

@@ -48,6 +48,7 @@ FORMAT_VERSION = "1"  # bump when the way formats are dumped changes
 # Commands whose output comes from an earlier run's .aux: a batch that holds one is typeset
 # with its .aux and as many passes as the log asks for.
 _READS_AUX = re.compile(r"\\(?:ref|pageref|eqref|autoref|cref|Cref|cite|nocite|tableofcontents|listof[a-z]+)\b")
+_BAD_FORMAT = re.compile(r"undump|format file|\.fmt\b.*(made by|written by)")
 _FIGURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
 
 Progress = Callable[[str, int, int], None]
@@ -418,12 +419,21 @@ class Typesetter:
 
     def _run_batch(self, group: Batch) -> None:
         tex = self.work / f"{group.name}.tex"
-        tex.write_text(batch_text(group, self.formats[group.preamble].result(), self.support), encoding="utf-8")
+        fmt = self.formats[group.preamble].result()
+        tex.write_text(batch_text(group, fmt, self.support), encoding="utf-8")
         with self.gate:
             try:
                 group.pdf = pdf.compile_pdf(tex)
             except TexError as exc:
-                raise _batch_error(group, exc) from None
+                if not _BAD_FORMAT.search(str(exc)):
+                    raise _batch_error(group, exc) from None
+                # A cached format this engine cannot load (truncated, another TeX): dump it again.
+                fmt.with_suffix(".fmt").unlink(missing_ok=True)
+                format_for(group.preamble, group.units[0].label)
+                try:
+                    group.pdf = pdf.compile_pdf(tex)
+                except TexError as again:
+                    raise _batch_error(group, again) from None
         _read_pages(group)
         with self.lock:
             if self.early:  # cutting holds Python's lock: not while the build renders
