@@ -54,19 +54,52 @@ class Activation:
         return f"${self.kink_rule}${self.kink_scope}" if self.kink_rule else ""
 
     def at(self, z: Any, alpha: Any = 0) -> sp.Expr:
-        return self.exact(sp.sympify(z), sp.sympify(alpha))
+        return _evaluate(self, self.exact, 0, z, alpha)
 
     def grad_at(self, z: Any, alpha: Any = 0) -> sp.Expr:
-        return self.exact_grad(sp.sympify(z), sp.sympify(alpha))
+        return _evaluate(self, self.exact_grad, 1, z, alpha)
+
+
+# g(z) and g'(z) at rational points, by (function, 0 for g / 1 for g', z, alpha). Drawn inputs
+# lie on grids, so the same points come back student after student; a SymPy value is immutable,
+# and building one (exp, powers, their assumption queries) costs far more than the look-up.
+_AT_RATIONAL: dict[tuple[str, int, sp.Rational, sp.Rational], sp.Expr] = {}
+_AT_RATIONAL_MAX = 1 << 16
+
+
+def _evaluate(act: "Activation", fn: Callable[[sp.Expr, sp.Expr], sp.Expr], which: int,
+              z: Any, alpha: Any) -> sp.Expr:
+    z = z if isinstance(z, sp.Basic) else sp.sympify(z)
+    alpha = alpha if isinstance(alpha, sp.Basic) else sp.sympify(alpha)
+    if not (isinstance(z, sp.Rational) and isinstance(alpha, sp.Rational)):
+        return fn(z, alpha)
+    key = (act.name, which, z, alpha)
+    value = _AT_RATIONAL.get(key)
+    if value is None:
+        value = fn(z, alpha)
+        if len(_AT_RATIONAL) >= _AT_RATIONAL_MAX:
+            _AT_RATIONAL.clear()
+        _AT_RATIONAL[key] = value
+    return value
+
+
+def _builder(expr: sp.Basic, symbol: sp.Symbol) -> Callable[[sp.Expr], sp.Expr]:
+    """``lambda v: expr.subs(symbol, v)`` without the generic substitution machinery: the tree
+    is rebuilt bottom-up with the same constructors subs ends up calling (``func(*args)``,
+    evaluated), so the result is the same expression, at a fraction of the cost."""
+    if expr == symbol:
+        return lambda v: v
+    if not expr.args or not expr.has(symbol):
+        return lambda v: expr
+    func = expr.func
+    parts = [_builder(a, symbol) for a in expr.args]
+    return lambda v: func(*[part(v) for part in parts])
 
 
 def _smooth(expr: sp.Expr) -> tuple[Callable, Callable]:
-    a = sp.Symbol("alpha", real=True)
     derivative = sp.diff(expr, _z)
-    return (
-        lambda z, alpha: expr.subs({_z: z, a: alpha}),
-        lambda z, alpha: derivative.subs({_z: z, a: alpha}),
-    )
+    f, g = _builder(expr, _z), _builder(derivative, _z)
+    return lambda z, alpha: f(z), lambda z, alpha: g(z)
 
 
 def _sigmoid_np(z: np.ndarray, alpha: float = 0.0) -> np.ndarray:

@@ -53,9 +53,28 @@ def to_float(value: Any) -> Any:
     return float(sp.N(value, 30))
 
 
+# Below this denominator, p/q rounded once to a double (Python's int division is correctly
+# rounded) is the double of p/q rounded first to SymPy's 30 digits (103 bits): p/q differs from
+# every midpoint between two doubles by at least 2^-54/q of its size, more than 2^-103.
+_EXACT_FLOAT_Q = 1 << 49
+
+
 @lru_cache(maxsize=65536)
 def _scalar_float(value: sp.Basic) -> float:
+    if isinstance(value, sp.Rational) and value.q < _EXACT_FLOAT_Q:
+        try:
+            return int(value.p) / int(value.q)
+        except OverflowError:
+            pass
     return float(sp.N(value, 30))
+
+
+def exact_text(value: Any) -> str:
+    """``str(value)``: SymPy's text of an exact value, written directly for integers and
+    rationals (most values), where SymPy's printer is slow."""
+    if isinstance(value, sp.Rational):
+        return str(value.p) if value.q == 1 else f"{value.p}/{value.q}"
+    return str(value)
 
 
 @dataclass
@@ -180,7 +199,7 @@ class NumberAnswer(Answer):
     kind: ClassVar[str] = "number"
 
     def payload(self, digits: int) -> dict[str, Any]:
-        return {"exact": str(self.value), "float": to_float(self.value),
+        return {"exact": exact_text(self.value), "float": to_float(self.value),
                 "shown": mathfmt.rounded(self.value, digits)}
 
     def default_tolerance(self, rule: Rule) -> dict[str, Any]:
@@ -205,7 +224,7 @@ class MatrixAnswer(Answer):
 
     def payload(self, digits: int) -> dict[str, Any]:
         rows = self.value.tolist()
-        return {"exact": [[str(v) for v in row] for row in rows], "float": to_float(self.value),
+        return {"exact": [[exact_text(v) for v in row] for row in rows], "float": to_float(self.value),
                 "shown": [[mathfmt.rounded(v, digits) for v in row] for row in rows]}
 
     def default_tolerance(self, rule: Rule) -> dict[str, Any]:

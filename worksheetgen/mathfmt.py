@@ -9,7 +9,7 @@ Text that comes from users is escaped per format here, never by SymPy (its latex
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -47,25 +47,42 @@ def as_expr(x: Any) -> sp.Expr:
 
 def is_exact_decimal(x: Any) -> bool:
     """True for integers and rationals whose decimal expansion terminates (short enough)."""
-    x = as_expr(x)
     if not isinstance(x, sp.Rational):
+        if isinstance(x, sp.Basic):
+            return False
+        x = as_expr(x)
+        if not isinstance(x, sp.Rational):
+            return False
+    return _terminates(x.q)
+
+
+def _terminates(q: int) -> bool:
+    if q == 1:
+        return True
+    if q > 10**12:
         return False
-    q = int(x.q)
-    for p in (2, 5):
-        while q % p == 0:
-            q //= p
-    return q == 1 and int(x.q) <= 10**12
+    q >>= (q & -q).bit_length() - 1  # drop the factors 2
+    while q % 5 == 0:
+        q //= 5
+    return q == 1
+
+
+_DECIMAL_CONTEXT = Context(prec=40, rounding=ROUND_HALF_EVEN)
 
 
 @lru_cache(maxsize=65536)
 def _decimal(x: sp.Expr) -> Decimal:
     # One value is printed many times (key, solutions, every format): evaluate it once.
+    if isinstance(x, sp.Rational):
+        # 40 significant digits of p/q, as sp.N(x, 40) gives them; only their rounding to a few
+        # places is ever printed, and a rational that does not terminate is never a tie there.
+        return _DECIMAL_CONTEXT.divide(Decimal(int(x.p)), Decimal(int(x.q)))
     return Decimal(str(sp.N(x, 40)).replace("*^", "E"))
 
 
 def _exact_decimal_text(x: sp.Rational) -> str:
     if x.q == 1:
-        return str(int(x))
+        return str(int(x.p))
     d = Decimal(int(x.p)) / Decimal(int(x.q))
     text = format(d, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -141,10 +158,42 @@ _printer = _Printer({"order": "lex", "ln_notation": True})
 def _exp_as_power(expr: sp.Expr) -> sp.Expr:
     # SymPy folds e^{-2} into a denominator (3/e^2); sheets write 3 e^{-2}. An opaque symbol
     # named after the power keeps the printed form the way instructors write it.
-    return expr.replace(
-        lambda a: isinstance(a, sp.exp),
-        lambda a: sp.Symbol(f"e^{{{_printer.doprint(_exp_as_power(a.args[0]))}}}"),
-    )
+    if not isinstance(expr, sp.Basic):
+        return expr.replace(
+            lambda a: isinstance(a, sp.exp),
+            lambda a: sp.Symbol(f"e^{{{_printer.doprint(_exp_as_power(a.args[0]))}}}"),
+        )
+    return _exp_walk(expr)
+
+
+def _exp_walk(node: sp.Basic) -> sp.Basic:
+    """``node.replace(exp -> symbol)`` as SymPy's replace does it (bottom up, each node rebuilt
+    from its new arguments, the rule applied to the rebuilt node), without rebuilding an exp
+    whose argument changed when that rebuild provably returns the same argument: its only use is
+    to be printed in the symbol's name, and building exp of a symbolic argument is costly."""
+    args = node.args
+    if not args:
+        return node
+    new = tuple(_exp_walk(a) for a in args)
+    if isinstance(node, sp.exp):
+        arg = new[0]
+        if new != args and not _plain(arg):
+            rebuilt = node.func(*new)
+            if not isinstance(rebuilt, sp.exp):
+                return rebuilt  # replace leaves a rebuilt node the rule does not match
+            arg = rebuilt.args[0]
+        return sp.Symbol(f"e^{{{_printer.doprint(arg)}}}")
+    if new != args:
+        return node.func(*new)
+    return node
+
+
+def _plain(e: sp.Basic) -> bool:
+    """Built of sums, products, powers, rationals and symbols only: exp() of it evaluates to
+    exp of the same argument (no log, π i, infinity or number it could simplify away)."""
+    if isinstance(e, (sp.Rational, sp.Symbol)):
+        return True
+    return isinstance(e, (sp.Add, sp.Mul, sp.Pow)) and all(_plain(a) for a in e.args)
 
 
 @_memo

@@ -22,6 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import sympy as sp
+from sympy.core.function import _coeff_isneg
+from sympy.simplify.radsimp import fraction as _fraction
 
 from worksheetgen import activations
 from worksheetgen.activations import MP
@@ -197,6 +199,7 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
         alpha = DEFAULT_ALPHA.get(act, DEFAULT_ALPHA.get(out_act, sp.Rational(1, 100)))
     wgrid = options["weight_grid"]
     weights = options["weights"]
+    drawn_weights = weights is None  # fresh matrices; given ones are copied
     if weights is None:
         weights = [nonzero_grid_values(rng, *wgrid, size=display_shape(sizes[l - 1], sizes[l], options))
                    for l in range(1, len(sizes))]
@@ -219,9 +222,9 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
     return dict(
         layers=sizes, convention=options["convention"], bias=options["bias"],
         activation=act, output_activation=out_act, alpha=alpha, loss=loss,
-        weights=[sp.Matrix(w) for w in weights],
+        weights=[w if drawn_weights else sp.Matrix(w) for w in weights],
         biases=[sp.Matrix(b) for b in biases] if biases is not None and options["bias"] == "vector" else None,
-        x=sp.Matrix(list(x)), y=sp.Matrix(list(y)) if y is not None else None,
+        x=vector(list(x)), y=vector(list(y)) if y is not None else None,
     )
 
 
@@ -231,15 +234,23 @@ def canonical(given: Any) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     for l, w in enumerate(given["weights"]):
         n_out = given["layers"][l + 1]
         if given["convention"] == "W":
-            A, b = w, (given["biases"][l] if given["bias"] == "vector" else sp.zeros(n_out, 1))
+            A = w.copy()
+            b = given["biases"][l].copy() if given["bias"] == "vector" else sp.zeros(n_out, 1)
         elif given["bias"] == "row":
             A, b = w[1:, :].T, w[0, :].T
         else:
             A = w.T
-            b = given["biases"][l] if given["bias"] == "vector" else sp.zeros(n_out, 1)
-        As.append(sp.Matrix(A))
-        bs.append(sp.Matrix(b))
+            b = given["biases"][l].copy() if given["bias"] == "vector" else sp.zeros(n_out, 1)
+        As.append(A)
+        bs.append(b)
     return As, bs
+
+
+def vector(values: Sequence[Any]) -> sp.Matrix:
+    """``sp.Matrix(values)`` for a flat list: a column (built without SymPy's general input
+    parsing, which costs more than the column)."""
+    flat = [v if isinstance(v, sp.Basic) else sp.sympify(v) for v in values]
+    return sp.Matrix._new(len(flat), 1, flat, copy=False)
 
 
 # -- exact values and their precise twins ---------------------------------------------------------
@@ -251,7 +262,85 @@ def to_mp(v: Any) -> Any:
 
 def is_closed(v: Any) -> bool:
     """True for an exact value (rational or closed form), False for a value kept as digits."""
+    if isinstance(v, sp.Rational):
+        return True
+    if isinstance(v, sp.Float):
+        return False
     return not (isinstance(v, sp.Basic) and v.has(sp.Float))
+
+
+# Memos of pure functions of an expression (closed forms share subtrees: the σ(z) of a hidden
+# unit reappears in every later value built on it, and grid points recur student after
+# student). Bounded: cleared when full.
+_MEMO_MAX = 1 << 17
+_OPS: dict[sp.Basic, int] = {}
+_FIXED: dict[sp.Basic, Any] = {}
+
+
+def count_ops(expr: sp.Expr) -> int:
+    """``sympy.count_ops(expr)`` (the same walk and the same SymPy helpers, so the same count),
+    memoized per subtree."""
+    try:
+        return _OPS[expr]
+    except KeyError:
+        pass
+    n = _count(expr)
+    if len(_OPS) >= _MEMO_MAX:
+        _OPS.clear()
+    _OPS[expr] = n
+    return n
+
+
+def _count(a: sp.Basic) -> int:
+    # sympy.core.function.count_ops walks a stack and tallies NEG, DIV, SUB, ADD, MUL, POW, EXP
+    # and function names; the total it returns is the number of those marks (its SUB - ADD
+    # correction cancels out). Each node adds its own marks and pushes sub-expressions that
+    # depend on the node alone, so the walk is a sum over a recursion, which can be memoized.
+    one = sp.S.One
+    if a.is_Rational:
+        if a is not one:
+            return (1 if a.p < 0 else 0) + (1 if a.q != 1 else 0)
+        return 0
+    if a.is_Mul:
+        ops = 0
+        if _coeff_isneg(a):
+            ops += 1
+            a = a.as_two_terms()[1] if a.args[0] is sp.S.NegativeOne else -a
+        n, d = _fraction(a)
+        if n.is_Integer:
+            return ops + 1 + (1 if n < 0 else 0) + count_ops(d)
+        if d is not one:
+            return ops + 1 + (0 if d.is_Integer else count_ops(d)) + count_ops(n)
+        return ops + _count_generic(a)
+    if a.is_Add:
+        args = a.args
+        ops = len(args) - 1  # one ADD or SUB between terms
+        negs = 0
+        for ai in args:
+            if _coeff_isneg(ai):
+                negs += 1
+                ops += count_ops(-ai)
+            else:
+                ops += count_ops(ai)
+        return ops + (1 if negs == len(args) else 0)
+    return _count_generic(a)
+
+
+def _count_generic(a: sp.Basic) -> int:
+    if a.is_Pow and a.exp is sp.S.NegativeOne:
+        return 1 + count_ops(a.base)
+    if a == sp.S.Exp1:
+        return 1
+    if a.is_Pow and a.base == sp.S.Exp1:
+        return 1 + count_ops(a.exp)
+    ops = 0
+    if a.is_Mul:
+        ops += len(a.args) - 1
+    elif a.args and (a.is_Pow or a.is_Function):
+        ops += 1
+    if not a.is_Symbol:
+        ops += sum(count_ops(x) for x in a.args)
+    return ops
 
 
 def settle(expr: Any, twin: Any, max_ops: int | None = MAX_CLOSED_FORM_OPS) -> sp.Expr:
@@ -269,7 +358,7 @@ def settle(expr: Any, twin: Any, max_ops: int | None = MAX_CLOSED_FORM_OPS) -> s
         expr = sp.sympify(expr)
         if expr.is_Rational:
             return expr
-        if is_closed(expr) and (max_ops is None or sp.count_ops(expr) <= max_ops) and _agrees(expr, twin):
+        if is_closed(expr) and (max_ops is None or count_ops(expr) <= max_ops) and _agrees(expr, twin):
             return expr
     if twin == 0:
         return sp.Integer(0)  # a twin is exactly 0 only from an exact 0 (a dead unit, a 0 weight)
@@ -283,7 +372,7 @@ AGREE_DIGITS = 45  # the twins are good to ~55 digits after a few layers of 60-d
 def _agrees(expr: sp.Expr, twin: Any) -> bool:
     with MP.workdps(SAFE_DIGITS):
         try:
-            value = _fixed(expr)
+            value = _fixed_safe(expr)
         except (_Unsupported, ValueError, ZeroDivisionError, OverflowError):
             return False
         if not MP.isfinite(value) or MP.im(value) != 0:
@@ -296,9 +385,29 @@ class _Unsupported(Exception):
     pass
 
 
-def _fixed(e: sp.Expr) -> Any:
+def _fixed_safe(e: sp.Expr) -> Any:
+    """:func:`_fixed` at SAFE_DIGITS (the caller set that precision), memoized per subtree; a
+    failure is remembered too."""
+    try:
+        value = _FIXED[e]
+    except KeyError:
+        try:
+            value = _fixed(e, _fixed_safe)
+        except (_Unsupported, ValueError, ZeroDivisionError, OverflowError) as exc:
+            value = exc
+        if len(_FIXED) >= _MEMO_MAX:
+            _FIXED.clear()
+        _FIXED[e] = value
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+def _fixed(e: sp.Expr, sub: Any = None) -> Any:
     """A closed form evaluated at MP's current precision, without SymPy's adaptive refinement
-    (the node types the activations, softmax and losses build)."""
+    (the node types the activations, softmax and losses build). ``sub`` evaluates the
+    sub-expressions (default: this function)."""
+    f = sub or _fixed
     if e.is_Rational:
         return MP.mpf(int(e.p)) / int(e.q)
     if e is sp.pi:
@@ -306,20 +415,20 @@ def _fixed(e: sp.Expr) -> Any:
     if e is sp.E:
         return +MP.e
     if isinstance(e, sp.Add):
-        return MP.fsum(_fixed(a) for a in e.args)
+        return MP.fsum(f(a) for a in e.args)
     if isinstance(e, sp.Mul):
-        return MP.fprod(_fixed(a) for a in e.args)
+        return MP.fprod(f(a) for a in e.args)
     if isinstance(e, sp.Pow):
         base, exponent = e.args
         if exponent.is_Integer:
-            return _fixed(base) ** int(exponent)
-        return MP.power(_fixed(base), _fixed(exponent))
+            return f(base) ** int(exponent)
+        return MP.power(f(base), f(exponent))
     if isinstance(e, sp.exp):
-        return MP.exp(_fixed(e.args[0]))
+        return MP.exp(f(e.args[0]))
     if isinstance(e, sp.log):
-        return MP.log(_fixed(e.args[0]))
+        return MP.log(f(e.args[0]))
     if isinstance(e, sp.erf):
-        return MP.erf(_fixed(e.args[0]))
+        return MP.erf(f(e.args[0]))
     raise _Unsupported(type(e).__name__)
 
 
@@ -363,6 +472,7 @@ def forward(given: Any) -> list[Layer]:
     alpha, alpha_mp = given["alpha"], to_mp(given["alpha"])
     a = list(given["x"])
     a_mp = [to_mp(v) for v in a]
+    a_matrix = vector(a)
     layers = []
     for l in range(n_layers):
         rows, b = As[l].tolist(), list(bs[l])
@@ -377,7 +487,7 @@ def forward(given: Any) -> list[Layer]:
             z_mp.append(twin)
         if name == "softmax":
             out_mp = _softmax_mp(z_mp)
-            closed_out = list(softmax_exact(sp.Matrix(z))) if all(map(is_closed, z)) else [None] * len(z)
+            closed_out = list(softmax_exact(vector(z))) if all(map(is_closed, z)) else [None] * len(z)
             out = [settle(c, t) for c, t in zip(closed_out, out_mp)]
             dz, dz_mp = None, None
         else:
@@ -385,10 +495,11 @@ def forward(given: Any) -> list[Layer]:
             out_mp = [g.precise(v, alpha_mp) for v in z_mp]
             dz_mp = [g.precise_grad(v, alpha_mp) for v in z_mp]
             out = [settle(g.at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, out_mp)]
-            dz = sp.Matrix([settle(g.grad_at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, dz_mp)])
-        layers.append(Layer(l + 1, name, sp.Matrix(a), sp.Matrix(z), sp.Matrix(out), dz,
+            dz = vector([settle(g.grad_at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, dz_mp)])
+        out_matrix = vector(out)
+        layers.append(Layer(l + 1, name, a_matrix, vector(z), out_matrix, dz,
                             a_in_mp=a_mp, z_mp=z_mp, a_mp=out_mp, dz_mp=dz_mp, A=As[l], b=bs[l]))
-        a, a_mp = out, out_mp
+        a, a_mp, a_matrix = out, out_mp, out_matrix
     return layers
 
 
@@ -444,11 +555,12 @@ def loss_exact(given: Any, layers: list[Layer]) -> Loss:
         total = settle(sum(terms) if all(map(is_closed, terms)) else None, total_mp)
     else:
         raise CheckError(f"dense network: no loss {kind!r} to compute")
-    return Loss(total, terms, sp.Matrix(grad), total_mp, grad_mp)
+    return Loss(total, terms, vector(grad), total_mp, grad_mp)
 
 
-def backward(given: Any, layers: list[Layer]) -> tuple[list[sp.Matrix], list[list[Any]]]:
-    """δ^{[l]} = ∂L/∂z^{[l]} for every layer by the chain rule, with their twins."""
+def backward(given: Any, layers: list[Layer], loss: Loss | None = None) -> tuple[list[sp.Matrix], list[list[Any]]]:
+    """δ^{[l]} = ∂L/∂z^{[l]} for every layer by the chain rule, with their twins (``loss``: the
+    result of :func:`loss_exact` for these layers, if the caller has it already)."""
     last = layers[-1]
     yhat, y = list(last.a), list(given["y"])
     y_mp = [to_mp(v) for v in y]
@@ -466,12 +578,12 @@ def backward(given: Any, layers: list[Layer]) -> tuple[list[sp.Matrix], list[lis
         twin = [(1 - y_mp[k]) * _sigmoid_mp(v) - y_mp[k] * _sigmoid_mp(-v) for k, v in enumerate(last.z_mp)]
         delta = [settle(yhat[k] - y[k] if exact else None, twin[k]) for k in range(K)]
     else:
-        loss = loss_exact(given, layers)
+        loss = loss if loss is not None else loss_exact(given, layers)
         grad, grad_mp = list(loss.dl_dyhat), loss.dl_dyhat_mp
         twin = [grad_mp[k] * last.dz_mp[k] for k in range(K)]
         closed = all(map(is_closed, grad)) and all(map(is_closed, last.dz))
         delta = [settle(grad[k] * last.dz[k] if closed else None, twin[k]) for k in range(K)]
-    deltas, deltas_mp = [sp.Matrix(delta)], [twin]
+    deltas, deltas_mp = [vector(delta)], [twin]
     for l in range(len(layers) - 2, -1, -1):
         layer = layers[l]
         cols = layers[l + 1].A.T.tolist()  # column j of A: the weights out of unit j
@@ -480,7 +592,7 @@ def backward(given: Any, layers: list[Layer]) -> tuple[list[sp.Matrix], list[lis
         twin = [MP.fsum(to_mp(w) * d for w, d in zip(col, nxt_mp)) * layer.dz_mp[j] for j, col in enumerate(cols)]
         delta = [settle(sum((w * d for w, d in zip(col, nxt)), sp.Integer(0)) * layer.dz[j] if closed else None,
                         twin[j]) for j, col in enumerate(cols)]
-        deltas.insert(0, sp.Matrix(delta))
+        deltas.insert(0, vector(delta))
         deltas_mp.insert(0, twin)
     return deltas, deltas_mp
 
@@ -499,8 +611,10 @@ def weight_gradient(given: Any, layers: list[Layer], deltas: list[sp.Matrix],
         return settle(delta[j] * a_in[i] if closed else None, d_mp[j] * a_mp[i])
 
     if given["convention"] == "W":
-        return sp.Matrix(len(delta), len(a_in), lambda j, i: entry(j, i))
-    return sp.Matrix(len(a_in), len(delta), lambda i, j: entry(j, i))
+        flat = [entry(j, i) for j in range(len(delta)) for i in range(len(a_in))]
+        return sp.Matrix._new(len(delta), len(a_in), flat, copy=False)
+    flat = [entry(j, i) for i in range(len(a_in)) for j in range(len(delta))]
+    return sp.Matrix._new(len(a_in), len(delta), flat, copy=False)
 
 
 # -- independent NumPy path -------------------------------------------------------------------

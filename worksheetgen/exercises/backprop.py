@@ -110,6 +110,9 @@ def kink_notes(given: nets.NetGiven) -> list[str]:
 
 
 def _nonzero(value: Any) -> bool:
+    entries = list(value) if isinstance(value, sp.MatrixBase) else [value]
+    if all(isinstance(v, (sp.Rational, sp.Float)) for v in entries):  # exactly zero or not
+        return any(v != 0 for v in entries)
     return not sp.Matrix([value]).is_zero_matrix
 
 
@@ -182,8 +185,9 @@ class Backprop(Family):
 
     def solve(self, given: BackpropGiven) -> Solved:
         layers = nets.forward(given)
-        answers, data = forward_parts(given, layers)
-        deltas, deltas_mp = nets.backward(given, layers)
+        loss = nets.loss_exact(given, layers) if given.loss != "none" else None
+        answers, data = forward_parts(given, layers, loss)
+        deltas, deltas_mp = nets.backward(given, layers, loss)
         grads = {l: nets.weight_gradient(given, layers, deltas, deltas_mp, l) for l in range(1, len(layers) + 1)}
         eta = given.learning_rate
         if given.update and eta is None:

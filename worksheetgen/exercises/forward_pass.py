@@ -51,8 +51,10 @@ NETWORK_RULES = (
 )
 
 
-def forward_parts(given: nets.NetGiven, layers: list[nets.Layer]) -> tuple[list[Answer], dict[str, Any]]:
-    """Answers and the fields of ForwardData, shared with the backprop family."""
+def forward_parts(given: nets.NetGiven, layers: list[nets.Layer],
+                  loss: nets.Loss | None = None) -> tuple[list[Answer], dict[str, Any]]:
+    """Answers and the fields of ForwardData, shared with the backprop family (``loss``: the
+    network's loss, if the caller computed it already)."""
     answers: list[Answer] = []
     n = len(layers)
     for layer in layers:
@@ -71,7 +73,7 @@ def forward_parts(given: nets.NetGiven, layers: list[nets.Layer]) -> tuple[list[
         loss=None, loss_terms=None, dl_dyhat=None,
     )
     if given.loss != "none":
-        loss = nets.loss_exact(given, layers)
+        loss = loss if loss is not None else nets.loss_exact(given, layers)
         answers.append(NumberAnswer("loss", "L", loss.value))
         data.update(loss=loss.value, loss_terms=loss.terms, dl_dyhat=loss.dl_dyhat)
     return answers, data
