@@ -1,10 +1,12 @@
 """What the 500-student exam costs: examples/exam.toml with a generated roster, built with every
 default format and PDFs (per-student PDFs, the combined print PDF, the instructor key).
 
-Prints figures, never asserts them (machines are noisy; compare runs on the same machine):
-- generation: sample → solve → check of every student's exercises, CPU per student;
-- the build without PDFs and with them: wall and CPU (this process and its children: every
-  pdflatex), the PDF stage's share per student, pdflatex processes per student;
+Prints figures, never asserts them (machines are noisy, and other work on the machine slows
+every figure: compare runs on the same machine):
+- generation: sample -> solve -> check of every student's exercises, CPU per student;
+- `worksheetgen build` without PDFs and with them, each in a fresh interpreter as a person runs
+  it: wall and CPU (the process and its children: every pdflatex), the PDF stage's share per
+  student, and pdflatex processes per student (counted by a pdflatex wrapper first on PATH);
 - the floor: one pdflatex pass over each view's whole-class document (every student's problems,
   every student's solutions) on the dumped format, and the PDF stage's ratio to it.
 
@@ -19,6 +21,7 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,8 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 from worksheetgen import formats as formats_module  # noqa: E402
 from worksheetgen import pdf, texbatch  # noqa: E402
-from worksheetgen.build import build, solve_variant  # noqa: E402
-from worksheetgen.plan import make_plan  # noqa: E402
 from worksheetgen.spec import load_spec  # noqa: E402
 
 FIRST = ["Amélie", "Jürgen", "Chen", "Dana", "Liam", "Sofía", "Noah", "Zoë", "Aarav", "Mia",
@@ -85,6 +86,39 @@ def floor(exam_dir: Path, work: Path) -> dict[str, Cost]:
     return out
 
 
+GENERATE = """
+import resource, sys
+from worksheetgen.build import solve_variant
+from worksheetgen.plan import make_plan
+from worksheetgen.spec import load_spec
+plan = make_plan(load_spec(sys.argv[1]))
+before = resource.getrusage(resource.RUSAGE_SELF)
+for variant in plan.variants:
+    solve_variant(plan, variant)
+after = resource.getrusage(resource.RUSAGE_SELF)
+print(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, len(plan.slots(plan.variants[0])))
+"""
+
+
+def run(command: list[str], env: dict[str, str]) -> tuple[Cost, str]:
+    """A fresh interpreter, as a person runs it (its pdflatex processes count as its CPU)."""
+    before = now()
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    cost = now() - before
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return cost, result.stdout
+
+
+def counting_pdflatex(folder: Path) -> Path:
+    """A pdflatex first on PATH that counts its runs in ``folder/runs`` and runs the real one."""
+    real = shutil.which("pdflatex")
+    script = folder / "pdflatex"
+    script.write_text(f'#!/bin/sh\necho x >> "{folder}/runs"\nexec "{real}" "$@"\n', encoding="utf-8")
+    script.chmod(0o755)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--students", type=int, default=500)
@@ -92,47 +126,44 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true", help="keep the TeX format cache (default: start empty)")
     args = parser.parse_args()
     jobs = args.jobs or os.cpu_count() or 1
+    n = args.students
     with tempfile.TemporaryDirectory(prefix="exam500-") as tmp:
         tmp_path = Path(tmp)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
         if not args.warm:
-            os.environ["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-        spec = load_spec(write_exam(tmp_path, args.students))
-        n = args.students
+            env["XDG_CACHE_HOME"] = os.environ["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+        spec_path = write_exam(tmp_path, n)
+        spec = load_spec(spec_path)
         print(f"examples/exam.toml, {n} students, --jobs {jobs}, {os.cpu_count()} cores, "
-              f"load average {os.getloadavg()[0]:.1f} at start")
+              f"load average {os.getloadavg()[0]:.1f} at start (other work on the machine slows every figure)")
 
-        plan = make_plan(spec)
-        before = now()
-        for variant in plan.variants:
-            solve_variant(plan, variant)
-        gen = now() - before
-        print(f"generation (sample, solve, check; {len(plan.slots(plan.variants[0]))} exercises): "
-              f"{1000 * gen.cpu / n:.1f} ms CPU per student ({gen.cpu:.1f} s)")
+        cost, out = run([sys.executable, "-c", GENERATE, str(spec_path)], env)
+        gen_cpu, exercises = float(out.split()[0]), int(out.split()[1])
+        print(f"generation (sample, solve, check; {exercises} exercises per student): "
+              f"{1000 * gen_cpu / n:.1f} ms CPU per student ({gen_cpu:.1f} s)")
 
+        build_cli = [sys.executable, "-m", "worksheetgen", "build", str(spec_path), "--jobs", str(jobs)]
         text_formats = [f for f in formats_module.default_formats() if f != "pdf"]
-        before = now()
-        build(spec, tmp_path / "text", formats=text_formats, jobs=jobs)
-        text = now() - before
+        text, _ = run(build_cli + ["--out", str(tmp_path / "text"), "--format", ",".join(text_formats)], env)
         print(f"build without PDFs ({', '.join(text_formats)}): {text.wall:.1f} s wall, {text.cpu:.1f} s CPU "
               f"({1000 * text.cpu / n:.0f} ms per student)")
 
         if not pdf.tex_available():
             print("no TeX engine: the PDF figures are not measured")
             return
-        runs = pdf.tex_runs()
-        before = now()
-        result = build(spec, tmp_path / "full", jobs=jobs)
-        full = now() - before
-        runs = pdf.tex_runs() - runs
-        pdfs = [p for p in result.files if p.suffix == ".pdf"]
+        counter = counting_pdflatex(tmp_path)
+        full, _ = run(build_cli + ["--out", str(tmp_path / "full")],
+                      dict(env, PATH=f"{counter}{os.pathsep}{env.get('PATH', '')}"))
+        runs = len((counter / "runs").read_text().split())
+        exam_dir = tmp_path / "full" / spec.name
+        pdfs = list(exam_dir.rglob("*.pdf"))
         print(f"build with PDFs (every default format, {len(pdfs)} PDFs): {full.wall:.1f} s wall, "
               f"{full.cpu:.1f} s CPU")
         stage = full - text
-        print(f"  PDF stage: {stage.wall:.1f} s wall, {stage.cpu:.1f} s CPU "
+        print(f"  PDF stage (the difference): {stage.wall:.1f} s wall, {stage.cpu:.1f} s CPU "
               f"({1000 * stage.cpu / n:.0f} ms per student)")
         print(f"  pdflatex processes: {runs} ({runs / n:.3f} per student; format dumps included)")
 
-        exam_dir = tmp_path / "full" / spec.name
         work = tmp_path / "floor"
         work.mkdir()
         floors = floor(exam_dir, work)
@@ -140,8 +171,7 @@ def main() -> None:
         for name, cost in floors.items():
             print(f"  floor, one pass over every student's {name}: {cost.cpu:.1f} s CPU")
         print(f"  PDF stage / floor: {stage.cpu / total:.2f} (CPU); on {jobs} processes the floor is "
-              f"{total / jobs:.1f} s wall at best, the stage took {stage.wall:.1f} s")
-        shutil.rmtree(tmp_path / "text", ignore_errors=True)
+              f"{total / jobs:.1f} s wall at best, the stage added {stage.wall:.1f} s")
 
 
 if __name__ == "__main__":

@@ -27,10 +27,12 @@ student typesets that student's batch again (:func:`batch_of`).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -279,20 +281,66 @@ def _save(document: "pikepdf.Pdf", path: Path) -> None:  # noqa: F821
                   object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
 
 
-def _split(batch: Batch) -> list[Path]:
+def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
+    """Pages first..last (1-based) of ``source_path`` into each ``out``."""
     import pikepdf
 
     made = []
-    with pikepdf.open(batch.pdf) as source:
-        for (first, last), out in zip(batch.pages, batch.outputs):
-            if out is None:
-                continue
+    with pikepdf.open(source_path) as source:
+        for first, last, out in parts:
             part = pikepdf.new()
             part.pages.extend(source.pages[first - 1: last])
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _save(part, out)
-            made.append(out)
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            _save(part, Path(out))
+            made.append(Path(out))
     return made
+
+
+class Cutter:
+    """Cuts PDFs in a helper process (``python -m worksheetgen.texbatch``): pikepdf holds
+    Python's lock while it writes, which would stall the build rendering the next students."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+
+    def cut(self, source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
+        request = json.dumps({"pdf": str(source_path), "parts": [[a, b, str(o)] for a, b, o in parts]})
+        with self._lock:
+            if self._process is None:
+                package = Path(__file__).resolve().parent.parent
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+                    p for p in (str(package), os.environ.get("PYTHONPATH", "")) if p))
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "worksheetgen.texbatch"], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, text=True, env=env)
+            assert self._process.stdin is not None and self._process.stdout is not None
+            self._process.stdin.write(request + "\n")
+            self._process.stdin.flush()
+            answer = self._process.stdout.readline()
+        if not answer.startswith("ok"):
+            raise TexError(f"cutting {source_path.name} failed: {answer.strip() or 'the helper process stopped'}")
+        return [Path(o) for _, _, o in parts]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._process is not None:
+                assert self._process.stdin is not None
+                self._process.stdin.close()
+                self._process.wait()
+                self._process = None
+
+
+def _serve() -> None:
+    """The helper process of :class:`Cutter`: one JSON request a line, one answer a line."""
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            cut(Path(request["pdf"]), [(a, b, Path(o)) for a, b, o in request["parts"]])
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            print(f"error {type(exc).__name__}: {exc}".replace("\n", " "), flush=True)
+            continue
+        print("ok", flush=True)
 
 
 def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path) -> Path:
@@ -372,8 +420,7 @@ class Typesetter:
         self.total = 0
         self.done = 0
         self.reporting = False
-        self.early = early
-        self.deferred: list[Batch] = []
+        self.cutter = Cutter() if early else None
         self.lock = threading.Lock()
 
     # -- handing documents over -----------------------------------------------------------------
@@ -435,16 +482,12 @@ class Typesetter:
                 except TexError as again:
                     raise _batch_error(group, again) from None
         _read_pages(group)
-        with self.lock:
-            if self.early:  # cutting holds Python's lock: not while the build renders
-                self.deferred.append(group)
-                return
-        self._cut(group)
-
-    def _cut(self, group: Batch) -> None:
-        for out in _split(group):
+        parts = [(first, last, out) for (first, last), out in zip(group.pages, group.outputs) if out is not None]
+        # While the build renders, cut in the helper process (pikepdf holds Python's lock).
+        made = self.cutter.cut(group.pdf, parts) if self.cutter else cut(group.pdf, parts)
+        for out in made:
             self.made[out.relative_to(self.work / "out").with_suffix(".tex").as_posix()] = out
-        self._tick(sum(1 for o in group.outputs if o is not None))
+        self._tick(len(made))
 
     def _run_plain(self, doc: Document) -> None:
         with self.gate:
@@ -494,12 +537,9 @@ class Typesetter:
         self.gate.set(self.jobs)
         with self.lock:
             self.reporting = True
-            self.early = False
-            deferred, self.deferred = self.deferred, []
             if self.progress and self.done:
                 self.progress("typesetting", self.done, self.total)
-        self.futures.extend(self.pool.submit(self._cut, group) for group in deferred)
-        for future in list(self.futures):
+        for future in self.futures:
             future.result()
         made = []
         for path in sources:
@@ -536,6 +576,8 @@ class Typesetter:
     def close(self) -> None:
         """Stop (the queued batches are dropped; running ones finish) and remove the work."""
         self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.cutter:
+            self.cutter.close()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -552,3 +594,7 @@ def typeset(sources: Sequence[Path], *, support: str, batch: int, jobs: int | No
         return typesetter.finish(sources)
     finally:
         typesetter.close()
+
+
+if __name__ == "__main__":
+    _serve()
