@@ -406,7 +406,8 @@ class Typesetter:
         self.progress = progress
         self.gate = Gate(max(1, self.jobs - 1) if early else self.jobs)
         self.pool = ThreadPoolExecutor(max_workers=self.jobs)
-        self.work = Path(tempfile.mkdtemp(prefix="worksheetgen-tex-"))
+        _remove_stale_work()
+        self.work = Path(tempfile.mkdtemp(prefix=f"worksheetgen-tex-{os.getpid()}-"))
         self.formats: dict[str, Future[Path]] = {}
         self.futures: list[Future[None]] = []
         self.folders: dict[str, int] = {}
@@ -579,6 +580,17 @@ class Typesetter:
         if self.cutter:
             self.cutter.close()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _remove_stale_work() -> None:
+    """Work folders of builds that were killed (their process is gone) are removed."""
+    for folder in Path(tempfile.gettempdir()).glob("worksheetgen-tex-*-*"):
+        try:
+            os.kill(int(folder.name.split("-")[2]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
 
 
 def _digest(text: str) -> str:
