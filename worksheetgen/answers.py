@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
 from worksheetgen import mathfmt
 
@@ -66,6 +67,9 @@ def _scalar_float(value: sp.Basic) -> float:
             return int(value.p) / int(value.q)
         except OverflowError:
             pass
+    known = mathfmt.known_value(value)  # see mathfmt.remember_value
+    if known is not None:
+        return float(known)
     return float(sp.N(value, 30))
 
 
@@ -74,7 +78,43 @@ def exact_text(value: Any) -> str:
     rationals (most values), where SymPy's printer is slow."""
     if isinstance(value, sp.Rational):
         return str(value.p) if value.q == 1 else f"{value.p}/{value.q}"
+    if isinstance(value, sp.Basic):
+        return _STR.doprint(value)
     return str(value)
+
+
+class _MemoStrPrinter(StrPrinter):
+    """The printer behind ``str()`` of a SymPy value, remembering the text of sub-expressions:
+    closed forms share them (σ(z) of a hidden unit reappears in every later value, grid points
+    recur from student to student), and ordering the terms of each is the printer's cost. Only
+    nested calls are remembered: there the text is a function of the sub-expression alone (a
+    Float prints stripped below the top level; its precision is part of its hash)."""
+
+    MAX = 1 << 16
+
+    def __init__(self) -> None:
+        super().__init__({"order": None})  # the settings str() uses
+        self._memo: dict[sp.Basic, str] = {}
+
+    def _as_ordered_terms(self, expr: Any, order: Any = None) -> list[Any]:
+        order = order or self.order
+        if order in ("old", "none"):
+            return super()._as_ordered_terms(expr, order=order)
+        return mathfmt.ordered_terms(expr, order)
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        if kwargs or self._print_level < 1 or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        text = self._memo.get(expr)
+        if text is None:
+            text = super()._print(expr)
+            if len(self._memo) >= self.MAX:
+                self._memo.clear()
+            self._memo[expr] = text
+        return text
+
+
+_STR = _MemoStrPrinter()
 
 
 @dataclass

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from typing import Any
 
+import mpmath
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
@@ -69,6 +70,26 @@ def _terminates(q: int) -> bool:
 
 _DECIMAL_CONTEXT = Context(prec=40, rounding=ROUND_HALF_EVEN)
 
+# Closed forms whose value is already known to far more digits than any use here needs (the
+# dense-network solver evaluates each kept closed form at 100 digits and checks it against an
+# independent 60-digit computation to 45 digits: worksheetgen.nets.settle). Their decimals and
+# floats come from that value instead of a second and third evaluation by SymPy's evalf; both
+# round it the same way unless the value lies within 10^-40 of its size from a rounding
+# boundary (a closed form with exp, log or erf is never exactly on one).
+_KNOWN: dict[sp.Basic, Any] = {}
+
+
+def remember_value(expr: sp.Basic, value: Any) -> None:
+    """Record an mpmath value of ``expr`` correct to at least 45 significant digits."""
+    if len(_KNOWN) >= 1 << 16:
+        _KNOWN.clear()
+    _KNOWN[expr] = value
+
+
+def known_value(expr: Any) -> Any:
+    """The value recorded by :func:`remember_value`, or None."""
+    return _KNOWN.get(expr) if isinstance(expr, sp.Basic) else None
+
 
 @lru_cache(maxsize=65536)
 def _decimal(x: sp.Expr) -> Decimal:
@@ -77,6 +98,9 @@ def _decimal(x: sp.Expr) -> Decimal:
         # 40 significant digits of p/q, as sp.N(x, 40) gives them; only their rounding to a few
         # places is ever printed, and a rational that does not terminate is never a tie there.
         return _DECIMAL_CONTEXT.divide(Decimal(int(x.p)), Decimal(int(x.q)))
+    known = _KNOWN.get(x)
+    if known is not None:
+        return Decimal(mpmath.libmp.to_str(known._mpf_, 40))
     return Decimal(str(sp.N(x, 40)).replace("*^", "E"))
 
 
@@ -140,8 +164,65 @@ def relation(x: Any) -> str:
     return "=" if is_exact_decimal(as_expr(x)) else r"\approx"
 
 
+# -- ordering the terms of a sum, as SymPy's printers do, faster --------------------------------
+# The printers order a sum's terms by Expr.as_ordered_terms: each term's numeric factors are
+# evaluated with complex() (a SymPy evalf each time) and a sum of numbers is sorted by those
+# values. Printing a closed form spends most of its time there. The same ordering, with each
+# factor's complex() value remembered (a pure function of the factor; factors recur across
+# values and students): sums of numbers only, anything else goes to SymPy.
+_COMPLEX: dict[sp.Basic, complex] = {}
+
+
+def _complex(x: sp.Basic) -> complex:
+    value = _COMPLEX.get(x)
+    if value is None:
+        value = complex(x)  # TypeError / ValueError propagate, as in SymPy's loop
+        if len(_COMPLEX) >= 1 << 16:
+            _COMPLEX.clear()
+        _COMPLEX[x] = value
+    return value
+
+
+def ordered_terms(expr: sp.Basic, order: Any = None) -> list[sp.Basic]:
+    """``expr.as_ordered_terms(order=order)`` (SymPy 1.14's algorithm)."""
+    if not expr.is_Add or order not in (None, "lex"):
+        return expr.as_ordered_terms(order=order)
+    add_args = None
+    if order is None:
+        # SymPy's special case: Number + Mul(negative Number, ...) keeps the number first.
+        key0 = lambda x: not isinstance(x, (sp.Number, sp.NumberSymbol))  # noqa: E731
+        add_args = sorted(sp.Add.make_args(expr), key=key0)
+        if (len(add_args) == 2 and isinstance(add_args[0], (sp.Number, sp.NumberSymbol))
+                and isinstance(add_args[1], sp.Mul)):
+            mul_args = sorted(sp.Mul.make_args(add_args[1]), key=key0)
+            if (len(mul_args) == 2 and isinstance(mul_args[0], sp.Number)
+                    and add_args[0].is_positive and mul_args[0].is_negative):
+                return add_args
+    terms = []
+    for term in sp.Add.make_args(expr):
+        coeff, rest = term.as_coeff_Mul()
+        value = complex(coeff)
+        if rest is not sp.S.One:
+            for factor in sp.Mul.make_args(rest):
+                if not factor.is_number:
+                    return expr.as_ordered_terms(order=order)  # symbols: SymPy's general case
+                try:
+                    value *= _complex(factor)
+                except (TypeError, ValueError):
+                    return expr.as_ordered_terms(order=order)
+        terms.append((term, ((value.real, value.imag), (), ())))
+    key, reverse = sp.Expr._parse_order(order)
+    return [term for term, _ in sorted(terms, key=key, reverse=reverse)]
+
+
 class _Printer(LatexPrinter):
     """SymPy's LaTeX printer with the sheets' number conventions."""
+
+    def _as_ordered_terms(self, expr: Any, order: Any = None) -> list[Any]:
+        order = order or self.order
+        if order in ("old", "none"):
+            return super()._as_ordered_terms(expr, order=order)
+        return ordered_terms(expr, order)
 
     def _print_Rational(self, expr: sp.Rational) -> str:  # noqa: N802 - SymPy's naming
         if is_exact_decimal(expr):
@@ -150,6 +231,22 @@ class _Printer(LatexPrinter):
 
     def _print_Float(self, expr: sp.Float) -> str:  # noqa: N802
         return num(expr)
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        # The text of a sub-expression depends on it alone (no keyword: a power prints its base
+        # with one), and closed forms share sub-expressions: remember them.
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        text = _PRINTED.get(expr)
+        if text is None:
+            text = super()._print(expr)
+            if len(_PRINTED) >= 1 << 16:
+                _PRINTED.clear()
+            _PRINTED[expr] = text
+        return text
+
+
+_PRINTED: dict[sp.Basic, str] = {}
 
 
 _printer = _Printer({"order": "lex", "ln_notation": True})

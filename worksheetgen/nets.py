@@ -25,7 +25,7 @@ import sympy as sp
 from sympy.core.function import _coeff_isneg
 from sympy.simplify.radsimp import fraction as _fraction
 
-from worksheetgen import activations
+from worksheetgen import activations, mathfmt
 from worksheetgen.activations import MP
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Record
@@ -359,6 +359,9 @@ def settle(expr: Any, twin: Any, max_ops: int | None = MAX_CLOSED_FORM_OPS) -> s
         if expr.is_Rational:
             return expr
         if is_closed(expr) and (max_ops is None or count_ops(expr) <= max_ops) and _agrees(expr, twin):
+            value = _FIXED.get(expr)
+            if value is not None:
+                mathfmt.remember_value(expr, value)  # 100 digits, checked against the twin
             return expr
     if twin == 0:
         return sp.Integer(0)  # a twin is exactly 0 only from an exact 0 (a dead unit, a 0 weight)
