@@ -177,6 +177,8 @@ def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_
                     session.add(f"{variant.folder}/{file_name}" if variant.folder else file_name, text)
         if progress:
             progress("solving", i, len(plan.variants))
+    for session in early.values():
+        session.flush()
 
     report = None
     if plan.exam is not None and plan.only is None:
@@ -185,6 +187,11 @@ def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_
             require_distinct(plan, report)
         notes.extend(report.lines(spec.name, spec.seed))
     top = render_class(plan, solved, report, run, after_pdf=False)
+    for name, session in early.items():
+        needs = formats_module.get_format(name).needs
+        for file_name, (made_by, text) in top.items():
+            if made_by in needs and isinstance(text, str):
+                session.add(file_name, text)
 
     target = out_dir / spec.name / plan.variants[0].folder if only is not None else out_dir / spec.name
     written: dict[Path, str] = {}  # path → format that wrote it

@@ -410,6 +410,7 @@ class Typesetter:
         self.work = Path(tempfile.mkdtemp(prefix=f"worksheetgen-tex-{os.getpid()}-"))
         self.formats: dict[str, Future[Path]] = {}
         self.futures: list[Future[None]] = []
+        self.batch_futures: set[Future[None]] = set()
         self.folders: dict[str, int] = {}
         self.chunk = -1
         self.pending: list[Document] = []
@@ -431,6 +432,15 @@ class Typesetter:
         doc = parse(self.work / "documents" / label, label, text)
         folder = label.rsplit("/", 1)[0] if "/" in label else ""
         index = self.folders.setdefault(folder, len(self.folders))
+        if doc.kind == "plain" and self.cutter is not None:
+            # Handed over early (the build is still writing): compiled now, in the work folder.
+            doc.path = self.work / "plain" / label
+            doc.path.parent.mkdir(parents=True, exist_ok=True)
+            doc.path.write_text(text, encoding="utf-8")
+            self.made[label] = doc.path.with_suffix(".pdf")
+            self.total += 1
+            self.futures.append(self.pool.submit(self._run_plain, doc))
+            return
         if doc.kind != "single":
             self.others.append(doc)
             return
@@ -439,6 +449,10 @@ class Typesetter:
             self._flush()
             self.chunk = chunk
         self.pending.append(doc)
+
+    def flush(self) -> None:
+        """Every variant is in: typeset the last batch without waiting for :meth:`finish`."""
+        self._flush()
 
     def _flush(self) -> None:
         groups: dict[str, Batch] = {}
@@ -459,7 +473,9 @@ class Typesetter:
         if group.preamble not in self.formats:
             self.formats[group.preamble] = self.pool.submit(self._format, group.preamble, group.units[0].label)
         self.total += sum(1 for o in group.outputs if o is not None)
-        self.futures.append(self.pool.submit(self._run_batch, group))
+        future = self.pool.submit(self._run_batch, group)
+        self.batch_futures.add(future)
+        self.futures.append(future)
 
     def _format(self, preamble: str, label: str) -> Path:
         with self.gate:
@@ -524,6 +540,7 @@ class Typesetter:
         self._flush()
         # Plain documents compile where they are written (their own .aux, passes as needed).
         plain, assemblies = [], []
+        assemblies_made: list[Path] = []
         for doc in self.others:
             written = next((p for p in sources if labels[p] == doc.label), None)
             if written is None:
@@ -540,6 +557,14 @@ class Typesetter:
             self.reporting = True
             if self.progress and self.done:
                 self.progress("typesetting", self.done, self.total)
+        # The batches first: the print document is put together while plain documents compile.
+        for future in self.futures:
+            if future in self.batch_futures:
+                future.result()
+        for doc in assemblies:
+            assemblies_made.append(_assemble(doc, [self.by_key[u.key] for u in doc.units],
+                                             doc.path.with_suffix(".pdf")))
+            self._tick(1)
         for future in self.futures:
             future.result()
         made = []
@@ -547,13 +572,11 @@ class Typesetter:
             out = self.made.get(labels[path])
             if out is not None:
                 target = path.with_suffix(".pdf")
-                shutil.copyfile(out, target)
+                _move(out, target)
                 made.append(target)
             elif any(d.path == path for d in plain):
                 made.append(path.with_suffix(".pdf"))
-        for doc in assemblies:
-            made.append(_assemble(doc, [self.by_key[u.key] for u in doc.units], doc.path.with_suffix(".pdf")))
-            self._tick(1)
+        made.extend(assemblies_made)
         order = {p.with_suffix(".pdf"): i for i, p in enumerate(sources)}
         return sorted(made, key=lambda p: order.get(p, len(order)))
 
@@ -591,6 +614,13 @@ def _remove_stale_work() -> None:
             shutil.rmtree(folder, ignore_errors=True)
         except (ValueError, PermissionError, OSError):
             continue
+
+
+def _move(source: Path, target: Path) -> None:
+    try:
+        os.replace(source, target)
+    except OSError:  # another file system
+        shutil.copyfile(source, target)
 
 
 def _digest(text: str) -> str:
