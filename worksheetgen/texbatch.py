@@ -10,10 +10,14 @@ A document the LaTeX templates write has three parts: its preamble (up to the li
   *unit* between ``\\StartUnit`` and ``\\EndUnit`` (templates/formats/latex/_units.tex.j2): its
   pages are held back until it ends, then shipped with its own page numbers and page count, so
   one pass gives what two passes give each document alone;
-- a figure that recurs in a batch (the same drawing for every student) is drawn once and placed
-  again as a PDF form;
+- a figure that recurs in a batch (the same drawing for every student) is typeset once and its
+  box placed again (the page gets the same drawing operators: pixel-identical);
 - the run writes each unit's first and last page to ``<job>.units``, and pikepdf cuts the batch
-  PDF there into each document's own PDF.
+  PDF there into each document's own PDF (deterministic ids, no dates).
+
+A build hands the documents over as it renders them (:class:`Typesetter`): each batch is typeset
+as soon as its students are in, on the cores the rendering leaves free, and cut in a helper
+process (pikepdf holds Python's lock, which would stall the rendering).
 
 A document made of units already typeset (the class's print document, all-problems.tex) is put
 together from their pages. Any other document (the instructor key) is compiled on its own, as
@@ -40,10 +44,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from worksheetgen import pdf
 from worksheetgen.errors import TexError
+
+if TYPE_CHECKING:
+    import pikepdf  # imported where used: a build without PDFs does not load it
 
 MARK = "\\csname endofdump\\endcsname"
 FORMAT_VERSION = "1"  # bump when the way formats are dumped changes
@@ -273,7 +280,7 @@ def _read_pages(batch: Batch) -> None:
     batch.pages = pages  # type: ignore[assignment]
 
 
-def _save(document: "pikepdf.Pdf", path: Path) -> None:  # noqa: F821
+def _save(document: "pikepdf.Pdf", path: Path) -> None:
     import pikepdf
 
     # The same pages give the same bytes: no random file id, no dates, no producer stamp.
