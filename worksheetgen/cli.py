@@ -167,7 +167,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--format", help="comma-separated formats, e.g. tex,md,pdf,json (default: every "
                                     "default format; 'worksheetgen formats' lists them)")
     b.add_argument("--out", default="output")
-    b.add_argument("--jobs", type=int, default=2)
+    b.add_argument("--jobs", type=int, default=None,
+                   help="processes for the TeX stage (default: the machine's cores); output is the same for any value")
     b.add_argument("--student", help="exams: build only this student id (same bytes as in the full build)")
     b.set_defaults(run=cmd_build)
 
