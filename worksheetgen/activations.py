@@ -23,6 +23,10 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.core.add import _addsort
+from sympy.core.mul import _mulsort
+
+from worksheetgen import mathfmt
 
 _z = sp.Symbol("z", real=True)
 
@@ -93,7 +97,197 @@ def _builder(expr: sp.Basic, symbol: sp.Symbol) -> Callable[[sp.Expr], sp.Expr]:
         return lambda v: expr
     func = expr.func
     parts = [_builder(a, symbol) for a in expr.args]
+    if func is sp.exp:
+        inner = parts[0]
+        return lambda v: exp(inner(v))
+    if func is sp.Pow and expr.args[1].is_Integer:
+        base, exponent = parts[0], expr.args[1]
+        return lambda v: power(base(v), exponent)
+    if func is sp.Mul:
+        return lambda v: mul(*[part(v) for part in parts])
+    if func is sp.Add:
+        return lambda v: add(*[part(v) for part in parts])
     return lambda v: func(*[part(v) for part in parts])
+
+
+# -- exp() and integer powers of closed forms, without the evaluation that cannot change them ---
+# SymPy's exp(x) first tries to simplify x (exp of a log, multiples of πi, pulling factors out of
+# a sum: for a sum it builds exp of every term, each asking logcombine and numeric comparisons,
+# then asks whether x is zero), and Pow(s, n) asks whether a term of s is infinite and whether s
+# is complex. For the closed forms built here ("plain": rationals under +, ×, powers and exp; no
+# log, π, i, infinity, float or symbol) every one of those attempts comes back empty - a plain
+# value is finite and SymPy never proves it zero (a sum of nonzero terms is at best "unknown") -
+# and SymPy then builds exactly the unevaluated node. These constructors build that node
+# directly for a plain argument and call SymPy otherwise; tests compare both on many values.
+def is_plain(e: sp.Basic) -> bool:
+    """Rationals (and e = exp(1)) combined by +, ×, powers and exp only."""
+    if isinstance(e, sp.Rational) or e is sp.S.Exp1:
+        return True
+    if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.exp)):
+        return all(is_plain(a) for a in e.args)
+    return False
+
+
+_plain = is_plain
+
+
+def exp(arg: sp.Expr) -> sp.Expr:
+    """``sp.exp(arg)``."""
+    if isinstance(arg, (sp.Add, sp.Mul)) and _plain(arg):
+        return sp.exp(arg, evaluate=False)
+    return sp.exp(arg)
+
+
+def power(base: sp.Expr, exponent: sp.Integer) -> sp.Expr:
+    """``sp.Pow(base, exponent)`` for an integer exponent."""
+    if isinstance(base, sp.Add) and exponent not in (sp.S.Zero, sp.S.One) and _plain(base):
+        return sp.Pow(base, exponent, evaluate=False)
+    return sp.Pow(base, exponent)
+
+
+def mul(*factors: sp.Expr) -> sp.Expr:
+    """``sp.Mul(*factors)``. Mul.flatten multiplies the numbers, groups the other factors by
+    base (exp(x) has base e), rebuilds each as Pow(base, exponent) - with SymPy's full
+    evaluation, which for a factor already in canonical form gives it back - and sorts them;
+    a number times a sum is distributed over the sum. For plain factors with distinct,
+    non-numeric bases that is what this does, without the rebuilding."""
+    seq = [f for f in factors if f is not sp.S.One]
+    if not seq:
+        return sp.S.One
+    if len(seq) == 1:
+        return seq[0]
+    if not all(is_plain(f) for f in seq):
+        return sp.Mul(*factors)
+    if len(seq) == 2:
+        a, b = seq
+        if b.is_Rational:
+            a, b = b, a
+        if a.is_Rational and not a.is_zero:
+            r, rest = b.as_coeff_Mul()
+            if rest.is_Add:
+                if r is not sp.S.One:
+                    return sp.Mul(*factors)
+                return add(*[_keep_coeff(a, t) for t in rest.args])  # 2 (x + y) -> 2 x + 2 y
+    coeff = sp.S.One
+    others: list[sp.Expr] = []
+    bases: set[sp.Basic] = set()
+    pending = list(seq)
+    while pending:
+        f = pending.pop(0)
+        if f.is_Mul:
+            pending[:0] = f.args
+            continue
+        if isinstance(f, sp.Rational):
+            coeff *= f
+            continue
+        if isinstance(f, sp.exp) or f is sp.S.Exp1:
+            base = sp.S.Exp1  # e·exp(x) would combine into exp(x + 1): left to SymPy below
+        elif isinstance(f, sp.Pow) and not f.base.is_Number:
+            base = f.base
+        elif isinstance(f, sp.Add):
+            base = f
+        else:
+            return sp.Mul(*factors)
+        if base in bases:
+            return sp.Mul(*factors)
+        bases.add(base)
+        others.append(f)
+    if coeff.is_zero or (len(others) == 1 and coeff is not sp.S.One and others[0].is_Add):
+        return sp.Mul(*factors)
+    if not others:
+        return coeff
+    if coeff is sp.S.One and len(others) == 1:
+        return others[0]
+    _mulsort(others)
+    return sp.Mul._from_args(others if coeff is sp.S.One else [coeff] + others, True)
+
+
+def _keep_coeff(coeff: sp.Rational, factor: sp.Expr) -> sp.Expr:
+    """sympy.core.mul._keep_coeff(coeff, factor) for a rational coefficient."""
+    if factor is sp.S.One:
+        return coeff
+    if coeff is sp.S.One:
+        return factor
+    if coeff is sp.S.NegativeOne:
+        return -factor
+    if factor.is_Add:
+        return sp.Mul(coeff, factor, evaluate=False)
+    if factor.is_Mul:
+        margs = list(factor.args)
+        if margs[0].is_Number:
+            margs[0] *= coeff
+            if margs[0] == 1:
+                margs.pop(0)
+        else:
+            margs.insert(0, coeff)
+        return sp.Mul._from_args(margs)
+    m = mul(coeff, factor)
+    if m.is_Number and not factor.is_Number:
+        m = sp.Mul._from_args((coeff, factor))
+    return m
+
+
+def add(*terms: sp.Expr) -> sp.Expr:
+    """``sp.Add(*terms)``. Add.flatten sums the numbers, collects like terms (c s + d s) and
+    rebuilds each term c s that is not a product with Mul's full machinery; for plain terms
+    that gives c s back, so this builds it directly."""
+    seq = [t for t in terms if t is not sp.S.Zero]
+    if not seq:
+        return sp.S.Zero
+    if len(seq) == 1:
+        return seq[0]
+    if not all(is_plain(t) for t in seq):
+        return sp.Add(*terms)
+    if len(seq) == 2:
+        a, b = seq
+        if b.is_Rational:
+            a, b = b, a
+        if a.is_Rational and b.is_Mul:
+            return sp.Add._from_args([a, b], True)
+    coeff = sp.S.Zero
+    collected: dict[sp.Expr, sp.Expr] = {}
+    pending = list(seq)
+    i = 0
+    while i < len(pending):
+        o = pending[i]
+        i += 1
+        if o.is_Number:
+            coeff += o
+            continue
+        if o.is_Add:
+            pending.extend(o.args)
+            continue
+        if o.is_Mul:
+            c, t = o.as_coeff_Mul()
+        elif o.is_Pow:
+            b, e = o.as_base_exp()
+            if b.is_Number and (e.is_Integer or (e.is_Rational and e.is_negative)):
+                return sp.Add(*terms)
+            c, t = sp.S.One, o
+        else:
+            c, t = sp.S.One, o
+        collected[t] = collected[t] + c if t in collected else c
+    newseq = []
+    for t, c in collected.items():
+        if c.is_zero:
+            continue
+        if c is sp.S.One:
+            newseq.append(t)
+        elif t.is_Mul:
+            newseq.append(t._new_rawargs(*((c,) + t.args)))
+        elif t.is_Add:
+            newseq.append(sp.Mul(c, t, evaluate=False))
+        else:
+            newseq.append(mul(c, t))
+    _addsort(newseq)
+    if coeff is not sp.S.Zero:
+        newseq.insert(0, coeff)
+    return sp.Add._from_args(newseq, True)
+
+
+def neg(x: sp.Expr) -> sp.Expr:
+    """``-x``."""
+    return mul(sp.S.NegativeOne, x) if x.is_Add else -x
 
 
 def _smooth(expr: sp.Expr) -> tuple[Callable, Callable]:
@@ -147,11 +341,39 @@ _id_f, _id_g = _smooth(_z)
 
 def _tanh_exact(z: sp.Expr, alpha: sp.Expr) -> sp.Expr:
     # tanh written with exponentials so closed forms print as e^{..}, like the seeds.
-    return (sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z))
+    # (exp(z) - exp(-z)) / (exp(z) + exp(-z)), built as SymPy's operators build it.
+    return mul(add(exp(z), neg(exp(neg(z)))), power(add(exp(z), exp(neg(z))), sp.S.NegativeOne))
+
+
+def _nonnegative(z: sp.Expr) -> bool:
+    """``bool(z >= 0)``. SymPy decides a closed form's sign from a low-precision evaluation;
+    a value the solver already knows to 45 digits (mathfmt.known_value) has its sign there."""
+    if not isinstance(z, sp.Rational):
+        known = mathfmt.known_value(z)
+        if known is not None and known != 0:
+            return bool(known > 0)
+    return bool(z >= 0)
+
+
+def _positive(z: sp.Expr) -> bool:
+    """``bool(z > 0)``, as :func:`_nonnegative`."""
+    if not isinstance(z, sp.Rational):
+        known = mathfmt.known_value(z)
+        if known is not None and known != 0:
+            return bool(known > 0)
+    return bool(z > 0)
 
 
 def _tanh_grad_exact(z: sp.Expr, alpha: sp.Expr) -> sp.Expr:
-    return 1 - _tanh_exact(z, alpha) ** 2
+    # 1 - tanh(z)**2. SymPy squares a product factor by factor (Mul._eval_power); for
+    # tanh = n / d with plain n and d that is n**2 d**-2.
+    t = _tanh_exact(z, alpha)
+    if t.is_Mul and len(t.args) == 2 and is_plain(t):
+        n, inv = t.args
+        if inv.is_Pow and inv.exp is sp.S.NegativeOne and n.is_Add and inv.base.is_Add:
+            square = mul(power(n, sp.Integer(2)), power(inv.base, sp.Integer(-2)))
+            return add(sp.S.One, neg(square))
+    return 1 - t ** 2
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -167,8 +389,8 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation(
             "relu", r"\operatorname{ReLU}", r"\max(0, z)",
             r"\begin{cases} 1 & z > 0 \\ 0 & z \le 0 \end{cases}",
-            lambda z, a: z if z > 0 else sp.Integer(0),
-            lambda z, a: sp.Integer(1) if z > 0 else sp.Integer(0),
+            lambda z, a: z if _positive(z) else sp.Integer(0),
+            lambda z, a: sp.Integer(1) if _positive(z) else sp.Integer(0),
             lambda z, a=0: np.maximum(np.asarray(z, dtype=float), 0.0),
             lambda z, a=0: (np.asarray(z, dtype=float) > 0).astype(float),
             kinks=(0,),
@@ -180,8 +402,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "leaky_relu", r"\operatorname{LeakyReLU}",
             r"\begin{cases} z & z > 0 \\ \alpha z & z \le 0 \end{cases}",
             r"\begin{cases} 1 & z > 0 \\ \alpha & z \le 0 \end{cases}",
-            lambda z, a: z if z > 0 else a * z,
-            lambda z, a: sp.Integer(1) if z > 0 else a,
+            lambda z, a: z if _positive(z) else a * z,
+            lambda z, a: sp.Integer(1) if _positive(z) else a,
             lambda z, a=0.01: np.where(np.asarray(z, float) > 0, z, a * np.asarray(z, float)),
             lambda z, a=0.01: np.where(np.asarray(z, float) > 0, 1.0, a),
             kinks=(0,), uses_alpha=True,
@@ -193,8 +415,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "elu", r"\operatorname{ELU}",
             r"\begin{cases} z & z \ge 0 \\ \alpha(e^{z} - 1) & z < 0 \end{cases}",
             r"\begin{cases} 1 & z \ge 0 \\ \alpha e^{z} & z < 0 \end{cases}",
-            lambda z, a: z if z >= 0 else a * (sp.exp(z) - 1),
-            lambda z, a: sp.Integer(1) if z >= 0 else a * sp.exp(z),
+            lambda z, a: z if _nonnegative(z) else mul(a, add(exp(z), sp.S.NegativeOne)),
+            lambda z, a: sp.Integer(1) if _nonnegative(z) else mul(a, exp(z)),
             lambda z, a=1.0: np.where(np.asarray(z, float) >= 0, z, a * np.expm1(np.minimum(z, 0))),
             lambda z, a=1.0: np.where(np.asarray(z, float) >= 0, 1.0, a * np.exp(np.minimum(z, 0))),
             kinks=(0,), uses_alpha=True,

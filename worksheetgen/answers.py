@@ -79,7 +79,8 @@ def exact_text(value: Any) -> str:
     if isinstance(value, sp.Rational):
         return str(value.p) if value.q == 1 else f"{value.p}/{value.q}"
     if isinstance(value, sp.Basic):
-        return _STR.doprint(value)
+        with mathfmt.fast_ordering():
+            return _STR.doprint(value)
     return str(value)
 
 
@@ -220,6 +221,11 @@ def _number_tolerance(values: Sequence[float], rule: Rule) -> dict[str, Any]:
 
 
 def _allclose(exact: Any, independent: Any) -> bool:
+    if (isinstance(exact, sp.Basic) and isinstance(independent, (float, int, np.floating, np.integer))
+            and not isinstance(exact, sp.MatrixBase)):
+        # One number: np.isclose's test, |a - b| <= atol + rtol |b| for finite b, else a == b.
+        a, b = float(to_float(exact)), float(independent)
+        return (abs(a - b) <= CHECK_ATOL + CHECK_RTOL * abs(b) and math.isfinite(b)) or a == b
     a = np.asarray(to_float(exact), dtype=float)
     try:
         b = np.asarray(independent, dtype=float)

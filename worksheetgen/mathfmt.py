@@ -9,9 +9,10 @@ Text that comes from users is escaped per format here, never by SymPy (its latex
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import mpmath
 import sympy as sp
@@ -173,20 +174,50 @@ def relation(x: Any) -> str:
 _COMPLEX: dict[sp.Basic, complex] = {}
 
 
+# A closed form's value to far more than double precision, when one is at hand cheaply (the
+# dense-network solver registers its 100-digit evaluator of "plain" closed forms: rationals
+# under +, ×, powers and exp). Used only to order terms: complex(x) evaluates x to 15 digits, and
+# the order of two terms could differ from it only if they agreed to the last bit of a double.
+_ORACLE: list[Any] = []
+
+
+def set_value_oracle(fn: Any) -> None:
+    _ORACLE[:] = [fn]
+
+
 def _complex(x: sp.Basic) -> complex:
     value = _COMPLEX.get(x)
     if value is None:
-        value = complex(x)  # TypeError / ValueError propagate, as in SymPy's loop
+        precise = _ORACLE[0](x) if _ORACLE else None
+        # complex(x) evaluates with SymPy; TypeError / ValueError propagate, as in SymPy's loop
+        value = complex(float(precise), 0.0) if precise is not None else complex(x)
         if len(_COMPLEX) >= 1 << 16:
             _COMPLEX.clear()
         _COMPLEX[x] = value
     return value
 
 
+_AS_ORDERED_TERMS = sp.Expr.as_ordered_terms
+
+
+_ORDERED: dict[tuple[sp.Basic, Any], list[sp.Basic]] = {}
+
+
 def ordered_terms(expr: sp.Basic, order: Any = None) -> list[sp.Basic]:
-    """``expr.as_ordered_terms(order=order)`` (SymPy 1.14's algorithm)."""
+    """``expr.as_ordered_terms(order=order)`` (SymPy 1.14's algorithm), remembered per sum."""
     if not expr.is_Add or order not in (None, "lex"):
-        return expr.as_ordered_terms(order=order)
+        return _AS_ORDERED_TERMS(expr, order=order)
+    key = (expr, order)
+    terms = _ORDERED.get(key)
+    if terms is None:
+        terms = _ordered_terms(expr, order)
+        if len(_ORDERED) >= 1 << 16:
+            _ORDERED.clear()
+        _ORDERED[key] = terms
+    return list(terms)
+
+
+def _ordered_terms(expr: sp.Basic, order: Any) -> list[sp.Basic]:
     add_args = None
     if order is None:
         # SymPy's special case: Number + Mul(negative Number, ...) keeps the number first.
@@ -205,14 +236,41 @@ def ordered_terms(expr: sp.Basic, order: Any = None) -> list[sp.Basic]:
         if rest is not sp.S.One:
             for factor in sp.Mul.make_args(rest):
                 if not factor.is_number:
-                    return expr.as_ordered_terms(order=order)  # symbols: SymPy's general case
+                    return _AS_ORDERED_TERMS(expr, order=order)  # symbols: SymPy's general case
                 try:
                     value *= _complex(factor)
                 except (TypeError, ValueError):
-                    return expr.as_ordered_terms(order=order)
+                    return _AS_ORDERED_TERMS(expr, order=order)
         terms.append((term, ((value.real, value.imag), (), ())))
     key, reverse = sp.Expr._parse_order(order)
     return [term for term, _ in sorted(terms, key=key, reverse=reverse)]
+
+
+def _as_ordered_terms(self: sp.Expr, order: Any = None, data: bool = False) -> Any:
+    if data:
+        return _AS_ORDERED_TERMS(self, order=order, data=True)
+    return ordered_terms(self, order)
+
+
+_fast_depth = 0
+
+
+@contextmanager
+def fast_ordering() -> Iterator[None]:
+    """While printing: SymPy's printers also order terms through sort_key (a product's factors
+    are sorted by a key that orders each sum inside them), which calls Expr.as_ordered_terms
+    directly. For the duration of a print, that method is :func:`ordered_terms` (the same
+    result, each factor's value remembered); restored afterwards, also on error."""
+    global _fast_depth
+    if _fast_depth == 0:
+        sp.Expr.as_ordered_terms = _as_ordered_terms  # type: ignore[method-assign]
+    _fast_depth += 1
+    try:
+        yield
+    finally:
+        _fast_depth -= 1
+        if _fast_depth == 0:
+            sp.Expr.as_ordered_terms = _AS_ORDERED_TERMS  # type: ignore[method-assign]
 
 
 class _Printer(LatexPrinter):
@@ -298,7 +356,8 @@ def exact(x: Any) -> str:
     """The exact value as TeX (closed form), e.g. ``3 e^{-2} - 3`` or ``\\frac{1}{3}``."""
     if isinstance(x, (int, sp.Integer)):
         return str(x)
-    return _printer.doprint(_exp_as_power(as_expr(x)))
+    with fast_ordering():
+        return _printer.doprint(_exp_as_power(as_expr(x)))
 
 
 @_memo

@@ -18,7 +18,7 @@ parameters allow (5 layers of 6 units) solves in a fraction of a second.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import sympy as sp
@@ -26,7 +26,7 @@ from sympy.core.function import _coeff_isneg
 from sympy.simplify.radsimp import fraction as _fraction
 
 from worksheetgen import activations, mathfmt
-from worksheetgen.activations import MP
+from worksheetgen.activations import MP, add, mul, power
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Record
 from worksheetgen.params import Choice, Int, ListOf, Matrix, Number, Param
@@ -246,6 +246,14 @@ def canonical(given: Any) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     return As, bs
 
 
+def total_of(terms: Iterable[Any], start: Any = sp.S.Zero) -> Any:
+    """``sum(terms, start)``: the same left-to-right sums, built by activations.add."""
+    total = start
+    for term in terms:
+        total = add(total, term)
+    return total
+
+
 def vector(values: Sequence[Any]) -> sp.Matrix:
     """``sp.Matrix(values)`` for a flat list: a column (built without SymPy's general input
     parsing, which costs more than the column)."""
@@ -306,7 +314,7 @@ def _count(a: sp.Basic) -> int:
         if _coeff_isneg(a):
             ops += 1
             a = a.as_two_terms()[1] if a.args[0] is sp.S.NegativeOne else -a
-        n, d = _fraction(a)
+        n, d = _fraction_plain(a)
         if n.is_Integer:
             return ops + 1 + (1 if n < 0 else 0) + count_ops(d)
         if d is not one:
@@ -324,6 +332,70 @@ def _count(a: sp.Basic) -> int:
                 ops += count_ops(ai)
         return ops + (1 if negs == len(args) else 0)
     return _count_generic(a)
+
+
+def _fraction_plain(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """``sympy.simplify.radsimp.fraction(expr)``: numerator and denominator. For a plain closed
+    form (activations.exp/power/mul) the same steps with the fast constructors, and the sign
+    of each exponent from its 100-digit value, which SymPy decides by a numeric evaluation of
+    its own (is_negative); anything else, or an exponent too close to 0 to trust, goes to
+    SymPy."""
+    if not activations.is_plain(expr):
+        return _fraction(expr)
+    numer: list[sp.Expr] = []
+    denom: list[sp.Expr] = []
+    for term in sp.Mul.make_args(expr):
+        if term.is_Pow or isinstance(term, sp.exp):
+            base, ex = term.as_base_exp()
+            sign = _sign(ex)
+            if sign is None:
+                return _fraction(expr)
+            if sign < 0:
+                if ex is sp.S.NegativeOne:
+                    denom.append(base)
+                elif base is sp.S.Exp1:
+                    denom.append(activations.exp(-ex))  # Pow(E, x) is exp(x)
+                elif ex.is_Integer:
+                    denom.append(activations.power(base, -ex))
+                else:
+                    denom.append(sp.Pow(base, -ex))
+            else:
+                numer.append(term)
+        elif term.is_Rational and not term.is_Integer:
+            if term.p != 1:
+                numer.append(sp.Integer(term.p))
+            denom.append(sp.Integer(term.q))
+        else:
+            numer.append(term)
+    return activations.mul(*numer), activations.mul(*denom)
+
+
+def _sign(x: sp.Expr) -> int | None:
+    """The sign of a plain value (-1, 0 never, 1), or None when SymPy must decide."""
+    if x.is_Rational:
+        return 1 if x.p > 0 else (-1 if x.p < 0 else None)
+    value = plain_value(x)
+    if value is None:
+        return None
+    return 1 if value > 0 else -1
+
+
+def plain_value(x: sp.Basic) -> Any:
+    """The 100-digit value of a plain closed form (activations.is_plain), or None (not plain,
+    or too close to 0 to trust a fixed-precision evaluation)."""
+    if x.is_Rational or not activations.is_plain(x):
+        return None
+    with MP.workdps(SAFE_DIGITS):
+        try:
+            value = _fixed_safe(x)
+        except (_Unsupported, ValueError, ZeroDivisionError, OverflowError):
+            return None
+        if not MP.isfinite(value) or MP.im(value) != 0 or abs(value) < MP.mpf(10) ** -30:
+            return None
+        return value
+
+
+mathfmt.set_value_oracle(plain_value)
 
 
 def _count_generic(a: sp.Basic) -> int:
@@ -485,7 +557,7 @@ def forward(given: Any) -> list[Layer]:
         z, z_mp = [], []
         for row, row_mp, bias in zip(rows, rows_mp, b):
             twin = MP.fsum(w * v for w, v in zip(row_mp, a_mp)) + to_mp(bias)
-            closed = sum((w * v for w, v in zip(row, a)), bias) if exact_in else None
+            closed = total_of((mul(w, v) for w, v in zip(row, a)), bias) if exact_in else None
             z.append(settle(closed, twin))
             z_mp.append(twin)
         if name == "softmax":
@@ -529,11 +601,11 @@ def loss_exact(given: Any, layers: list[Layer]) -> Loss:
     if kind in ("mse_half", "mse_mean", "mse_sum"):
         c = {"mse_half": sp.Rational(1, 2), "mse_mean": sp.Rational(1, K), "mse_sum": sp.Integer(1)}[kind]
         terms_mp = [(s_mp[k] - y_mp[k]) ** 2 for k in range(K)]
-        terms = [settle((yhat[k] - y[k]) ** 2 if exact else None, terms_mp[k]) for k in range(K)]
+        terms = [settle(power(add(yhat[k], -y[k]), sp.Integer(2)) if exact else None, terms_mp[k]) for k in range(K)]
         grad_mp = [2 * to_mp(c) * (s_mp[k] - y_mp[k]) for k in range(K)]
-        grad = [settle(2 * c * (yhat[k] - y[k]) if exact else None, grad_mp[k]) for k in range(K)]
+        grad = [settle(mul(2 * c, add(yhat[k], -y[k])) if exact else None, grad_mp[k]) for k in range(K)]
         total_mp = to_mp(c) * MP.fsum(terms_mp)
-        total = settle(c * sum(terms) if all(map(is_closed, terms)) else None, total_mp)
+        total = settle(mul(c, total_of(terms)) if all(map(is_closed, terms)) else None, total_mp)
     elif kind == "bce":
         # y softplus(-z) + (1 - y) softplus(z) = -(y ln σ(z) + (1 - y) ln(1 - σ(z))).
         terms_mp = [y_mp[k] * MP.log1p(MP.exp(-z_mp[k])) + (1 - y_mp[k]) * MP.log1p(MP.exp(z_mp[k]))
@@ -585,7 +657,7 @@ def backward(given: Any, layers: list[Layer], loss: Loss | None = None) -> tuple
         grad, grad_mp = list(loss.dl_dyhat), loss.dl_dyhat_mp
         twin = [grad_mp[k] * last.dz_mp[k] for k in range(K)]
         closed = all(map(is_closed, grad)) and all(map(is_closed, last.dz))
-        delta = [settle(grad[k] * last.dz[k] if closed else None, twin[k]) for k in range(K)]
+        delta = [settle(mul(grad[k], last.dz[k]) if closed else None, twin[k]) for k in range(K)]
     deltas, deltas_mp = [vector(delta)], [twin]
     for l in range(len(layers) - 2, -1, -1):
         layer = layers[l]
@@ -593,7 +665,7 @@ def backward(given: Any, layers: list[Layer], loss: Loss | None = None) -> tuple
         nxt, nxt_mp = list(deltas[0]), deltas_mp[0]
         closed = all(map(is_closed, nxt)) and all(map(is_closed, layer.dz))
         twin = [MP.fsum(to_mp(w) * d for w, d in zip(col, nxt_mp)) * layer.dz_mp[j] for j, col in enumerate(cols)]
-        delta = [settle(sum((w * d for w, d in zip(col, nxt)), sp.Integer(0)) * layer.dz[j] if closed else None,
+        delta = [settle(mul(total_of((mul(w, d) for w, d in zip(col, nxt)), sp.Integer(0)), layer.dz[j]) if closed else None,
                         twin[j]) for j, col in enumerate(cols)]
         deltas.insert(0, vector(delta))
         deltas_mp.insert(0, twin)
@@ -611,7 +683,7 @@ def weight_gradient(given: Any, layers: list[Layer], deltas: list[sp.Matrix],
     closed = all(map(is_closed, a_in)) and all(map(is_closed, delta))
 
     def entry(j: int, i: int) -> sp.Expr:  # δ_j a_i
-        return settle(delta[j] * a_in[i] if closed else None, d_mp[j] * a_mp[i])
+        return settle(mul(delta[j], a_in[i]) if closed else None, d_mp[j] * a_mp[i])
 
     if given["convention"] == "W":
         flat = [entry(j, i) for j in range(len(delta)) for i in range(len(a_in))]
@@ -621,6 +693,18 @@ def weight_gradient(given: Any, layers: list[Layer], deltas: list[sp.Matrix],
 
 
 # -- independent NumPy path -------------------------------------------------------------------
+def floats(m: sp.MatrixBase) -> np.ndarray:
+    """A matrix of exact givens as a float array (each entry rounded once to a double, as
+    ``float()`` of a SymPy rational does, without SymPy's per-entry conversion)."""
+    return np.array([[_float(v) for v in row] for row in m.tolist()], dtype=float)
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, sp.Rational):
+        return int(v.p) / int(v.q)  # correctly rounded, like Rational.__float__
+    return float(v)
+
+
 def _np_sigmoid(z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))
 
@@ -632,9 +716,9 @@ def numpy_forward_backward(given: Any) -> dict[str, Any]:
     twins: a true answer of 4·10⁻¹⁸ must not become 0 · ln 0 = NaN here."""
     conv, bias = given["convention"], given["bias"]
     alpha = float(given["alpha"])
-    Ws = [np.array(w.tolist(), dtype=float) for w in given["weights"]]
-    bs = [np.array(b.tolist(), dtype=float).ravel() for b in given["biases"]] if given["biases"] else None
-    a = np.array(given["x"].tolist(), dtype=float).ravel()
+    Ws = [floats(w) for w in given["weights"]]
+    bs = [floats(b).ravel() for b in given["biases"]] if given["biases"] else None
+    a = floats(given["x"]).ravel()
     inputs, zs, outs = [], [], []
     for l, W in enumerate(Ws):
         name = given["output_activation"] if l == len(Ws) - 1 else given["activation"]
@@ -655,7 +739,7 @@ def numpy_forward_backward(given: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"z": zs, "a": outs}
     if given["loss"] == "none":
         return result
-    y = np.array(given["y"].tolist(), dtype=float).ravel()
+    y = floats(given["y"]).ravel()
     yhat, z_out = outs[-1], zs[-1]
     loss = given["loss"]
     last = given["output_activation"]

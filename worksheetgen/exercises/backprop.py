@@ -225,7 +225,7 @@ class Backprop(Family):
         for text in given.targets:
             t = parse_target(text, given)
             G = result["grads"][t.layer - 1]
-            W = np.array(given.weights[t.layer - 1].tolist(), dtype=float)
+            W = nets.floats(given.weights[t.layer - 1])
             if t.row is not None:
                 G, W = G[t.row - first, t.col - 1], W[t.row - first, t.col - 1]
             values[f"dL_d{t.key}"] = G

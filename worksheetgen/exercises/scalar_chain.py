@@ -10,6 +10,7 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import activations
+from worksheetgen.activations import add, mul, neg, power
 from worksheetgen.answers import NumberAnswer
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.nets import settle, to_mp
@@ -77,6 +78,11 @@ def _small_error(given: ScalarChainGiven, solved: Solved) -> bool:
     return abs(float(solved.data.loss)) <= MAX_LOSS
 
 
+def _half(value: sp.Expr, half: bool) -> sp.Expr:
+    """``value / 2`` (Mul with 1/2) or ``value / 1`` (the value itself), as SymPy builds them."""
+    return mul(value, sp.Rational(1, 2)) if half else value
+
+
 class ScalarChain(Family):
     name = "scalar_chain"
     title = "Backpropagation through a two-layer chain"
@@ -139,20 +145,22 @@ class ScalarChain(Family):
         a1_mp = g.precise(z1_mp, mp_alpha)
         a1 = exact(g.at(z1, alpha), a1_mp)
         z2_mp = mp_w2 * a1_mp
-        z2 = exact(w2 * a1 if closed(a1) else None, z2_mp)
+        z2 = exact(mul(w2, a1) if closed(a1) else None, z2_mp)
         a2_mp = g.precise(z2_mp, mp_alpha)
         a2 = exact(g.at(z2, alpha) if closed(z2) else None, a2_mp)
         ok = closed(a2)
         loss_mp = (mp_y - a2_mp) ** 2 / (2 if half else 1)
-        loss = exact((y - a2) ** 2 / (2 if half else 1) if ok else None, loss_mp)
+        # (y - a2)**2 / 2 (or / 1), built as those operators build it
+        loss = exact(_half(power(add(y, neg(a2)), sp.Integer(2)), half) if ok else None, loss_mp)
         dl_da2_mp = -int(factor) * (mp_y - a2_mp)
-        dl_da2 = exact(-factor * (y - a2) if ok else None, dl_da2_mp)
+        dl_da2 = exact(mul(-factor, add(y, neg(a2))) if ok else None, dl_da2_mp)
         g2_mp, g1_mp = g.precise_grad(z2_mp, mp_alpha), g.precise_grad(z1_mp, mp_alpha)
         g2 = exact(g.grad_at(z2, alpha) if closed(z2) else None, g2_mp)
         g1 = exact(g.grad_at(z1, alpha), g1_mp)
         ok = closed(dl_da2, g2, g1, a1)
-        dl_dw2 = exact(dl_da2 * g2 * a1 if ok else None, dl_da2_mp * g2_mp * a1_mp)
-        dl_dw1 = exact(dl_da2 * g2 * w2 * g1 * x if ok else None, dl_da2_mp * g2_mp * mp_w2 * g1_mp * mp_x)
+        dl_dw2 = exact(mul(mul(dl_da2, g2), a1) if ok else None, dl_da2_mp * g2_mp * a1_mp)
+        dl_dw1 = exact(mul(mul(mul(mul(dl_da2, g2), w2), g1), x) if ok else None,
+                       dl_da2_mp * g2_mp * mp_w2 * g1_mp * mp_x)
         data = ScalarChainData(g=g, z1=z1, a1=a1, z2=z2, a2=a2, loss=loss, dl_da2=dl_da2, g1=g1, g2=g2,
                                factor=factor, half=half)
         answers = [
