@@ -230,20 +230,30 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
 
 def canonical(given: Any) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     """(A, b) per layer with z = A a + b, from the weights as shown."""
-    As, bs = [], []
+    return ([sp.Matrix._new(len(rows), len(rows[0]), [v for row in rows for v in row], copy=False)
+             for rows, _ in canonical_rows(given)],
+            [vector(bias) for _, bias in canonical_rows(given)])
+
+
+def canonical_rows(given: Any) -> list[tuple[list[list[Any]], list[Any]]]:
+    """Per layer (rows of A, b) as lists, z_j = Σ_i A[j][i] a_i + b_j: :func:`canonical` without
+    building matrices (a weight matrix is read once)."""
+    out = []
     for l, w in enumerate(given["weights"]):
         n_out = given["layers"][l + 1]
+        W = w.tolist()
+        zeros = [sp.S.Zero] * n_out
         if given["convention"] == "W":
-            A = w.copy()
-            b = given["biases"][l].copy() if given["bias"] == "vector" else sp.zeros(n_out, 1)
+            rows = W
+            bias = list(given["biases"][l]) if given["bias"] == "vector" else zeros
         elif given["bias"] == "row":
-            A, b = w[1:, :].T, w[0, :].T
+            rows = [[W[i][j] for i in range(1, len(W))] for j in range(n_out)]  # A = W[1:, :]^T
+            bias = [W[0][j] for j in range(n_out)]
         else:
-            A = w.T
-            b = given["biases"][l].copy() if given["bias"] == "vector" else sp.zeros(n_out, 1)
-        As.append(A)
-        bs.append(b)
-    return As, bs
+            rows = [[W[i][j] for i in range(len(W))] for j in range(n_out)]  # A = W^T
+            bias = list(given["biases"][l]) if given["bias"] == "vector" else zeros
+        out.append((rows, bias))
+    return out
 
 
 def total_of(terms: Iterable[Any], start: Any = sp.S.Zero) -> Any:
@@ -264,8 +274,18 @@ def vector(values: Sequence[Any]) -> sp.Matrix:
 # -- exact values and their precise twins ---------------------------------------------------------
 def to_mp(v: Any) -> Any:
     """The twin of a given (an exact rational) in the precise context."""
-    r = sp.Rational(v)
-    return MP.mpf(int(r.p)) / int(r.q)
+    key = (v, MP.prec)
+    twin = _TWINS.get(key)
+    if twin is None:
+        r = sp.Rational(v)
+        twin = MP.mpf(int(r.p)) / int(r.q)
+        if len(_TWINS) >= _MEMO_MAX:
+            _TWINS.clear()
+        _TWINS[key] = twin
+    return twin
+
+
+_TWINS: dict[tuple[Any, int], Any] = {}  # grid values recur: their twins are computed once
 
 
 def is_closed(v: Any) -> bool:
@@ -513,19 +533,36 @@ def _sigmoid_mp(z: Any) -> Any:
 
 @dataclass
 class Layer:
+    """One layer's values, entry by entry (tuples of exact values; the answers hold them as
+    matrices)."""
+
     index: int  # 1-based
     activation: str
-    a_in: sp.Matrix
-    z: sp.Matrix
-    a: sp.Matrix
-    dz: sp.Matrix | None = None  # g'(z), elementwise (not for softmax)
+    a_in: tuple[Any, ...]
+    z: tuple[Any, ...]
+    a: tuple[Any, ...]
+    dz: tuple[Any, ...] | None = None  # g'(z), elementwise (not for softmax)
     # Precise twins (mpmath, 60 digits), entry by entry.
     a_in_mp: list[Any] = field(default_factory=list)
     z_mp: list[Any] = field(default_factory=list)
     a_mp: list[Any] = field(default_factory=list)
     dz_mp: list[Any] | None = None
-    A: sp.Matrix | None = None  # canonical weights and bias of the layer: z = A a_in + b
-    b: sp.Matrix | None = None
+    # Canonical weights and bias of the layer: z_j = Σ_i rows[j][i] a_i + bias[j] (z = A a_in + b).
+    rows: list[list[Any]] = field(default_factory=list)
+    bias: list[Any] = field(default_factory=list)
+
+    @property
+    def cols(self) -> list[list[Any]]:
+        """Columns of A: the weights out of each input unit."""
+        return [list(col) for col in zip(*self.rows)]
+
+    @property
+    def A(self) -> sp.Matrix:  # noqa: N802 - the matrix's name
+        return sp.Matrix(self.rows)
+
+    @property
+    def b(self) -> sp.Matrix:
+        return vector(self.bias)
 
 
 def softmax_exact(z: sp.Matrix) -> sp.Matrix:
@@ -542,22 +579,26 @@ def _softmax_mp(z: Sequence[Any]) -> list[Any]:
 
 
 def forward(given: Any) -> list[Layer]:
-    As, bs = canonical(given)
-    n_layers = len(As)
+    weights = canonical_rows(given)
+    n_layers = len(weights)
     alpha, alpha_mp = given["alpha"], to_mp(given["alpha"])
-    a = list(given["x"])
+    a = tuple(given["x"])
     a_mp = [to_mp(v) for v in a]
-    a_matrix = vector(a)
     layers = []
-    for l in range(n_layers):
-        rows, b = As[l].tolist(), list(bs[l])
+    for l, (rows, biases) in enumerate(weights):
         rows_mp = [[to_mp(v) for v in row] for row in rows]
         name = given["output_activation"] if l == n_layers - 1 else given["activation"]
         exact_in = all(map(is_closed, a))
+        rational_in = exact_in and all(isinstance(v, sp.Rational) for v in a)
         z, z_mp = [], []
-        for row, row_mp, bias in zip(rows, rows_mp, b):
+        for row, row_mp, bias in zip(rows, rows_mp, biases):
             twin = MP.fsum(w * v for w, v in zip(row_mp, a_mp)) + to_mp(bias)
-            closed = total_of((mul(w, v) for w, v in zip(row, a)), bias) if exact_in else None
+            if rational_in:  # rationals only: SymPy's own arithmetic, the same sums
+                closed = bias
+                for w, v in zip(row, a):
+                    closed = closed + w * v
+            else:
+                closed = total_of((mul(w, v) for w, v in zip(row, a)), bias) if exact_in else None
             z.append(settle(closed, twin))
             z_mp.append(twin)
         if name == "softmax":
@@ -570,11 +611,11 @@ def forward(given: Any) -> list[Layer]:
             out_mp = [g.precise(v, alpha_mp) for v in z_mp]
             dz_mp = [g.precise_grad(v, alpha_mp) for v in z_mp]
             out = [settle(g.at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, out_mp)]
-            dz = vector([settle(g.grad_at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, dz_mp)])
-        out_matrix = vector(out)
-        layers.append(Layer(l + 1, name, a_matrix, vector(z), out_matrix, dz,
-                            a_in_mp=a_mp, z_mp=z_mp, a_mp=out_mp, dz_mp=dz_mp, A=As[l], b=bs[l]))
-        a, a_mp, a_matrix = out, out_mp, out_matrix
+            dz = tuple(settle(g.grad_at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, dz_mp))
+        out = tuple(out)
+        layers.append(Layer(l + 1, name, a, tuple(z), out, dz, a_in_mp=a_mp, z_mp=z_mp, a_mp=out_mp,
+                            dz_mp=dz_mp, rows=rows, bias=biases))
+        a, a_mp = out, out_mp
     return layers
 
 
@@ -633,7 +674,8 @@ def loss_exact(given: Any, layers: list[Layer]) -> Loss:
     return Loss(total, terms, vector(grad), total_mp, grad_mp)
 
 
-def backward(given: Any, layers: list[Layer], loss: Loss | None = None) -> tuple[list[sp.Matrix], list[list[Any]]]:
+def backward(given: Any, layers: list[Layer],
+             loss: Loss | None = None) -> tuple[list[tuple[Any, ...]], list[list[Any]]]:
     """δ^{[l]} = ∂L/∂z^{[l]} for every layer by the chain rule, with their twins (``loss``: the
     result of :func:`loss_exact` for these layers, if the caller has it already)."""
     last = layers[-1]
@@ -658,21 +700,21 @@ def backward(given: Any, layers: list[Layer], loss: Loss | None = None) -> tuple
         twin = [grad_mp[k] * last.dz_mp[k] for k in range(K)]
         closed = all(map(is_closed, grad)) and all(map(is_closed, last.dz))
         delta = [settle(mul(grad[k], last.dz[k]) if closed else None, twin[k]) for k in range(K)]
-    deltas, deltas_mp = [vector(delta)], [twin]
+    deltas, deltas_mp = [tuple(delta)], [twin]
     for l in range(len(layers) - 2, -1, -1):
         layer = layers[l]
-        cols = layers[l + 1].A.T.tolist()  # column j of A: the weights out of unit j
+        cols = layers[l + 1].cols  # column j of A: the weights out of unit j
         nxt, nxt_mp = list(deltas[0]), deltas_mp[0]
         closed = all(map(is_closed, nxt)) and all(map(is_closed, layer.dz))
         twin = [MP.fsum(to_mp(w) * d for w, d in zip(col, nxt_mp)) * layer.dz_mp[j] for j, col in enumerate(cols)]
         delta = [settle(mul(total_of((mul(w, d) for w, d in zip(col, nxt)), sp.Integer(0)), layer.dz[j]) if closed else None,
                         twin[j]) for j, col in enumerate(cols)]
-        deltas.insert(0, vector(delta))
+        deltas.insert(0, tuple(delta))
         deltas_mp.insert(0, twin)
     return deltas, deltas_mp
 
 
-def weight_gradient(given: Any, layers: list[Layer], deltas: list[sp.Matrix],
+def weight_gradient(given: Any, layers: list[Layer], deltas: list[tuple[Any, ...]],
                     deltas_mp: list[list[Any]], l: int) -> sp.Matrix:
     """∂L/∂W^{[l]} in the displayed convention (1-based l)."""
     layer = layers[l - 1]
@@ -823,7 +865,7 @@ def passes_gradient(given: Any, layers: list[Layer]) -> bool:
         if any(d != 0 for d in delta) and any(a != 0 for a in inputs):
             return True
         if l > 0:
-            cols = layer.A.T.tolist()
+            cols = layer.cols
             delta = [MP.fsum(to_mp(w) * d for w, d in zip(col, delta)) * layers[l - 1].dz_mp[j]
                      for j, col in enumerate(cols)]
     return False

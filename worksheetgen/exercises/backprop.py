@@ -84,7 +84,7 @@ class Asked:
 
 @dataclass(frozen=True)
 class BackpropData(ForwardData):
-    deltas: list[sp.Matrix]  # δ^{[l]} = ∂L/∂z^{[l]}
+    deltas: list[tuple[Any, ...]]  # δ^{[l]} = ∂L/∂z^{[l]}, entry by entry
     grads: dict[int, sp.Matrix]  # ∂L/∂W^{[l]} as displayed, every layer
     asked: list[Asked]
     first_row: int  # 0 when W shows the bias as row 0, else 1
@@ -208,7 +208,7 @@ class Backprop(Family):
         # For each hidden unit j of layer l: the (weight, δ of the next layer) pairs of
         # δ_j = g'(z_j) Σ_k w_jk δ_k, in the indices the student reads off W.
         back_terms = [
-            [[(w, deltas[l][k], k + 1) for k, w in enumerate(col)] for col in layers[l].A.T.tolist()]
+            [[(w, deltas[l][k], k + 1) for k, w in enumerate(col)] for col in layers[l].cols]
             for l in range(1, len(layers))
         ]
         data = BackpropData(

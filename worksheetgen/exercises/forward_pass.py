@@ -59,9 +59,9 @@ def forward_parts(given: nets.NetGiven, layers: list[nets.Layer],
     n = len(layers)
     for layer in layers:
         l = layer.index
-        answers.append(MatrixAnswer(f"z{l}", f"z^{{[{l}]}}", layer.z))
+        answers.append(MatrixAnswer(f"z{l}", f"z^{{[{l}]}}", nets.vector(layer.z)))
         label = r"\hat{y}" if l == n else f"a^{{[{l}]}}"
-        answers.append(MatrixAnswer(f"a{l}", label, layer.a))
+        answers.append(MatrixAnswer(f"a{l}", label, nets.vector(layer.a)))
     data: dict[str, Any] = dict(
         layers=layers,
         units=unit_sums(given, layers),
@@ -81,8 +81,8 @@ def forward_parts(given: nets.NetGiven, layers: list[nets.Layer],
 
 def unit_sums(given: nets.NetGiven, layers: list[nets.Layer]) -> list[list[UnitSum]]:
     """Per layer and unit: the (weight, input) pairs and bias of its weighted sum."""
-    return [[UnitSum(j + 1, [(row[i], layer.a_in[i], i + 1) for i in range(len(row))], layer.b[j], layer.z[j])
-             for j, row in enumerate(layer.A.tolist())]
+    return [[UnitSum(j + 1, [(row[i], layer.a_in[i], i + 1) for i in range(len(row))], layer.bias[j], layer.z[j])
+             for j, row in enumerate(layer.rows)]
             for layer in layers]
 
 
