@@ -124,6 +124,19 @@ class Family:
 
     constraints: ClassVar[tuple[Constraint, ...]] = ()
 
+    # -- what the quality gate (``worksheetgen stress F --quality``) reads --------------------
+    # Answer keys for which an exact 0 is a fine thing to ask (a Boolean output, ReLU(-2) in a
+    # table): everywhere else an asked value of exactly 0 teaches nothing and is flagged.
+    zero_ok: ClassVar[frozenset[str]] = frozenset()
+    # Bounds on the rates of flags that may occur but not too often, e.g. {"none of these": 0.25}.
+    quality_bounds: ClassVar[dict[str, float]] = {}
+
+    def quality(self, given: Any, solved: "Solved") -> dict[str, bool]:
+        """Family-specific defects of this draw, by name (True = the draw has it), e.g.
+        {"saturated unit": ..., "non-Boolean output": ...}. Each should have a constraint that
+        rejects it when the parameters it depends on are drawn, so the gate reports 0."""
+        return {}
+
     # -- the steps -------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
         """Cross-parameter checks on user options; raise WorksheetError naming the field."""
