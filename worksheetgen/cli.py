@@ -95,8 +95,23 @@ def cmd_stress(args: argparse.Namespace) -> int:
     family = get_family(args.family, where="FAMILY")
     raw = parse_assignments(family.params, args.set or [])
     options = parse_params(family.params, raw, where="--set", validate=family.validate)
+    if args.n is None:
+        args.n = 200 if args.quality else 1000
     if args.n < 1:
         raise WorksheetError(f"invalid value {args.n}", field="--n", allowed="a positive integer")
+    if args.quality:
+        from worksheetgen.qualitygate import gate
+
+        tex = not args.no_tex
+        if tex:
+            from worksheetgen.pdf import INSTALL_HINT, tex_available
+
+            if not tex_available():
+                raise WorksheetError("the TeX checks need pdflatex and pdftotext", field="--quality",
+                                     allowed=f"--no-tex, or install TeX ({INSTALL_HINT.split('; ', 1)[-1]})")
+        result = gate(family, options, n=args.n, first_seed=args.first_seed, tex=tex)
+        print("\n".join(result.lines()))
+        return 1 if args.strict and not result.passed else 0
     report = stress(family, options, runs=args.n, first_seed=args.first_seed)
     print("\n".join(report.lines()))
     return 1 if report.failures else 0
@@ -193,9 +208,14 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stress", help="run one family over many seeds and report")
     s.add_argument("family")
-    s.add_argument("--n", type=int, default=1000)
+    s.add_argument("--n", type=int, default=None, help="seeds to draw (default 1000; with --quality 200)")
     s.add_argument("--first-seed", type=int, default=0)
     s.add_argument("--set", action="append", metavar="KEY=VALUE")
+    s.add_argument("--quality", action="store_true",
+                   help="run the quality gate: zero/tiny answers, the family's flags, choices, mixed "
+                        "forms, forbidden words, spread, and (with TeX) overfull boxes and collisions")
+    s.add_argument("--no-tex", action="store_true", help="with --quality: skip the TeX checks")
+    s.add_argument("--strict", action="store_true", help="with --quality: exit 1 when a check fails")
     s.set_defaults(run=cmd_stress)
     return p
 
