@@ -19,11 +19,31 @@ def test_seed_004_ex6_values():
     assert ex.answers["w_new"].value == sp.Matrix([[sp.Rational("0.989"), sp.Rational("-1.958"), sp.Rational("0.4795")]])
 
 
-def test_default_convention_is_the_seeds():
-    # The default stays "seed" (λW in the update of λΣw²) until the convention question is settled.
+def test_default_convention_is_the_textbook_one():
+    # Penalty λΣw², update with its derivative 2λw: the seed's numbers need convention = "seed".
     ex = instance("l2_regularization", **SEED)
-    assert ex.given.convention == "seed"
-    assert ex.answers["w_new"].value == instance("l2_regularization", convention="seed", **SEED).answers["w_new"].value
+    assert ex.given.convention == "gradient"
+    assert ex.answers["w_new"].value == instance("l2_regularization", convention="gradient", **SEED).answers["w_new"].value
+    assert ex.answers["decay"].label == r"2\lambda W"
+
+
+def test_pinned_example_is_seed_004_ex6_recomputed():
+    # The seed's own definitions, in plain fractions: penalty λΣw², W − η(∂L/∂W + λW).
+    from fractions import Fraction as F
+    from pathlib import Path
+
+    from worksheetgen.instance import make_instance
+    from worksheetgen.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "examples" / "pinned_l2_regularization.toml")
+    (exercise,) = spec.exercises
+    ex = make_instance(get_family(exercise.family), exercise.options, sheet_seed=spec.seed)
+    w, g, lam, eta = [F(1), F(-2), F(1, 2)], [F(1, 10), F(-4, 10), F(2, 10)], F(1, 100), F(1, 10)
+    assert ex.answers["penalty"].value == sp.Rational(lam * sum(v * v for v in w)) == sp.Rational("0.0525")
+    new = [v - eta * (gv + lam * v) for v, gv in zip(w, g)]
+    assert ex.answers["w_new"].value == sp.Matrix([[sp.Rational(v) for v in new]])
+    assert [str(v) for v in ex.answers["w_new"].value] == ["989/1000", "-979/500", "959/2000"]  # 0.989, -1.958, 0.4795
+    assert ex.answers["decay"].label == r"\lambda W"
 
 
 def test_seed_numbers_under_the_other_conventions():
@@ -40,6 +60,44 @@ def test_solution_states_the_convention():
     assert r"L + \frac{\lambda}{2} \sum_i w_i^2" in seed_text
     _, grad_text = render.render_exercise(instance("l2_regularization", convention="gradient", **SEED), "latex")
     assert r"2\lambda W" in grad_text
+
+
+PENALTY_TEX = {r"\text{Penalty} = \lambda \sum_i w_i^2": "λΣw²", r"\text{Penalty} = \frac{\lambda}{2} \sum_i w_i^2": "(λ/2)Σw²"}
+RULE_TEX = {r"\frac{\partial L}{\partial W} + 2\lambda W \right)": "2λW", r"\frac{\partial L}{\partial W} + \lambda W \right)": "λW"}
+
+
+@pytest.mark.parametrize("convention", ["gradient", "half", "seed"])
+def test_problem_never_updates_with_lambda_w_after_lambda_sum_w2_without_saying_so(convention):
+    # What a student reads: the printed penalty and the printed rule. Where the rule is not the
+    # penalty's derivative (the seed's λΣw² with λW) the problem itself must say which term it
+    # uses and whose derivative that is.
+    for fmt in ("latex", "markdown"):
+        problem, _ = render.render_exercise(instance("l2_regularization", convention=convention, **SEED), fmt)
+        penalty = {name for tex, name in PENALTY_TEX.items() if tex in problem}
+        rule = {name for tex, name in RULE_TEX.items() if tex in problem}
+        assert len(penalty) == len(rule) == 1, (fmt, penalty, rule)
+        consistent = {("λΣw²", "2λW"), ("(λ/2)Σw²", "λW")}
+        if (penalty.pop(), rule.pop()) in consistent:
+            assert "derivative of the penalty" in problem
+        else:
+            assert convention == "seed"
+            assert r"This sheet uses the weight-decay term $\lambda W$, the derivative of $\frac{\lambda}{2} \sum_i w_i^2$" in problem
+            assert r"is $2\lambda W$" in problem
+
+
+def test_bank_keys_the_default_convention():
+    # One convention across the package: the bank's update for the penalty λΣw² is the family's
+    # default update, term by term.
+    from worksheetgen.exercises.concept import load_bank
+
+    q = load_bank()[0]["l2-update"]
+    assert r"\lambda \sum_i w_i^2" in q.prompt
+    (right,) = [c.text for c in q.choices if c.correct]
+    assert r"+ 2 \lambda w_i" in right
+    ex = instance("l2_regularization", **SEED)
+    assert ex.data.factor == 1 and ex.data.c == 2
+    effect = load_bank()[0]["l2-effect"].explanation
+    assert r"\lambda \sum w^2$ (gradient $2\lambda w$)" in effect and r"(1 - 2\eta\lambda) w" in effect
 
 
 # The objective whose gradient step each convention takes: the printed penalty for "gradient" and

@@ -1,11 +1,14 @@
 """L2 regularization (seed 004 Ex6): the weight penalty and one gradient-descent step with
 weight decay, w − η(∂L/∂w + c λ w).
 
-Three conventions, each stated in the text:
-- ``seed``:     penalty λ Σ w², update with λ w (c = 1), as the seed does. This step is gradient
-                descent on L + (λ/2) Σ w², not on L + λ Σ w² (whose gradient is 2λw); the solution says so.
-- ``gradient``: penalty λ Σ w², update with 2λ w (c = 2, the derivative of the penalty).
+Three conventions, each stated in the text the student reads:
+- ``gradient`` (default, the textbook one): penalty λ Σ w², update with 2λ w (c = 2, the
+                derivative of the penalty). The concept bank (question l2-update) keys the same.
 - ``half``:     penalty (λ/2) Σ w², update with λ w (c = 1, the derivative of the penalty).
+- ``seed``:     penalty λ Σ w², update with λ w (c = 1), as seed 004 Ex6 does, to reproduce its
+                numbers. That step is gradient descent on L + (λ/2) Σ w², not on the printed
+                L + λ Σ w², so the problem itself says which term this sheet uses and why
+                (never a printed λ Σ w² silently followed by an update with λ w).
 Everything is an exact decimal.
 """
 
@@ -24,13 +27,15 @@ from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.params import Choice, Int, ListOf, Number, Param
 from worksheetgen.sampling import grid_param, nonzero_grid_values, require_grid
 
-CONVENTIONS = ("seed", "gradient", "half")
+CONVENTIONS = ("gradient", "half", "seed")
 # (penalty factor in front of Σw², c in the update)
 FACTORS = {
     "seed": (sp.Integer(1), sp.Integer(1)),
     "gradient": (sp.Integer(1), sp.Integer(2)),
     "half": (sp.Rational(1, 2), sp.Integer(1)),
 }
+# The decay term as the student reads it (an LMS shows the label with the answer box).
+DECAY_LABEL = {"gradient": r"2\lambda W", "half": r"\lambda W", "seed": r"\lambda W"}
 LAMBDAS = tuple(sp.Rational(v) for v in ("0.01", "0.02", "0.05", "0.1"))
 RATES = tuple(sp.Rational(v) for v in ("0.01", "0.05", "0.1", "0.2", "0.5"))
 
@@ -65,13 +70,15 @@ class L2RegularizationData(Record):
 class L2Regularization(Family):
     name = "l2_regularization"
     title = "L2 regularization and weight decay"
-    summary = "Penalty λΣw² (or (λ/2)Σw²) and one gradient step w − η(∂L/∂w + cλw) for 3–5 weights."
+    summary = ("Penalty λΣw² (or (λ/2)Σw²) and one gradient step w − η(∂L/∂w + 2λw) (or + λw, "
+               "as stated) for 3–5 weights.")
     Given = L2RegularizationGiven
     Data = L2RegularizationData
     params = (
-        Param("convention", Choice(CONVENTIONS), "seed",
-              "seed: penalty λΣw², update with λw (as the seed); gradient: penalty λΣw², update with 2λw; "
-              "half: penalty (λ/2)Σw², update with λw"),
+        Param("convention", Choice(CONVENTIONS), "gradient",
+              "gradient: penalty λΣw², update with its derivative 2λw (the default); half: penalty "
+              "(λ/2)Σw², update with λw; seed: penalty λΣw² but update with λw, as seed 004 Ex6 "
+              "(the problem states that it uses λw, the derivative of (λ/2)Σw²)"),
         Param("n", Int(minimum=2, maximum=8), None, "number of weights (drawn from 3 to 5 unless weights are given)"),
         Param("weights", ListOf(Number(), min_length=2, max_length=8), None, "the weights W"),
         Param("gradient", ListOf(Number(), min_length=2, max_length=8), None, "the loss gradient ∂L/∂W"),
@@ -128,7 +135,7 @@ class L2Regularization(Family):
                                     decay=decay, total=total, step=step, new=new, n=len(w))
         answers = [
             NumberAnswer("penalty", r"\text{Penalty}", penalty),
-            MatrixAnswer("decay", r"c\lambda W", _row(decay)),
+            MatrixAnswer("decay", DECAY_LABEL[given.convention], _row(decay)),
             MatrixAnswer("w_new", r"W_{\text{new}}", _row(new)),
         ]
         return Solved(answers, data)
