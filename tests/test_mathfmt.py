@@ -8,18 +8,22 @@ def test_exact_decimals_print_exactly():
     assert mf.num(sp.Rational(-3, 2)) == "-1.5"
     assert mf.num(sp.Integer(0)) == "0"
     assert mf.num(sp.Rational(959, 2000)) == "0.4795"
-    assert mf.num(sp.Rational(1, 10**6)) == "0.000001"
+    assert mf.num(sp.Rational(1, 10**6), 6) == "0.000001"
 
 
-def test_rounding_is_half_up_with_significant_digits_for_small_values():
+def test_rounding_is_half_up_to_decimal_places():
     assert mf.num(sp.Rational(1, 3)) == "0.3333"
     assert mf.num(sp.Rational(2, 3)) == "0.6667"
     assert mf.num(sp.exp(-2) - 1) == "-0.8647"
-    assert mf.num(sp.Float("-0.0646372", 30)) == "-0.06464"
-    assert mf.num(sp.pi / 10**7) == "3.142 \\times 10^{-7}"
-    assert mf.num(sp.Float("-0.00000000001", 30)) == "-1.000 \\times 10^{-11}"
-    assert mf.rounded(sp.pi / 10**7) == "3.142e-7"
+    assert mf.num(sp.Float("-0.0646372", 30)) == "-0.0646"
     assert mf.num(sp.Rational(1, 3), 2) == "0.33"
+
+
+def test_significant_digits_when_asked():
+    assert mf.num(sp.Float("-0.0646372", 30), 4, "significant") == "-0.06464"
+    assert mf.num(sp.pi / 10**7, 4, "significant") == "3.142 \\times 10^{-7}"
+    assert mf.num(sp.Float("-0.00000000001", 30), 4, "significant") == "-1.000 \\times 10^{-11}"
+    assert mf.rounded(sp.pi / 10**7, 4, "significant") == "3.142e-7"
 
 
 def test_closed_forms_beside_decimals():
@@ -56,7 +60,7 @@ def test_markdown_escape():
 def test_huge_values_switch_to_scientific_notation():
     assert mf.num(sp.exp(1000)) == "1.970 \\times 10^{434}"
     assert mf.num(sp.Rational(10**13, 3)) == "3.333 \\times 10^{12}"
-    assert mf.num(sp.Float("9.99996e-6", 30)) == "1.000 \\times 10^{-5}"
+    assert mf.num(sp.Float("9.99996e-6", 30), 4, "significant") == "1.000 \\times 10^{-5}"
     assert mf.num(sp.Integer(10**20)) == "100000000000000000000"  # exact integers stay exact
 
 

@@ -35,7 +35,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, sp.Integer):
         return int(value)
     if isinstance(value, sp.Rational):
-        return float(value) if mathfmt.is_exact_decimal(value) else str(value)
+        return float(value) if mathfmt.terminates(value) else str(value)
     if isinstance(value, sp.Basic):
         return str(value)
     if isinstance(value, (int, float, str)):
@@ -44,7 +44,10 @@ def jsonable(value: Any) -> Any:
 
 
 def rule_of(tolerance: Any) -> Rule:
-    return Rule(relative=tolerance.relative, absolute=tolerance.absolute)
+    """The grading rule of a spec's Tolerance (explicit tolerance, rounding)."""
+    return Rule(relative=tolerance.relative, absolute=tolerance.absolute,
+                rounding=getattr(tolerance, "rounding", mathfmt.DECIMALS),
+                explicit=bool(getattr(tolerance, "explicit", False)))
 
 
 def instance_entry(instance: Instance, rule: Rule, number: int | None = None,
@@ -75,7 +78,8 @@ def variant_key(sheet: dict[str, Any], variant: str, student: dict[str, Any] | N
         "variant": variant,
         **({"student": student} if student else {}),
         "digits": digits,
-        "tolerance": {"relative": rule.relative, "absolute": rule.absolute},
+        "tolerance": {"relative": rule.relative, "absolute": rule.absolute, "rounding": rule.rounding,
+                      "explicit": rule.explicit},
         "exercises": entries,
     }
 

@@ -35,10 +35,31 @@ CHECK_ATOL = 1e-12
 
 @dataclass(frozen=True)
 class Rule:
-    """The sheet's grading rule for numbers (``tolerance = {relative, absolute}`` in a spec)."""
+    """The sheet's rule for numbers: how they are rounded (``rounding`` decimals or significant,
+    with the sheet's ``digits``) and, when the spec states one (``explicit``), the tolerance
+    ``{relative, absolute}`` that overrides the tolerance derived from the rounding."""
 
     relative: float = 0.01
     absolute: float = 1e-4
+    rounding: str = mathfmt.DECIMALS
+    explicit: bool = False
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """How one answer is asked when its exercise states its own precision (a relative error in
+    scientific notation with 2 significant digits, losses carried with 12 significant digits):
+    ``mode`` decimals or significant, and ``digits``."""
+
+    mode: str
+    digits: int
+
+    def __post_init__(self) -> None:
+        if self.mode not in mathfmt.MODES or self.digits < 1:
+            raise ValueError(f"rounding {self.mode!r} to {self.digits} digits")
+
+    def phrase(self) -> str:
+        return mathfmt.places_phrase(self.digits, self.mode)
 
 
 def to_float(value: Any) -> Any:
@@ -101,7 +122,7 @@ class _MemoStrPrinter(StrPrinter):
         order = order or self.order
         if order in ("old", "none"):
             return super()._as_ordered_terms(expr, order=order)
-        return mathfmt.ordered_terms(expr, order)
+        return mathfmt.positive_first(mathfmt.ordered_terms(expr, order))
 
     def _print(self, expr: Any, **kwargs: Any) -> str:
         if kwargs or self._print_level < 1 or not isinstance(expr, sp.Basic):
@@ -127,6 +148,8 @@ class Answer:
     value: Any
     tolerance: dict[str, Any] | None = field(default=None, kw_only=True)  # overrides the rule
     part: int | None = field(default=None, kw_only=True)  # the part (a)=1, (b)=2, ... it answers
+    # The precision the exercise's text asks for this answer, when not the sheet's rule.
+    rounding: Rounding | None = field(default=None, kw_only=True)
 
     kind: ClassVar[str] = ""
     kinds: ClassVar[dict[str, type["Answer"]]] = {}
@@ -141,16 +164,22 @@ class Answer:
     # -- the key ----------------------------------------------------------------------------
     def entry(self, digits: int, rule: Rule) -> dict[str, Any]:
         """This answer's entry in key.json (JSON values only)."""
-        entry = {"key": self.key, "label": self.label, "kind": self.kind, **self.payload(digits),
-                 "tolerance": self.tolerance or self.default_tolerance(rule)}
+        asked = self.asked(digits, rule.rounding)
+        entry = {"key": self.key, "label": self.label, "kind": self.kind,
+                 **self.payload(asked.digits, asked.mode),
+                 "tolerance": self.tolerance or self.default_tolerance(rule, asked)}
         if self.part is not None:
             entry["part"] = self.part
         return entry
 
-    def payload(self, digits: int) -> dict[str, Any]:
+    def asked(self, digits: int, mode: str | None = None) -> Rounding:
+        """The precision this answer is asked to: its own, else the sheet's."""
+        return self.rounding or Rounding(mathfmt.current_mode() if mode is None else mode, digits)
+
+    def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         raise NotImplementedError
 
-    def default_tolerance(self, rule: Rule) -> dict[str, Any]:
+    def default_tolerance(self, rule: Rule, asked: Rounding) -> dict[str, Any]:
         return {"kind": "exact"}
 
     def shown(self, digits: int) -> str:
@@ -203,21 +232,68 @@ def parse_number(text: str) -> float:
     raise ValueError(f"not a number: {text!r}")
 
 
-def within(value: float, expected: float, tolerance: dict[str, Any]) -> bool:
+def margin(tolerance: dict[str, Any], expected: float) -> float:
+    """The tolerance around ``expected`` as one absolute margin (0: exact). Kinds:
+
+    - ``decimals`` (``digits``): one unit of the last asked decimal, 10^-digits. The value
+      rounded as asked lies within half a unit; a value two units off in that digit lies 1.5
+      units away or more. Values of 10^12 and beyond are printed, and so asked, in scientific
+      notation: there the unit is that of the digits-th significant digit.
+    - ``significant`` (``digits``): one unit of the digits-th significant digit of the exact
+      value, entry by entry (0 for an exact 0).
+    - ``either`` (``relative``, ``absolute``, a spec's explicit tolerance): max(absolute,
+      relative·|x|), entry by entry.
+    - ``absolute`` (``value``); ``relative`` (``value``, relative to |x|): as in keys of earlier
+      versions, still read.
+    - ``exact``.
+    """
     kind = tolerance.get("kind", "exact")
-    if kind == "relative":
-        return abs(value - expected) <= tolerance["value"] * abs(expected) + 1e-15
+    if kind == "decimals":
+        if abs(expected) >= 1e12:
+            return _unit(expected, int(tolerance["digits"]))
+        return 10.0 ** -int(tolerance["digits"])
+    if kind == "significant":
+        return _unit(expected, int(tolerance["digits"]))
+    if kind == "either":
+        return max(float(tolerance["absolute"]), float(tolerance["relative"]) * abs(expected))
     if kind == "absolute":
-        return abs(value - expected) <= tolerance["value"] + 1e-15
-    if kind == "either":  # accepted if inside either bound (decimals rounded as asked)
-        return abs(value - expected) <= max(tolerance["absolute"], tolerance["relative"] * abs(expected)) + 1e-15
-    return value == expected
+        return float(tolerance["value"])
+    if kind == "relative":
+        return float(tolerance["value"]) * abs(expected)
+    if kind == "exact":
+        return 0.0
+    raise ValueError(f"a tolerance of unknown kind {kind!r}")
 
 
-def _number_tolerance(values: Sequence[float], rule: Rule) -> dict[str, Any]:
-    if all(abs(v) >= rule.absolute * 10 for v in values):
-        return {"kind": "relative", "value": rule.relative}
-    return {"kind": "absolute", "value": rule.absolute}
+def _unit(expected: float, digits: int) -> float:
+    """One unit of the digits-th significant digit of ``expected`` (read from its shortest
+    decimal, so a power of ten is not taken for the number below it)."""
+    if expected == 0 or not math.isfinite(expected):
+        return 0.0
+    from decimal import Decimal
+
+    return 10.0 ** (Decimal(repr(abs(expected))).adjusted() - digits + 1)
+
+
+def within(value: float, expected: float, tolerance: dict[str, Any]) -> bool:
+    if tolerance.get("kind", "exact") == "exact":
+        return value == expected
+    # 1e-9 of the margin: a value exactly one unit away is inside, whatever the binary rounding.
+    allowed = margin(tolerance, expected)
+    return abs(value - expected) <= allowed * (1 + 1e-9) + 1e-15
+
+
+def rounding_tolerance(asked: Rounding) -> dict[str, Any]:
+    """The tolerance of a number asked to ``asked`` (see :func:`margin`)."""
+    return {"kind": asked.mode, "digits": asked.digits}
+
+
+def number_tolerance(rule: Rule, asked: Rounding, own: bool = False) -> dict[str, Any]:
+    """An asked number's tolerance: the spec's explicit tolerance when it states one (unless the
+    answer states its own precision), else the one its rounding implies."""
+    if rule.explicit and not own:
+        return {"kind": "either", "relative": rule.relative, "absolute": rule.absolute}
+    return rounding_tolerance(asked)
 
 
 def _allclose(exact: Any, independent: Any) -> bool:
@@ -244,15 +320,21 @@ class NumberAnswer(Answer):
 
     kind: ClassVar[str] = "number"
 
-    def payload(self, digits: int) -> dict[str, Any]:
+    def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         return {"exact": exact_text(self.value), "float": to_float(self.value),
-                "shown": mathfmt.rounded(self.value, digits)}
+                "shown": self.text(digits, mode, tex=False)}
 
-    def default_tolerance(self, rule: Rule) -> dict[str, Any]:
-        return _number_tolerance([to_float(self.value)], rule)
+    def default_tolerance(self, rule: Rule, asked: Rounding) -> dict[str, Any]:
+        return number_tolerance(rule, asked, own=self.rounding is not None)
 
     def shown(self, digits: int) -> str:
-        return mathfmt.rounded(self.value, digits)
+        return self.text(digits, tex=False)
+
+    def text(self, digits: int, mode: str | None = None, tex: bool = True) -> str:
+        """The value as asked (TeX, or plain text for keys)."""
+        asked = self.asked(digits, mode)
+        text = mathfmt.num(self.value, asked.digits, asked.mode)
+        return text if tex else mathfmt.plain(text)
 
     def agrees(self, independent: Any) -> bool:
         return _allclose(self.value, independent)
@@ -268,16 +350,19 @@ class MatrixAnswer(Answer):
 
     kind: ClassVar[str] = "matrix"
 
-    def payload(self, digits: int) -> dict[str, Any]:
+    def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         rows = self.value.tolist()
+        asked = self.asked(digits, mode)
         return {"exact": [[exact_text(v) for v in row] for row in rows], "float": to_float(self.value),
-                "shown": [[mathfmt.rounded(v, digits) for v in row] for row in rows]}
+                "shown": [[mathfmt.rounded(v, asked.digits, asked.mode) for v in row] for row in rows]}
 
-    def default_tolerance(self, rule: Rule) -> dict[str, Any]:
-        return _number_tolerance([v for row in to_float(self.value) for v in row], rule)
+    def default_tolerance(self, rule: Rule, asked: Rounding) -> dict[str, Any]:
+        # One rule for every entry, applied entry by entry (margin() of each entry's value).
+        return number_tolerance(rule, asked, own=self.rounding is not None)
 
     def shown(self, digits: int) -> str:
-        return "[" + "; ".join(", ".join(mathfmt.rounded(v, digits) for v in row)
+        asked = self.asked(digits)
+        return "[" + "; ".join(", ".join(mathfmt.rounded(v, asked.digits, asked.mode) for v in row)
                                for row in self.value.tolist()) + "]"
 
     def agrees(self, independent: Any) -> bool:
@@ -306,7 +391,7 @@ class IntegerAnswer(Answer):
 
     kind: ClassVar[str] = "integer"
 
-    def payload(self, digits: int) -> dict[str, Any]:
+    def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         n = int(self.value)
         return {"exact": str(n), "float": float(n), "shown": str(n)}
 
@@ -342,7 +427,7 @@ class ChoiceAnswer(Answer):
             raise ValueError(f"choice {self.key!r}: correct index {self.correct} outside the options")
         self.value = LETTERS[self.correct]
 
-    def payload(self, digits: int) -> dict[str, Any]:
+    def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         return {"exact": self.value, "shown": self.value, "correct_index": self.correct,
                 "options": [{"letter": LETTERS[i], "text": t} for i, t in enumerate(self.options)]}
 
@@ -371,7 +456,7 @@ class MultiChoiceAnswer(Answer):
             raise ValueError(f"choice {self.key!r}: a correct index lies outside the options")
         self.value = [LETTERS[i] for i in self.correct]
 
-    def payload(self, digits: int) -> dict[str, Any]:
+    def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         return {"exact": list(self.value), "shown": ", ".join(self.value) or "none",
                 "correct_index": list(self.correct),
                 "options": [{"letter": LETTERS[i], "text": t} for i, t in enumerate(self.options)]}
@@ -402,7 +487,7 @@ class BooleanAnswer(Answer):
             raise TypeError(f"boolean answer {self.key!r} holds {self.value!r}")
         self.value = bool(self.value)
 
-    def payload(self, digits: int) -> dict[str, Any]:
+    def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         return {"exact": self.value, "shown": "true" if self.value else "false"}
 
     def shown(self, digits: int) -> str:
@@ -427,7 +512,7 @@ class TextAnswer(Answer):
 
     kind: ClassVar[str] = "text"
 
-    def payload(self, digits: int) -> dict[str, Any]:
+    def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         return {"exact": str(self.value), "shown": str(self.value)}
 
     @classmethod

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from worksheetgen import formats as formats_module
+from worksheetgen import mathfmt
 from worksheetgen.documents import (
     Question, SolvedVariant, class_context, class_documents, variant_context, variant_documents,
 )
@@ -136,6 +137,7 @@ def build(
     run, keep, notes = choose_formats(formats, require_pdf)
     jobs = max(1, jobs or os.cpu_count() or 1)
     with ExitStack() as stack:
+        stack.enter_context(mathfmt.rounding_mode(spec.tolerance.rounding))  # every number printed
         early = start_early(plan, run, jobs, progress, stack)
         return _build(plan, run, keep, notes, Path(out_dir), jobs, progress, early)
 

@@ -47,7 +47,7 @@ def as_expr(x: Any) -> sp.Expr:
     return sp.sympify(x)
 
 
-def is_exact_decimal(x: Any) -> bool:
+def terminates(x: Any) -> bool:
     """True for integers and rationals whose decimal expansion terminates (short enough)."""
     if not isinstance(x, sp.Rational):
         if isinstance(x, sp.Basic):
@@ -56,6 +56,17 @@ def is_exact_decimal(x: Any) -> bool:
         if not isinstance(x, sp.Rational):
             return False
     return _terminates(x.q)
+
+
+def is_exact_decimal(x: Any, digits: int | None = DEFAULT_DIGITS, mode: str | None = None) -> bool:
+    """True when ``x`` prints exactly under the rounding rule: a terminating decimal with at
+    most ``digits`` decimal places (significant digits when the rule says so; integers always).
+    ``digits=None``: any terminating decimal (givens in the key, rationals inside closed forms)."""
+    if not terminates(x):
+        return False
+    if digits is None:
+        return True
+    return _short(as_expr(x), digits, _mode(mode))
 
 
 def _terminates(q: int) -> bool:
@@ -67,6 +78,82 @@ def _terminates(q: int) -> bool:
     while q % 5 == 0:
         q //= 5
     return q == 1
+
+
+# -- the rounding rule ----------------------------------------------------------------------------
+# One rule for every printed number: ``digits`` counts decimal places (the default, as the sheets
+# say) or, when a sheet chooses it, significant digits. A value whose exact decimal fits the rule
+# prints exactly; any other is rounded half up from its exact value. The rule in force for a build
+# is set once (:func:`rounding_mode`); an answer that states its own precision passes ``mode``.
+DECIMALS = "decimals"
+SIGNIFICANT = "significant"
+MODES = (DECIMALS, SIGNIFICANT)
+_MODE = [DECIMALS]
+
+
+def _mode(mode: str | None) -> str:
+    return _MODE[0] if mode is None else mode
+
+
+def current_mode() -> str:
+    return _MODE[0]
+
+
+@contextmanager
+def rounding_mode(mode: str) -> Iterator[None]:
+    """Print with ``mode`` (decimals or significant) while inside; restored afterwards."""
+    if mode not in MODES:
+        raise ValueError(f"unknown rounding mode {mode!r}")
+    previous = _MODE[0]
+    _MODE[0] = mode
+    try:
+        yield
+    finally:
+        _MODE[0] = previous
+
+
+def _exact_decimal(x: sp.Rational) -> Decimal:
+    """A terminating rational as an exact Decimal (integer arithmetic: no context rounding)."""
+    p, q = int(x.p), int(x.q)
+    if q == 1:
+        return Decimal(p)
+    twos = (q & -q).bit_length() - 1
+    fives, rest = 0, q >> twos
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    k = max(twos, fives)
+    return Decimal(p * (10**k // q)).scaleb(-k)
+
+
+def _short(x: sp.Rational, digits: int, mode: str) -> bool:
+    """A terminating rational that fits the rule exactly."""
+    if x.q == 1:
+        return True
+    d = _exact_decimal(x).normalize()
+    places = -d.as_tuple().exponent  # type: ignore[operator]
+    if mode == DECIMALS:
+        return places <= digits
+    return len(d.as_tuple().digits) <= digits
+
+
+def places_phrase(digits: int, mode: str | None = None) -> str:
+    """'4 decimal places' or '4 significant digits'."""
+    if _mode(mode) == DECIMALS:
+        return f"{digits} decimal place{'s' if digits != 1 else ''}"
+    return f"{digits} significant digit{'s' if digits != 1 else ''}"
+
+
+def shown_sentence(digits: int, mode: str | None = None) -> str:
+    """How a solution shows its numbers (the start of a sentence, no final period)."""
+    return (f"Values with more than {places_phrase(digits, mode)} are shown rounded to "
+            f"{places_phrase(digits, mode)}")
+
+
+def instruction(digits: int, mode: str | None = None) -> str:
+    """The sheet's one statement of the rule, e.g. 'Give numerical answers to 4 decimal places;
+    keep full precision in intermediate steps.'"""
+    return (f"Give numerical answers to {places_phrase(digits, mode)} unless a question says otherwise; "
+            "keep full precision in intermediate steps.")
 
 
 _DECIMAL_CONTEXT = Context(prec=40, rounding=ROUND_HALF_EVEN)
@@ -108,61 +195,82 @@ def _decimal(x: sp.Expr) -> Decimal:
 def _exact_decimal_text(x: sp.Rational) -> str:
     if x.q == 1:
         return str(int(x.p))
-    d = Decimal(int(x.p)) / Decimal(int(x.q))
-    text = format(d, "f")
+    text = format(_exact_decimal(x).normalize(), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-@_memo
-def num(x: Any, digits: int = DEFAULT_DIGITS) -> str:
-    """A value as a TeX number: exact when it terminates, otherwise rounded.
+def num(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
+    """A value as a TeX number under the rounding rule.
 
-    Rounded values keep ``digits`` decimals; below 0.1 they keep ``digits`` significant
-    digits, and below 1e-4 they switch to scientific notation, so small gradients stay legible.
+    ``mode`` decimals (the default rule): a value whose exact decimal has at most ``digits``
+    decimals prints exactly; any other is rounded half up to ``digits`` decimals (a non-zero value
+    below half a unit prints as 0.0000: the quality gate flags such draws, nothing hides them).
+    ``mode`` significant: the same with significant digits, in scientific notation below 1e-4 and
+    from 10^digits on. Values of 10^12 and beyond are written in scientific notation either way.
     """
-    x = as_expr(x)
-    if is_exact_decimal(x):
+    return _num(as_expr(x), digits, _mode(mode))
+
+
+@_memo
+def _num(x: sp.Expr, digits: int, mode: str) -> str:
+    if is_exact_decimal(x, digits, mode):
         return _exact_decimal_text(x)  # type: ignore[arg-type]
-    d = _decimal(x)
+    d = _exact_decimal(x) if terminates(x) else _decimal(x)
     if d == 0:
         return "0"
     magnitude = abs(d)
     if magnitude >= Decimal("1e12"):
         return _scientific(d, digits)
-    if magnitude >= Decimal("0.1"):
-        q = d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-        text = format(q, "f")
-    elif magnitude >= Decimal("1e-4"):
+    if mode == DECIMALS:
+        text = format(d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP), "f")
+    else:
+        if magnitude < Decimal("1e-4") or magnitude >= Decimal(10) ** digits:
+            return _scientific(d, digits)
         exponent = magnitude.adjusted()  # e.g. -2 for 0.0646
         q = d.quantize(Decimal(1).scaleb(exponent - digits + 1), rounding=ROUND_HALF_UP)
+        if abs(q).adjusted() > exponent:  # 9.99996 → 10.00, not 10.000
+            q = q.quantize(Decimal(1).scaleb(exponent - digits + 2))
         text = format(q, "f")
-    else:
-        return _scientific(d, digits)
     if text.startswith("-") and set(text[1:]) <= {"0", "."}:
         text = text[1:]
     return text
 
 
 def _scientific(d: Decimal, digits: int) -> str:
+    """``digits`` significant digits times a power of ten."""
     exponent = abs(d).adjusted()
     mantissa = d.scaleb(-exponent).quantize(Decimal(1).scaleb(-(digits - 1)), rounding=ROUND_HALF_UP)
     if abs(mantissa) >= 10:
-        mantissa, exponent = (mantissa / 10).quantize(mantissa), exponent + 1
+        mantissa, exponent = (mantissa / 10).quantize(Decimal(1).scaleb(-(digits - 1)), rounding=ROUND_HALF_UP), exponent + 1
     return f"{format(mantissa, 'f')} \\times 10^{{{exponent}}}"
 
 
-def rounded(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+def sci(x: Any, digits: int = 2) -> str:
+    """Scientific notation with ``digits`` significant digits, for values an exercise asks in
+    that form (a relative error): ``3.4 \\times 10^{-9}``; 0 prints as 0."""
+    x = as_expr(x)
+    d = _exact_decimal(x) if terminates(x) else _decimal(x)
+    if d == 0:
+        return "0"
+    return _scientific(d, digits)
+
+
+def rounded(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
     """Plain-text decimal (for keys and terminals): like :func:`num` without TeX."""
-    text = num(x, digits)
+    return plain(num(x, digits, mode))
+
+
+def plain(text: str) -> str:
+    """A TeX number as plain text: ``3.1 \\times 10^{-7}`` → ``3.1e-7``."""
     if "\\times" in text:
         mantissa, exponent = text.split(" \\times 10^")
         return f"{mantissa}e{exponent.strip('{}')}"
     return text
 
 
-def relation(x: Any) -> str:
+def relation(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
     """'=' when the printed number is exact, '\\approx' when it is rounded."""
-    return "=" if is_exact_decimal(as_expr(x)) else r"\approx"
+    return "=" if is_exact_decimal(as_expr(x), digits, mode) else r"\approx"
 
 
 # -- ordering the terms of a sum, as SymPy's printers do, faster --------------------------------
@@ -252,6 +360,22 @@ def _as_ordered_terms(self: sp.Expr, order: Any = None, data: bool = False) -> A
     return ordered_terms(self, order)
 
 
+def positive_first(terms: list[Any]) -> list[Any]:
+    """A sum's terms as people write them: the first term that carries no minus sign moves to
+    the front (e^{0.5} - e^{-0.5}, not -e^{-0.5} + e^{0.5}; 3 - \\sqrt{2}); the others keep their
+    order. Only the printed order changes, never the value."""
+    if not terms or not _negative(terms[0]):
+        return terms
+    for i, term in enumerate(terms):
+        if not _negative(term):
+            return [term, *terms[:i], *terms[i + 1:]]
+    return terms
+
+
+def _negative(term: Any) -> bool:
+    return isinstance(term, sp.Basic) and term.could_extract_minus_sign()
+
+
 _fast_depth = 0
 
 
@@ -280,10 +404,10 @@ class _Printer(LatexPrinter):
         order = order or self.order
         if order in ("old", "none"):
             return super()._as_ordered_terms(expr, order=order)
-        return ordered_terms(expr, order)
+        return positive_first(ordered_terms(expr, order))
 
     def _print_Rational(self, expr: sp.Rational) -> str:  # noqa: N802 - SymPy's naming
-        if is_exact_decimal(expr):
+        if terminates(expr):
             return _exact_decimal_text(expr)
         return super()._print_Rational(expr)
 
@@ -360,25 +484,29 @@ def exact(x: Any) -> str:
         return _printer.doprint(_exp_as_power(as_expr(x)))
 
 
-@_memo
-def value(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+def value(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
     """A result as shown in a solution: ``0.485``; ``\\frac{1}{3} \\approx 0.3333``;
-    ``e^{-2} - 1 \\approx -0.8647``. Very long closed forms are left out."""
-    x = as_expr(x)
-    if is_exact_decimal(x):
-        return num(x, digits)
+    ``e^{-2} - 1 \\approx -0.8647``; ``22.033533925 \\approx 22.0335``. Very long closed forms
+    are left out."""
+    return _value(as_expr(x), digits, _mode(mode))
+
+
+@_memo
+def _value(x: sp.Expr, digits: int, mode: str) -> str:
+    if is_exact_decimal(x, digits, mode):
+        return num(x, digits, mode)
     closed = exact(x)
-    rounded_text = num(x, digits)
+    rounded_text = num(x, digits, mode)
     if len(closed) > CLOSED_FORM_MAX_CHARS or closed == rounded_text:
         return rounded_text
     return f"{closed} \\approx {rounded_text}"
 
 
-def equals(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+def equals(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
     """The right-hand side of a result line with its relation: ``= 0.485``,
     ``= e^{-2} - 1 \\approx -0.8647``, or ``\\approx 0.2732`` when the closed form is too long."""
-    shown = value(x, digits)
-    if is_exact_decimal(as_expr(x)) or "\\approx" in shown:
+    shown = value(x, digits, mode)
+    if is_exact_decimal(as_expr(x), digits, mode) or "\\approx" in shown:
         return f"= {shown}"
     return f"\\approx {shown}"
 
@@ -388,11 +516,11 @@ def paren(text: str) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def pnum(x: Any, digits: int = DEFAULT_DIGITS) -> str:
-    return paren(num(x, digits))
+def pnum(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
+    return paren(num(x, digits, mode))
 
 
-def matrix(m: Any, digits: int = DEFAULT_DIGITS, env: str = "bmatrix") -> str:
+def matrix(m: Any, digits: int = DEFAULT_DIGITS, env: str = "bmatrix", mode: str | None = None) -> str:
     """A SymPy matrix (or nested list, or flat list as a column) as a TeX matrix of numbers."""
     if isinstance(m, sp.MatrixBase):
         rows = m.tolist()
@@ -400,7 +528,7 @@ def matrix(m: Any, digits: int = DEFAULT_DIGITS, env: str = "bmatrix") -> str:
         rows = [list(r) for r in m]
     else:
         rows = [[v] for v in m]
-    body = r" \\ ".join(" & ".join(num(v, digits) for v in row) for row in rows)
+    body = r" \\ ".join(" & ".join(num(v, digits, mode) for v in row) for row in rows)
     return f"\\begin{{{env}}} {body} \\end{{{env}}}"
 
 
@@ -420,9 +548,9 @@ def intsep(x: Any) -> str:
     return f"-{digits}" if n < 0 else digits
 
 
-def signed(x: Any, digits: int = DEFAULT_DIGITS) -> str:
+def signed(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
     """'+ 0.5' or '- 0.5', for writing sums term by term."""
-    text = num(x, digits)
+    text = num(x, digits, mode)
     return f"- {text[1:]}" if text.startswith("-") else f"+ {text}"
 
 

@@ -22,12 +22,14 @@ _TOP_LEVEL = {
     "seed": "integer",
     "variants": "integer from 1 to 2000",
     "digits": "integer from 2 to 10",
+    "rounding": "decimals (digits counts decimal places, the default) or significant",
     "name": "output folder name",
     "tolerance": "table {relative, absolute}",
     "exercise": "array of tables [[exercise]]",
     "exam": "table [exam]",
 }
 _EXERCISE_KEYS = {"id", "family", "points", "params", "title", "pool", "part_points"}
+ROUNDINGS = ("decimals", "significant")
 ID_ALLOWED = "ASCII letters, digits, '-' and '_' (at most 40), unique within the spec"
 
 
@@ -46,8 +48,22 @@ class ExerciseSpec:
 
 @dataclass(frozen=True)
 class Tolerance:
+    """The sheet's grading rule: how numbers are rounded (``rounding`` with ``digits``) and, when
+    the spec states ``tolerance = {relative, absolute}`` (``explicit``), the tolerance that
+    overrides the one derived from the rounding."""
+
     relative: float = 0.01
     absolute: float = 1e-4
+    explicit: bool = False
+    rounding: str = "decimals"
+    digits: int = 4
+
+    @property
+    def instruction(self) -> str:
+        """The rule as the problem sheet states it once."""
+        from worksheetgen import mathfmt
+
+        return mathfmt.instruction(self.digits, self.rounding)
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,10 @@ def parse_spec(raw: dict[str, Any], *, source: str = "<spec>", default_name: str
     seed = _int(raw, "seed", 0, minimum=0, maximum=2**63 - 1)
     variants = _int(raw, "variants", 1, minimum=1, maximum=2000)
     digits = _int(raw, "digits", 4, minimum=2, maximum=10)
-    tolerance = _tolerance(raw.get("tolerance", {}))
+    rounding = raw.get("rounding", "decimals")
+    if rounding not in ROUNDINGS:
+        raise WorksheetError(f"invalid value {str(rounding)[:40]!r}", field="rounding", allowed=", ".join(ROUNDINGS))
+    tolerance = _tolerance(raw.get("tolerance", {}), rounding, digits)
     exercises_raw = raw.get("exercise")
     if not isinstance(exercises_raw, list) or not exercises_raw:
         raise WorksheetError(
@@ -207,7 +226,7 @@ def _int(raw: dict[str, Any], key: str, default: int, *, minimum: int, maximum: 
     return value
 
 
-def _tolerance(raw: Any) -> Tolerance:
+def _tolerance(raw: Any, rounding: str = "decimals", digits: int = 4) -> Tolerance:
     if not isinstance(raw, dict) or set(raw) - {"relative", "absolute"}:
         raise WorksheetError("invalid tolerance", field="tolerance",
                              allowed="a table with 'relative' and/or 'absolute' (positive numbers)")
@@ -219,4 +238,4 @@ def _tolerance(raw: Any) -> Tolerance:
                 raise WorksheetError(f"invalid value {v!r}", field=f"tolerance.{key}",
                                      allowed="a positive number")
             values[key] = float(v)
-    return Tolerance(**values)
+    return Tolerance(**values, explicit=bool(values), rounding=rounding, digits=digits)

@@ -42,8 +42,12 @@ def jinja_options() -> dict[str, Any]:
 
 
 def _math_filter(fn: Callable[..., str]) -> Callable[..., str]:
+    # The sheet's digits; the rounding mode is the build's (mathfmt.rounding_mode) unless the
+    # template states its own (``((* set rounding = "significant" *))``) or the call passes one.
     @jinja2.pass_context
     def apply(ctx: Any, x: Any, digits: int | None = None, **kwargs: Any) -> str:
+        if "mode" not in kwargs and ctx.get("rounding") is not None:
+            kwargs["mode"] = ctx.get("rounding")
         return fn(x, digits if digits is not None else int(ctx.get("digits", mathfmt.DEFAULT_DIGITS)),
                   **kwargs)
 
@@ -121,11 +125,13 @@ class Format:
             value=_math_filter(mathfmt.value), eq=_math_filter(mathfmt.equals),
             signed=_math_filter(mathfmt.signed), rounded=_math_filter(mathfmt.rounded),
             matrix=_math_filter(mathfmt.matrix), exact=mathfmt.exact, intsep=mathfmt.intsep,
-            rel=mathfmt.relation, paren=mathfmt.paren, t=self.escape,
+            rel=_math_filter(mathfmt.relation), paren=mathfmt.paren, t=self.escape, sci=mathfmt.sci,
         )
         env.globals.update(
             letter=letter, label=lambda i: f"({letter(i)})",
             figure_source=self.print_figure,
+            # "Values with more than 4 decimal places are shown rounded to 4 decimal places"
+            shown_rounded=mathfmt.shown_sentence, places=mathfmt.places_phrase,
         )
         return env
 

@@ -40,6 +40,7 @@ from worksheetgen.answers import (
     Answer, BooleanAnswer, ChoiceAnswer, ExpressionAnswer, IntegerAnswer, MatrixAnswer, MultiChoiceAnswer,
     NumberAnswer, Rule, TextAnswer,
 )
+from worksheetgen.answers import margin as answers_margin
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.figures import tex_to_text, to_svg
 from worksheetgen.formats import Format
@@ -356,10 +357,10 @@ def absolute_tolerance(tolerance: dict[str, Any], value: float, rule: Rule) -> f
         return float(tolerance["value"])
     if kind == "relative":
         return max(rule.absolute, float(tolerance["value"]) * abs(value))
-    if kind == "either":
-        return max(float(tolerance["absolute"]), float(tolerance["relative"]) * abs(value))
+    if kind in ("either", "decimals", "significant"):
+        return answers_margin(tolerance, value)  # the grader's own margin, entry by entry
     raise WorksheetError(f"an answer has a tolerance of unknown kind {kind!r}", field="tolerance",
-                         allowed="exact, absolute, relative, either")
+                         allowed="exact, absolute, relative, either, decimals, significant")
 
 
 def asks(instance: "Instance", rule: Rule) -> list[Ask]:
