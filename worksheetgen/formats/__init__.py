@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import jinja2
 
-from worksheetgen import mathfmt
+from worksheetgen import mathfmt, texfit
 from worksheetgen.errors import WorksheetError
 from worksheetgen.resources import template_dir
 
@@ -126,10 +126,12 @@ class Format:
             signed=_math_filter(mathfmt.signed), rounded=_math_filter(mathfmt.rounded),
             matrix=_math_filter(mathfmt.matrix), exact=mathfmt.exact, intsep=mathfmt.intsep,
             rel=_math_filter(mathfmt.relation), paren=mathfmt.paren, t=self.escape, sci=mathfmt.sci,
+            mathwidth=texfit.math_width,
         )
         env.globals.update(
             letter=letter, label=lambda i: f"({letter(i)})",
             figure_source=self.print_figure,
+            chain_lines=texfit.chain_lines, display_width=texfit.DISPLAY_WIDTH,  # layouts that fit
             # "Values with more than 4 decimal places are shown rounded to 4 decimal places"
             shown_rounded=mathfmt.shown_sentence, places=mathfmt.places_phrase,
         )

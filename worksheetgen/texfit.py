@@ -1,0 +1,552 @@
+"""How wide a formula or a line of text comes out in the sheets' LaTeX, estimated without TeX.
+
+Templates choose a layout that fits from these estimates (a sum split over lines, matrices one
+per display, a shortened running head), so the choice is made once for every format and costs
+no TeX run. The estimate follows TeX's math spacing (Computer Modern at 11 pt, display style):
+glyph widths by class, thin/medium/thick spaces around operators and relations, scripts at
+70 %, fractions as wide as their wider part, matrices column by column. It errs on the wide
+side (by a few percent, checked against pdflatex in tests/test_layout.py), so a line it lets
+through fits.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from typing import Any, Sequence
+
+PT = 11.0  # the sheets' body size
+MU = PT / 18  # one math unit
+THIN, MED, THICK = 3 * MU, 4 * MU, 5 * MU
+
+# \linewidth of a display inside a question's parts or a solution's steps (the exam class at
+# 11pt, a4paper, margin 2.2cm: 453 pt in a question, 430 in its parts, 425 in solution steps),
+# less a margin for what the estimate misses.
+DISPLAY_WIDTH = 400.0
+TEXT_WIDTH = 472.0
+SAFETY = 1.06  # the estimate runs a few percent narrow on tall delimiters; err on the wide side  # \textwidth: the running head and foot
+
+_DIGIT = 5.5
+_LETTER = 6.0  # math italic, average
+_UPRIGHT = 5.3  # roman text, average of lower case
+_CAPITAL = 8.0
+_WIDE = {"m": 9.2, "w": 8.0, "M": 10.6, "W": 11.5, "i": 3.8, "j": 4.5, "l": 3.6, "t": 4.0, "f": 5.9}
+_BIN = {"+", "-", "*"}
+_REL = {"=", "<", ">"}
+_PUNCT = {",", ";"}
+_OPEN = {"(", "[", "|"}
+_CLOSE = {")", "]"}
+
+# Widths of commands, with the class that decides the spacing around them.
+_COMMANDS: dict[str, tuple[float, str]] = {
+    "cdot": (3.1, "bin"), "times": (8.6, "bin"), "odot": (8.6, "bin"), "pm": (8.6, "bin"),
+    "mp": (8.6, "bin"), "circ": (5.5, "bin"), "otimes": (8.6, "bin"), "oplus": (8.6, "bin"),
+    "approx": (8.6, "rel"), "le": (8.6, "rel"), "leq": (8.6, "rel"), "ge": (8.6, "rel"),
+    "geq": (8.6, "rel"), "neq": (8.6, "rel"), "ne": (8.6, "rel"), "in": (7.3, "rel"),
+    "to": (11.0, "rel"), "rightarrow": (11.0, "rel"), "mapsto": (11.0, "rel"),
+    "Rightarrow": (11.0, "rel"), "iff": (16.0, "rel"), "sim": (8.6, "rel"), "equiv": (8.6, "rel"),
+    "propto": (8.6, "rel"), "coloneqq": (11.0, "rel"),
+    "sum": (16.0, "op"), "prod": (14.0, "op"), "int": (8.0, "op"), "max": (16.5, "op"),
+    "min": (14.5, "op"), "ln": (9.0, "op"), "log": (13.0, "op"), "exp": (15.0, "op"),
+    "tanh": (22.0, "op"), "sin": (12.0, "op"), "cos": (14.0, "op"), "arg": (14.0, "op"),
+    "argmax": (40.0, "op"), "lim": (14.0, "op"),
+    "quad": (PT, "space"), "qquad": (2 * PT, "space"), ",": (THIN, "space"),
+    ":": (MED, "space"), ";": (THICK, "space"), "!": (-THIN, "space"), " ": (3.7, "space"),
+    "ldots": (13.5, "inner"), "cdots": (13.5, "inner"), "dots": (13.5, "inner"),
+    "vdots": (3.1, "ord"), "ddots": (13.5, "ord"),
+    "infty": (11.0, "ord"), "partial": (6.2, "ord"), "nabla": (9.2, "ord"), "top": (8.6, "ord"),
+    "prime": (3.0, "ord"), "ell": (4.6, "ord"), "emptyset": (5.5, "ord"), "%": (9.2, "ord"),
+    "{": (5.5, "open"), "}": (5.5, "close"), "langle": (4.3, "open"), "rangle": (4.3, "close"),
+    "lVert": (5.5, "open"), "rVert": (5.5, "close"), "lvert": (3.1, "open"), "rvert": (3.1, "close"),
+    "lfloor": (5.0, "open"), "rfloor": (5.0, "close"), "lceil": (5.0, "open"), "rceil": (5.0, "close"),
+    "|": (5.5, "ord"), "_": (5.0, "ord"), "$": (5.5, "ord"), "&": (8.5, "ord"), "#": (9.2, "ord"),
+}
+_GREEK = {"alpha": 7.1, "beta": 6.2, "gamma": 5.7, "delta": 4.9, "epsilon": 4.5, "varepsilon": 5.1,
+          "zeta": 4.9, "eta": 5.4, "theta": 5.2, "iota": 3.6, "kappa": 6.3, "lambda": 6.4, "mu": 6.6,
+          "nu": 5.6, "xi": 4.9, "pi": 6.3, "rho": 5.6, "sigma": 6.3, "tau": 4.8, "upsilon": 6.0,
+          "phi": 6.3, "varphi": 7.1, "chi": 6.8, "psi": 7.1, "omega": 6.8, "Gamma": 6.8,
+          "Delta": 9.2, "Theta": 8.6, "Lambda": 7.6, "Xi": 7.8, "Pi": 8.4, "Sigma": 7.9,
+          "Phi": 7.9, "Psi": 8.4, "Omega": 7.9}
+# Commands whose argument is drawn as it is (accents, fonts): the argument's width.
+_TRANSPARENT = {"hat", "bar", "tilde", "vec", "dot", "ddot", "check", "breve", "widehat", "widetilde",
+                "overline", "underline", "mathbf", "boldsymbol", "bm", "mathit", "mathcal",
+                "mathbb", "mathsf", "mathrm", "mathnormal", "displaystyle", "textstyle", "mathring"}
+_TEXTLIKE = {"text", "textrm", "textbf", "textit", "mbox", "operatorname", "mathrm", "texttt", "textsf"}
+_IGNORED = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
+            "biggl", "biggr", "limits", "nolimits", "nonumber", "notag", "middle", "phantom",
+            "strut", "allowbreak", "scriptstyle", "scriptscriptstyle", "mathstrut", "relax",
+            "protect", "smash", "vphantom"}
+_SPACING = {  # TeX's table of spaces between atom classes (display/text style), in mu
+    ("ord", "op"): 3, ("ord", "bin"): 4, ("ord", "rel"): 5, ("ord", "inner"): 3,
+    ("op", "ord"): 3, ("op", "op"): 3, ("op", "rel"): 5, ("op", "inner"): 3,
+    ("bin", "ord"): 4, ("bin", "op"): 4, ("bin", "open"): 4, ("bin", "inner"): 4,
+    ("rel", "ord"): 5, ("rel", "op"): 5, ("rel", "open"): 5, ("rel", "inner"): 5,
+    ("close", "op"): 3, ("close", "bin"): 4, ("close", "rel"): 5, ("close", "inner"): 3,
+    ("inner", "ord"): 3, ("inner", "op"): 3, ("inner", "bin"): 4, ("inner", "rel"): 5,
+    ("inner", "open"): 3, ("inner", "punct"): 3, ("inner", "inner"): 3,
+    ("punct", "ord"): 3, ("punct", "op"): 3, ("punct", "rel"): 3, ("punct", "open"): 3,
+    ("punct", "close"): 3, ("punct", "punct"): 3, ("punct", "inner"): 3,
+}
+_ENV = re.compile(r"\\begin\{(\w+\*?)\}")
+_MATRIX_ENVS = {"pmatrix": 2 * 7.0, "bmatrix": 2 * 5.0, "vmatrix": 2 * 3.1, "Bmatrix": 2 * 5.5,
+                "matrix": 0.0, "smallmatrix": 0.0, "aligned": 0.0, "array": 0.0, "cases": 8.0,
+                "gathered": 0.0, "split": 0.0}
+
+
+class _Reader:
+    """Walks a TeX math string: groups, commands, environments."""
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.i = 0
+
+    def done(self) -> bool:
+        return self.i >= len(self.s)
+
+    def peek(self) -> str:
+        return self.s[self.i] if self.i < len(self.s) else ""
+
+    def skip_space(self) -> None:
+        while self.i < len(self.s) and self.s[self.i] in " \t\n":
+            self.i += 1
+
+    def command(self) -> str:
+        """The name after a backslash (at the backslash)."""
+        self.i += 1
+        start = self.i
+        if self.i < len(self.s) and self.s[self.i].isalpha():
+            while self.i < len(self.s) and self.s[self.i].isalpha():
+                self.i += 1
+            return self.s[start:self.i]
+        self.i += 1
+        return self.s[start:self.i]
+
+    def argument(self) -> str:
+        """The next argument: a braced group's inside or one token."""
+        self.skip_space()
+        if self.peek() == "{":
+            depth = 0
+            start = self.i
+            while self.i < len(self.s):
+                c = self.s[self.i]
+                if c == "\\":
+                    self.i += 2
+                    continue
+                if c == "{":
+                    depth += 1
+                elif c == "}":
+                    depth -= 1
+                    if depth == 0:
+                        self.i += 1
+                        return self.s[start + 1: self.i - 1]
+                self.i += 1
+            return self.s[start + 1:]
+        if self.peek() == "\\":
+            start = self.i
+            self.command()
+            return self.s[start:self.i]
+        c = self.peek()
+        self.i += 1
+        return c
+
+    def optional(self) -> str:
+        self.skip_space()
+        if self.peek() != "[":
+            return ""
+        end = self.s.find("]", self.i)
+        end = len(self.s) if end < 0 else end
+        text = self.s[self.i + 1: end]
+        self.i = end + 1
+        return text
+
+    def environment_body(self, name: str) -> str:
+        """Up to the matching \\end{name} (nested environments of the same name skipped)."""
+        begin, end = f"\\begin{{{name}}}", f"\\end{{{name}}}"
+        depth, start = 1, self.i
+        while self.i < len(self.s):
+            if self.s.startswith(begin, self.i):
+                depth += 1
+                self.i += len(begin)
+            elif self.s.startswith(end, self.i):
+                depth -= 1
+                if depth == 0:
+                    body = self.s[start:self.i]
+                    self.i += len(end)
+                    return body
+                self.i += len(end)
+            else:
+                self.i += 1
+        return self.s[start:]
+
+
+def _split_top(body: str, sep: str) -> list[str]:
+    """``body`` cut at ``sep`` (``&`` or ``\\\\``) outside braces and inner environments."""
+    parts, depth, env, start, i = [], 0, 0, 0, 0
+    while i < len(body):
+        if body.startswith("\\begin{", i):
+            env += 1
+            i += 7
+            continue
+        if body.startswith("\\end{", i):
+            env -= 1
+            i += 5
+            continue
+        c = body[i]
+        if body.startswith(sep, i) and depth == 0 and env == 0 and not (sep == "&" and i and body[i - 1] == "\\"):
+            parts.append(body[start:i])
+            i += len(sep)
+            start = i
+            continue
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        i += 1
+    parts.append(body[start:])
+    return parts
+
+
+def _char(c: str, text: bool) -> tuple[float, str]:
+    if c.isdigit():
+        return _DIGIT, "ord"
+    if c.isalpha():
+        if text:
+            return (_CAPITAL - 0.5 if c.isupper() else _WIDE.get(c, _UPRIGHT) * 0.95), "ord"
+        return _WIDE.get(c, _CAPITAL if c.isupper() else _LETTER), "ord"
+    if c == ".":
+        return 3.1, "ord"
+    if c in _BIN:
+        return 8.6, "bin"
+    if c in _REL:
+        return 8.6, "rel"
+    if c in _PUNCT:
+        return 3.1, "punct"
+    if c in _OPEN:
+        return (3.1 if c != "(" else 4.3), "open"
+    if c in _CLOSE:
+        return (3.1 if c != ")" else 4.3), "close"
+    if c == "/":
+        return 5.5, "ord"
+    if c == "'":
+        return 3.0, "ord"
+    if c == "!":
+        return 3.1, "close"
+    if c == "?":
+        return 5.2, "punct"
+    if c == ":":
+        return 3.1, "rel"
+    return 5.5, "ord"
+
+
+class _Measure:
+    """Accumulates atoms with TeX's inter-atom spacing."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self.width = 0.0
+        self.last = ""  # class of the previous atom ("" at the start)
+
+    def add(self, width: float, kind: str) -> None:
+        if kind == "space":
+            self.width += width * self.scale
+            return
+        if kind == "bin" and self.last in ("", "bin", "op", "rel", "open", "punct"):
+            kind = "ord"  # a sign, not an operator (TeX's rule)
+        if self.scale == 1.0 or kind in ("punct",):
+            gap = _SPACING.get((self.last, kind), 0) if self.last else 0
+            if self.scale < 1.0 and kind != "punct":
+                gap = 0
+            self.width += gap * MU
+        self.width += width * self.scale
+        self.last = kind
+
+
+def _matrix_width(body: str, scale: float) -> float:
+    rows = [r for r in _split_top(body, "\\\\") if r.strip()]
+    cols: list[float] = []
+    for row in rows:
+        for k, cell in enumerate(_split_top(row, "&")):
+            w = _width(cell.strip(), scale)
+            if k < len(cols):
+                cols[k] = max(cols[k], w)
+            else:
+                cols.append(w)
+    return sum(cols) + 2 * 5.0 * max(len(cols) - 1, 0) * (scale if scale < 1 else 1)
+
+
+def _width(tex: str, scale: float = 1.0, text: bool = False) -> float:
+    r = _Reader(tex)
+    m = _Measure(scale)
+    pending_script = 0.0  # width of a script group waiting for a possible second script
+    while not r.done():
+        c = r.peek()
+        if c in " \t\n~" and not text:
+            r.i += 1
+            continue
+        if c in " \t\n~" and text:
+            r.i += 1
+            m.add(3.7 if c != "\n" else 3.7, "space")
+            continue
+        if c in "^_":
+            r.i += 1
+            arg = r.argument()
+            w = _width(arg, max(scale * 0.7, 0.5))
+            if r.peek() in "^_" and r.peek():
+                # a sub- and a superscript stack: the wider counts
+                pending_script = max(pending_script, w)
+                continue
+            w = max(w, pending_script)
+            pending_script = 0.0
+            m.width += w + 0.5
+            continue
+        if c == "{":
+            w = _width(r.argument(), scale, text)
+            m.add(w / scale if scale else w, "ord")
+            continue
+        if c == "&":
+            r.i += 1
+            continue
+        if c == "\\":
+            name = r.command()
+            if name == "\\" or name == "newline":
+                r.optional()
+                continue
+            if name == "begin":
+                env = r.argument()
+                if env == "array":
+                    r.argument()
+                body = r.environment_body(env)
+                if env in ("aligned", "gathered", "split", "align", "align*"):
+                    rows = [_width(row, scale) for row in _split_top(body, "\\\\")]
+                    m.add(max(rows, default=0.0) / scale, "ord")
+                else:
+                    w = _matrix_width(body, 0.7 if env == "smallmatrix" else scale)
+                    m.add((w + _MATRIX_ENVS.get(env, 8.0) * scale) / scale, "inner" if env != "matrix" else "ord")
+                continue
+            if name in ("frac", "dfrac", "tfrac", "binom"):
+                inner = 1.0 if (name == "dfrac" or (scale == 1.0 and name != "tfrac")) else 0.7
+                num = _width(r.argument(), scale * (inner if scale == 1.0 else 0.7))
+                den = _width(r.argument(), scale * (inner if scale == 1.0 else 0.7))
+                m.add((max(num, den) + 2.4) / scale, "inner" if name == "binom" else "ord")
+                continue
+            if name == "sqrt":
+                r.optional()
+                m.add(_width(r.argument(), scale) / scale + 9.2, "ord")
+                continue
+            if name in _TEXTLIKE:
+                arg = r.argument()
+                w = _width(arg, scale, text=True) / scale
+                m.add(w, "op" if name == "operatorname" else "ord")
+                continue
+            if name in _TRANSPARENT:
+                arg = r.argument()
+                factor = 1.1 if name in ("mathbf", "boldsymbol", "bm") else 1.0
+                m.add(factor * _width(arg, scale, text) / scale, "ord")
+                continue
+            if name in ("hspace", "hspace*", "kern", "mkern", "vspace"):
+                r.argument()
+                continue
+            if name in ("textcolor", "color"):
+                r.argument()
+                continue
+            if name in ("underbrace", "overbrace", "boxed", "fbox"):
+                m.add(_width(r.argument(), scale) / scale + (6.0 if name in ("boxed", "fbox") else 0), "ord")
+                continue
+            if name in ("left", "right", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "middle"):
+                delim = r.argument()
+                if delim != ".":
+                    m.add(6.5, "open" if name in ("left", "bigl", "Bigl", "biggl") else "close")
+                continue
+            if name in _IGNORED:
+                continue
+            if name in _GREEK:
+                m.add(_GREEK[name], "ord")
+                continue
+            if name in _COMMANDS:
+                w, kind = _COMMANDS[name]
+                m.add(w, kind)
+                continue
+            if name in ("neg", "lnot"):
+                m.add(6.6, "ord")
+                continue
+            m.add(8.0, "ord")  # unknown command: a symbol's width
+            continue
+        r.i += 1
+        w, kind = _char(c, text)
+        if text:
+            kind = "ord" if kind != "space" else kind
+            m.width += w * scale
+            m.last = "ord"
+            continue
+        m.add(w, kind)
+    if pending_script:
+        m.width += pending_script
+    return m.width
+
+
+@lru_cache(maxsize=4096)
+def math_width(tex: str) -> float:
+    """Estimated width in pt of ``tex`` (math, no dollars) in a display of the sheets."""
+    return SAFETY * _width(tex)
+
+
+@lru_cache(maxsize=1024)
+def text_width(text: str, size: float = PT) -> float:
+    """Estimated width in pt of a line of text (TeX text; ``$…$`` pieces as math)."""
+    total = 0.0
+    for k, piece in enumerate(re.split(r"(?<!\\)\$", text)):
+        total += math_width(piece) if k % 2 else _width(piece, 1.0, text=True)
+    return total * size / PT
+
+
+def fits(tex: str, width: float = DISPLAY_WIDTH) -> bool:
+    """Whether a display of ``tex`` fits ``width`` pt."""
+    return math_width(tex) <= width
+
+
+def join_terms(terms: Sequence[str]) -> str:
+    """A sum's terms as written: joined by " + ", except a term that brings its own operator
+    ("- 0.1 G", "+ x")."""
+    out = ""
+    for k, term in enumerate(terms):
+        if k == 0:
+            out = term
+        elif term[:2] in ("+ ", "- ") or term.startswith("\\cdot "):
+            out += " " + term
+        else:
+            out += " + " + term
+    return out
+
+
+Segment = Sequence[Any]  # (relation, terms) or (relation, terms, opening, closing)
+
+
+def _segment(seg: Segment) -> tuple[str, list[str], str, str]:
+    rel, terms = seg[0], list(seg[1])
+    opening, closing = (seg[2], seg[3]) if len(seg) > 2 else ("", "")
+    return rel, terms, opening, closing
+
+
+def _unbreakable(delim: str) -> str:
+    """\\left( … \\right) cannot span lines; \\bigl( … \\bigr) can."""
+    return delim.replace("\\left", "\\bigl").replace("\\right", "\\bigr")
+
+
+def chain(lhs: str, segments: Sequence[Segment]) -> str:
+    """``lhs rel₁ seg₁ rel₂ seg₂ …`` on one line, the alignment point before rel₁."""
+    text = lhs + " &"
+    for k, seg in enumerate(segments):
+        rel, terms, opening, closing = _segment(seg)
+        body = opening + join_terms(terms) + closing
+        text += (rel + " " if rel else "") + body if k == 0 else " " + (rel + " " if rel else "") + body
+    return text
+
+
+def chain_lines(lhs: str, segments: Sequence[Segment], width: float = DISPLAY_WIDTH,
+                indent: str = "\\quad") -> list[str]:
+    """The lines of an aligned display of ``lhs rel₁ seg₁ rel₂ seg₂ …`` (a segment: a relation
+    such as "=", "\\approx" or "" and the terms of a sum, optionally between an opening and a
+    closing text, e.g. "g'(z) \\left(" and "\\right)").
+
+    One line (:func:`chain`) when it fits ``width`` pt; otherwise a segment goes on the line
+    before when it fits there and starts a line of its own ("&= …") when not, and a segment too
+    long for a line of its own is cut between its terms, continued on indented lines
+    ("&\\quad {} + …"), its \\left/\\right delimiters made \\bigl/\\bigr (which may be on
+    different lines).
+    """
+    one = chain(lhs, segments)
+    if math_width(one.replace("&", "")) <= width:
+        return [one]
+    room = width - math_width(lhs) - 2 * THICK  # what the right of the alignment point can take
+    lines: list[str] = []
+    used = 0.0
+    for seg in segments:
+        rel, terms, opening, closing = _segment(seg)
+        head = (rel + " " if rel else "")
+        whole = head + opening + join_terms(terms) + closing
+        w = math_width(whole)
+        if lines and used + w <= room:
+            lines[-1] += " " + whole
+            used += w
+            continue
+        if w <= room:
+            lines.append(("" if lines else lhs + " ") + "&" + whole)
+            used = w
+            continue
+        opening, closing = _unbreakable(opening), _unbreakable(closing)
+        start = ("" if lines else lhs + " ") + "&" + head + opening
+        lines.append(start)
+        used = math_width(head + opening)
+        for k, term in enumerate(terms):
+            piece = term if k == 0 else (term if term[:2] in ("+ ", "- ") else "+ " + term)
+            tail = closing if k == len(terms) - 1 else ""
+            pw = math_width(piece + tail)
+            if k == 0:
+                lines[-1] += piece + tail
+                used += pw
+                continue
+            if used + pw <= room:
+                lines[-1] += " " + piece + tail
+                used += pw
+                continue
+            lines.append(f"&{indent} {{}} " + piece + tail)
+            used = math_width(indent) + pw
+    return lines
+
+
+def lines_of(tex: str) -> float:
+    """Estimated height of a piece of the sheets' LaTeX in lines of text (11 pt, 13.6 pt
+    baselines): paragraphs at the text width, displays by their rows and matrices. For sizing
+    the room left to answer a question on an exam."""
+    total = 0.0
+    pos = 0
+    display = re.compile(r"\\\[(.*?)\\\]|\\begin\{(align\*?|gather\*?|multline\*?|equation\*?)\}(.*?)\\end\{\2\}"
+                         r"|\\begin\{tabular\}(.*?)\\end\{tabular\}|\\begin\{tikzpicture\}(.*?)\\end\{tikzpicture\}",
+                         re.S)
+    for match in display.finditer(tex):
+        total += _paragraph_lines(tex[pos:match.start()])
+        pos = match.end()
+        if match.group(1) is not None or match.group(3) is not None:
+            body = match.group(1) if match.group(1) is not None else match.group(3)
+            total += _display_lines(body)
+        elif match.group(4) is not None:
+            total += 1.2 * match.group(4).count("\\\\") + 1
+        else:
+            total += _figure_lines(match.group(5))
+    total += _paragraph_lines(tex[pos:])
+    return total
+
+
+def _paragraph_lines(text: str) -> float:
+    lines = 0.0
+    for para in re.split(r"\n\s*\n|\\item\b|\\part\b|\\choice\b|\\par\b", text):
+        words = re.sub(r"\\(begin|end)\{[^}]*\}(\[[^\]]*\])?", " ", para).strip()
+        if not words:
+            continue
+        lines += max(1.0, math.ceil(text_width(words) / 430.0)) + 0.3
+    return lines
+
+
+def _display_lines(body: str) -> float:
+    rows = _split_top(body.replace("\\begin{aligned}", "").replace("\\end{aligned}", ""), "\\\\")
+    total = 0.8  # the space above and below
+    for row in rows:
+        tallest = 1.0
+        for env in re.finditer(r"\\begin\{([pbv]?matrix|smallmatrix)\}(.*?)\\end\{\1\}", row, re.S):
+            n = env.group(2).count("\\\\") + 1
+            tallest = max(tallest, 0.9 * n + 0.3 if env.group(1) != "smallmatrix" else 0.6 * n)
+        if "\\frac" in row:
+            tallest = max(tallest, 1.8)
+        total += tallest
+    return total
+
+
+def _figure_lines(code: str) -> float:
+    ys = [float(y) for y in re.findall(r"\(-?[\d.]+,(-?[\d.]+)\)", code)]
+    if len(ys) < 2:
+        return 10.0
+    return (max(ys) - min(ys)) / 0.48 + 2  # 0.48 cm per line of text
