@@ -40,6 +40,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -270,8 +271,13 @@ def mixed_values(answers: Iterable[Answer], data: Any) -> list[str]:
     return out
 
 
+_MARKUP = re.compile(r"<[^<>]*>|\\[A-Za-z]+")  # tags with their attributes (font-family=...), TeX commands
+
+
 def forbidden_words(text: str) -> list[str]:
-    """Each forbidden word of ``text`` with a little context."""
+    """Each forbidden word a reader of ``text`` would see, with a little context (markup, such
+    as an SVG's font-family attribute or a TeX command, is not read)."""
+    text = _MARKUP.sub(" ", text)
     return [text[max(0, m.start() - 40): m.end() + 20].replace("\n", " ") for m in FORBIDDEN.finditer(text)]
 
 
@@ -321,10 +327,10 @@ def _text_formats() -> list[Any]:
 
 
 def gate(family: Family, options: dict[str, Any], n: int = 200, first_seed: int = 0, tex: bool = True,
-         *, digits: int = 4, title: str = "", sheet_title: str = "") -> "GateReport":
+         *, digits: int = 4, title: str = "", sheet_title: str = "", keep: Path | None = None) -> "GateReport":
     """Draw ``n`` seeds of ``family`` at ``options`` and run every check (the TeX ones when
     ``tex``). ``title`` replaces the exercise's title, ``sheet_title`` the sheet's (the running
-    header), to try long ones."""
+    header), to try long ones; ``keep`` is a folder to leave the TeX run's files in."""
     report = GateReport(family.name, dict(options), n, first_seed)
     formats = _text_formats()
     rendered: list[Rendered] = []
@@ -351,8 +357,8 @@ def gate(family: Family, options: dict[str, Any], n: int = 200, first_seed: int 
         from worksheetgen import gatetex
 
         t0 = time.perf_counter()
-        overfull, collisions, pages = gatetex.typeset_and_inspect(rendered, sheet_title=sheet_title)
-        report.checks += [overfull, collisions]
+        checks, pages = gatetex.typeset_and_inspect(rendered, sheet_title=sheet_title, keep=keep)
+        report.checks += checks
         report.pages = pages
         report.seconds_tex = time.perf_counter() - t0
     else:
