@@ -5,6 +5,7 @@ import pytest
 import sympy as sp
 
 from helpers import instance, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.figures import Arrow, Circle, Label
@@ -291,3 +292,37 @@ def test_pinned_example_is_the_published_one():
     assert (value(first, "grad_x"), value(first, "grad_y"), value(first, "grad_z")) == (-4, -4, 3)
     assert [round(value(second, f"grad_{k}"), 2) for k in ("w0", "x0", "w1", "x1", "w2")] == \
         [-0.20, 0.39, -0.39, -0.59, 0.20]
+
+
+# -- quality (issue 10): the draws teach -------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    report = assert_gate_passes("computation_graph", 200)
+    assert report.check("zero").count == 0 and report.draws < 2 * 200  # few rejections
+    # Every operation's value and every ∂f/∂node is non-zero; a 0 local gradient only at a max.
+    every_op = ["add", "sub", "mul", "max", "relu", "square", "exp", "sigmoid", "inv"]
+    assert_gate_passes("computation_graph", 60, ops=every_op, n_ops=6)
+
+
+@pytest.mark.parametrize("graph, values, flag", [
+    ([["u", "sub", "x", "y"], ["f", "mul", "u", "z"]], [2, 2, 3], "operation value 0 or below 0.01"),
+    ([["f", "max", "x", "y"]], [2, 1], "gradient 0 or below 0.01"),
+    ([["f", "mul", "x", "y"]], [0, 3], "zero local gradient outside max and ReLU"),
+    ([["f", "sigmoid", "x"]], [5], "saturated unit"),
+    ([["f", "max", "x", "y"]], [1, 1], "tie at a max or ReLU at 0"),
+    ([["u", "mul", "x", "y"], ["f", "mul", "u", "z"]], [5, 5, 5], "value beyond ±100"),
+])
+def test_each_quality_flag_fires(graph, values, flag):
+    inputs = sorted({a for node in graph for a in node[2:]} - {node[0] for node in graph}, key="xyz".index)
+    ex = instance("computation_graph", nodes=graph, inputs=inputs, values=values)
+    assert flag in raised(ex)
+
+
+def test_a_good_draw_raises_no_flag_and_max_may_pass_zero():
+    ex = instance("computation_graph", **CS231N_SUM)
+    assert not raised(ex)
+    ex = instance("computation_graph", nodes=[["u", "max", "x", "y"], ["f", "mul", "u", "y"]],
+                  inputs=["x", "y"], values=[2, 1])
+    assert value(ex, "local_u_y") == 0 and not raised(ex)  # the max's routing is the lesson
+    assert ex.family.zero_ok == frozenset({"local_*"})

@@ -15,8 +15,11 @@ and ReLU'(0) = 0.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable
 
 import mpmath
@@ -62,6 +65,8 @@ MAX_OPS = 8
 VALUE_LIMIT = 10  # pinned and drawn inputs
 PINNED_LIMIT = 10**6  # every value of a pinned graph
 PLEASANT = 100  # drawn graphs: every value and gradient within ±100
+SATURATED = 4  # drawn graphs: a sigmoid's input within ±4 (σ' >= 0.018)
+FLOOR = 0.01  # drawn graphs: every operation's value and every gradient at least this in size
 
 
 def tex_name(name: str) -> str:
@@ -295,9 +300,31 @@ def _no_ties(s: Solved) -> bool:
     return True
 
 
-def _inputs_matter(s: Solved) -> bool:
+def _sizeable(x: sp.Expr) -> bool:
+    return x != 0 and (x.is_Rational and abs(x) >= FLOOR or abs(_float(x)) >= FLOOR)
+
+
+def _nonzero_values(s: Solved) -> bool:
+    """No operation's value is 0 (or below FLOOR in size): a 0 is asked for nothing, and makes
+    the other operand's local gradient of a product 0."""
     d = s.data
-    return d.feasible and sum(1 for n in d.inputs if n.grad == 0) <= 1
+    return d.feasible and all(_sizeable(n.value) for n in d.ops)
+
+
+def _nonzero_gradients(s: Solved) -> bool:
+    """Every ∂f/∂node is non-zero (and at least FLOOR in size): a value that only feeds the
+    smaller side of a max (or a dead ReLU), or whose two contributions cancel, asks for a 0 that
+    needs no chain rule, and 10^-4 next to a classmate's 20 is another exercise. The max's
+    routing is still taught by its local gradients 1 and 0."""
+    d = s.data
+    return d.feasible and all(_sizeable(n.grad) for n in d.backward)
+
+
+def _saturated(s: Solved) -> bool:
+    """A sigmoid whose input is beyond ±SATURATED: σ' < 0.018, nothing flows back."""
+    d = s.data
+    values = {n.name: n.value for n in (*d.inputs, *d.ops)}
+    return any(n.op == "sigmoid" and abs(_float(values[n.locals[0].operand])) > SATURATED for n in d.ops)
 
 
 STRUCTURE = ("nodes", "n_inputs", "n_ops", "inputs")
@@ -336,13 +363,36 @@ class ComputationGraph(Family):
                    lambda g, s: _pleasant(s)),
         Constraint("no tie at a max and no ReLU at 0 (the gradient is defined)", (*STRUCTURE, *VALUES, "ops"),
                    lambda g, s: _no_ties(s)),
-        Constraint("at most one input with a zero gradient", (*STRUCTURE, *VALUES, "ops"),
-                   lambda g, s: _inputs_matter(s)),
+        Constraint(f"no operation with the value 0 (every value at least {FLOOR} in size)",
+                   (*STRUCTURE, *VALUES, "ops"), lambda g, s: _nonzero_values(s)),
+        Constraint(f"a non-zero gradient of the output with respect to every node (at least {FLOOR} in size)",
+                   (*STRUCTURE, *VALUES, "ops"), lambda g, s: _nonzero_gradients(s)),
+        Constraint(f"no saturated sigmoid (input within ±{SATURATED})", (*STRUCTURE, *VALUES, "ops"),
+                   lambda g, s: s.data.feasible and not _saturated(s)),
         Constraint("a value used by two operations (gradients add up)", ("nodes", "n_inputs", "n_ops", "ops"),
                    lambda g, s: not g.branch or bool(s.data.branches)),
         Constraint("the figure has no wire through a node", ("nodes", "n_inputs", "n_ops", "ops"),
                    lambda g, s: s.data.clean_figure),
     )
+
+    # A local gradient's 0 is a lesson: max passes 0 to its smaller argument, a ReLU below its
+    # kink. Keys are named after the graph's nodes (local_u2_x). A 0 local gradient of any other
+    # operation is flagged by quality() and is never drawn (every value is non-zero).
+    zero_ok = frozenset({"local_*"})
+
+    def quality(self, given: ComputationGraphGiven, solved: Solved) -> dict[str, bool]:
+        d = solved.data
+        if not d.feasible:
+            return {"value beyond the limits": True}
+        return {
+            "value beyond ±100": not _pleasant(solved),
+            "tie at a max or ReLU at 0": not _no_ties(solved),
+            f"operation value 0 or below {FLOOR}": not _nonzero_values(solved),
+            f"gradient 0 or below {FLOOR}": not _nonzero_gradients(solved),
+            "zero local gradient outside max and ReLU": any(
+                lg.value == 0 for n in d.ops if n.op not in ("max", "relu") for lg in n.locals),
+            "saturated unit": _saturated(solved),
+        }
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
@@ -416,6 +466,18 @@ class ComputationGraph(Family):
 
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> ComputationGraphGiven:
+        """A graph and its input values, drawn again (up to SAMPLE_TRIES times, cheap exact
+        passes in fractions) until the teaching rules that need no SymPy hold; the constraints
+        decide on the exact values of the draw that is kept."""
+        random = options["nodes"] is None or options["values"] is None
+        given = self._draw(rng, options)
+        for _ in range(SAMPLE_TRIES - 1):
+            if not random or _quick_ok(given):
+                break
+            given = self._draw(rng, options)
+        return given
+
+    def _draw(self, rng: np.random.Generator, options: dict[str, Any]) -> ComputationGraphGiven:
         parts = tuple(p for p in PARTS if p in options["parts"])
         nodes = options["nodes"]
         if nodes is not None:
@@ -542,6 +604,66 @@ class ComputationGraph(Family):
     # -- independent check ---------------------------------------------------------------------
     def check(self, given: ComputationGraphGiven) -> dict[str, Any]:
         return _check(given)
+
+
+# Operations whose value and local gradients stay rational (checked exactly in fractions).
+RATIONAL_OPS = frozenset({"add", "sub", "mul", "max", "relu", "square", "inv"})
+SAMPLE_TRIES = 30
+_NEAR = 1e-9  # floats (graphs with exp or σ): closer to a tie than this counts as one
+
+
+def _quick_ok(given: ComputationGraphGiven) -> bool:
+    """The value rules of the constraints without SymPy: some value used twice when a branch is
+    asked, every operation's value non-zero and within ±PLEASANT, no tie at a max and no ReLU at
+    0, no saturated σ, every gradient non-zero and within ±PLEASANT, values and gradients at
+    least FLOOR in size. Exact in fractions when every operation stays rational; with exp or σ
+    in floats, where a value within 10^-9 of a tie is refused too (a pre-filter: the constraints
+    decide on the exact values)."""
+    ops_args = _operand_indices(given)
+    if given.branch and max(Counter(a for args in ops_args for a in args).values()) < 2:
+        return False
+    exact = all(node[1] in RATIONAL_OPS for node in given.nodes)
+    near = 0 if exact else _NEAR
+    one: Any = Fraction(1) if exact else 1.0
+    zero = one - one
+    vals: list[Any] = [Fraction(sp.Rational(v).p, sp.Rational(v).q) if exact else float(v) for v in given.values]
+    locals_: list[list[Any]] = []
+    for node, args in zip(given.nodes, ops_args):
+        op, xs = node[1], [vals[a] for a in args]
+        if op == "max" and abs(xs[0] - xs[1]) <= near or op in ("relu", "inv") and abs(xs[0]) <= near:
+            return False
+        if op == "add":
+            v, loc = xs[0] + xs[1], [one, one]
+        elif op == "sub":
+            v, loc = xs[0] - xs[1], [one, -one]
+        elif op == "mul":
+            v, loc = xs[0] * xs[1], [xs[1], xs[0]]
+        elif op == "max":
+            v, loc = (xs[0], [one, zero]) if xs[0] > xs[1] else (xs[1], [zero, one])
+        elif op == "relu":
+            v, loc = (xs[0], [one]) if xs[0] > 0 else (zero, [zero])
+        elif op == "square":
+            v, loc = xs[0] ** 2, [2 * xs[0]]
+        elif op == "inv":
+            v, loc = 1 / xs[0], [-1 / xs[0] ** 2]
+        elif (abs(xs[0]) if op == "sigmoid" else xs[0]) > (SATURATED if op == "sigmoid" else math.log(PLEASANT)):
+            return False  # a saturated σ, or e^x beyond PLEASANT
+        elif op == "exp":
+            v = math.exp(xs[0])
+            loc = [v]
+        else:  # sigmoid
+            v = 1 / (1 + math.exp(-xs[0]))
+            loc = [v * (1 - v)]
+        if not FLOOR <= abs(v) <= PLEASANT:
+            return False
+        vals.append(v)
+        locals_.append(loc)
+    grads = [zero] * len(vals)
+    grads[-1] = one
+    for k in reversed(range(len(given.nodes))):
+        for a, loc in zip(ops_args[k], locals_[k]):
+            grads[a] += grads[len(given.inputs) + k] * loc
+    return all(FLOOR <= abs(g) <= PLEASANT for g in grads)
 
 
 def _default_inputs(n: int) -> tuple[str, ...]:
