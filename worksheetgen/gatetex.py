@@ -166,10 +166,13 @@ def page_collisions(words: Sequence[Word], geo: Geometry, header_text: Sequence[
     header: list[Word] = []
     footer: list[Word] = []
     body: list[Word] = []
+    # The footer is one line, "Page X of Y": its words sit on the baseline of its "Page".
+    lines = {round(w.y1, 1) for w in words if w.text == footer_text[0] and w.y0 >= geo.foot - 14}
     for w in words:
         if w.y1 <= geo.top - SLACK_ABOVE + 1 and w.text in head_tokens and w.y1 <= geo.head + 4:
             header.append(w)
-        elif w.y0 >= geo.bottom and (w.text in foot_tokens or w.text.isdigit()) and w.y0 >= geo.foot - 14:
+        elif (w.y0 >= geo.bottom and (w.text in foot_tokens or w.text.isdigit())
+              and any(abs(w.y1 - y) < 1 for y in lines)):
             footer.append(w)
         else:
             body.append(w)
