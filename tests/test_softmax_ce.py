@@ -1,6 +1,8 @@
 import math
+import re
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,9 @@ from worksheetgen import render
 from worksheetgen.answers import BooleanAnswer, ExpressionAnswer
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.instance import cross_check
+from worksheetgen.params import parse_params
 from worksheetgen.registry import get_family
+from worksheetgen.spec import load_spec
 
 SEED_PINS = dict(D_x=4, D_a=5, K=3, m=32, alpha=0.01, logits=[2, 1, -0.5], label=1,
                  large_logits=[1000, 998.5, 1001])
@@ -270,3 +274,216 @@ def test_the_forms_check_is_tight():
     keys = list(FORMS)
     assert _numeric_forms(keys, 5) == {k: FORMS[k][0] for k in keys}
     assert _numeric_forms(keys, 100000) == {k: FORMS[k][0] for k in keys}
+
+
+# -- seed 002 Q2.5-2.7: the backward step into the hidden layer ----------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pinned_softmax_ce.toml"
+
+
+def test_seed_002_q2_5_to_2_7():
+    ex = instance("softmax_ce", seed=2, **SEED_PINS)
+    parts = {a.key: a.part for a in ex.solved.answers}
+    # The seed's order: 2.1-2.4 are (a)-(d), 2.5-2.7 are (e)-(g).
+    assert [parts[k] for k in ("A1_shape", "dL_dzi", "dz2_da1", "da1_dz1", "dL_dW1_form", "dL_db1_form")] == \
+        [1, 4, 5, 6, 7, 7]
+    # 2.5: delta_1 = W^{[2]} (the seed writes d z^{[2]} / d alpha^{[1]}: a typo for a^{[1]}).
+    assert ex.answers["dz2_da1"].value == "W^{[2]}"
+    # 2.6: the seed gives 1 for z >= 0 and 0.01 otherwise. At z = 0 LeakyReLU has no derivative;
+    # the sheet's convention (as in its activation tables) is alpha there, and says so.
+    assert r"1 & z_i^{[1]} > 0 \\ 0.01 & z_i^{[1]} \le 0" in ex.answers["da1_dz1"].value
+    # 2.7: dL/dW1 = delta_1^T delta_0 o delta_2 x^T, dL/db1 = delta_1^T delta_0 o delta_2.
+    assert ex.answers["dL_dW1_form"].value.startswith(r"\left(\delta_1^\top \delta_0 \circ \delta_2\right) x^\top")
+    assert ex.answers["dL_db1_form"].value.startswith(r"\delta_1^\top \delta_0 \circ \delta_2")
+    for key in ("dz2_da1", "da1_dz1", "dL_dW1_form", "dL_db1_form"):
+        assert isinstance(ex.answers[key], ExpressionAnswer)
+    _, solution = render.render_exercise(ex, "markdown")
+    assert r"\operatorname{LeakyReLU}'(0) = \alpha" in solution
+    assert r"\mathbb{R}^{3 \times 5}" in solution  # delta_1 is K x D_a
+
+
+def test_hidden_forms_are_proven_and_a_wrong_one_is_caught(monkeypatch):
+    from worksheetgen.exercises import softmax_ce
+
+    proven = softmax_ce.derive_hidden_forms.__wrapped__(sp.Rational(1, 10))
+    assert proven["dz2_da1"] == "W^{[2]}" and "0.1" in proven["da1_dz1"]
+    assert softmax_ce._numeric_hidden_forms(list(proven), 0.1, sp.Rational(1, 10)) == proven
+    # The complex-step check catches a transpose slip (x instead of x^T is a different product).
+    wrong = dict(softmax_ce.HIDDEN_FORMS, dL_dW1_form="wrong")
+    monkeypatch.setattr(softmax_ce, "HIDDEN_FORMS", wrong)
+    assert softmax_ce._numeric_hidden_forms(["dL_dW1_form"], 0.1, sp.Rational(1, 10))["dL_dW1_form"] == "wrong"
+    assert softmax_ce._numeric_hidden_forms(["dL_dW1_form"], 0.1, sp.Rational(1, 10)) != {}
+
+
+def reference_network(g):
+    """The network's loss and gradients by plain NumPy and central differences (no formula of
+    the family): forward pass, then dL/dW1 and dL/db1 entry by entry."""
+    x = np.array([float(v) for v in g.x])
+    W1 = np.array(g.W1.tolist(), dtype=float)
+    b1 = np.array([float(v) for v in g.b1])
+    W2 = np.array(g.W2.tolist(), dtype=float)
+    b2 = np.array([float(v) for v in g.b2])
+    alpha, k = float(g.alpha), g.label - 1
+
+    def forward(W1_, b1_):
+        z1 = W1_ @ x + b1_
+        a1 = np.where(z1 > 0, z1, alpha * z1)
+        return z1, a1, W2 @ a1 + b2
+
+    def loss(W1_, b1_):
+        z2 = forward(W1_, b1_)[2]
+        return np.log(np.exp(z2 - z2.max()).sum()) + z2.max() - z2[k]
+
+    z1, a1, z2 = forward(W1, b1)
+    dW1 = numeric_gradient(lambda w: loss(w.reshape(W1.shape), b1), W1.ravel(), h=1e-7).reshape(W1.shape)
+    db1 = numeric_gradient(lambda b: loss(W1, b), b1, h=1e-7)
+    return dict(z1=z1, a1=a1, z2=z2, yhat=softmax(z2), loss=loss(W1, b1), dW1=dW1, db1=db1)
+
+
+def _check_network(ex):
+    ref = reference_network(ex.given)
+    assert np.ravel(value(ex, "a1")) == pytest.approx(ref["a1"], rel=1e-12, abs=1e-15)
+    assert np.ravel(value(ex, "z2")) == pytest.approx(ref["z2"], rel=1e-12, abs=1e-15)
+    assert np.ravel(value(ex, "yhat")) == pytest.approx(ref["yhat"], rel=1e-10)
+    assert np.ravel(value(ex, "delta2")) == pytest.approx(np.where(ref["z1"] > 0, 1, float(ex.given.alpha)))
+    assert np.array(value(ex, "dL_dW1")) == pytest.approx(ref["dW1"], abs=1e-6)
+    assert np.ravel(value(ex, "dL_db1")) == pytest.approx(ref["db1"], abs=1e-6)
+    # dL/da1 recovered from dL/db1: where the slope is 1 they agree.
+    live = ref["z1"] > 0
+    assert np.ravel(value(ex, "dL_da1"))[live] == pytest.approx(ref["db1"][live], abs=1e-6)
+    if "loss" in ex.answers:
+        assert value(ex, "loss") == pytest.approx(ref["loss"], rel=1e-10)
+
+
+def test_pinned_example_asks_the_restored_parts():
+    spec = load_spec(EXAMPLE)
+    seed_sheet, network = (instance("softmax_ce", **e.params) for e in spec.exercises)
+    assert {"dz2_da1", "da1_dz1", "dL_dW1_form", "dL_db1_form"} <= set(seed_sheet.answers)
+    assert not offences_in(seed_sheet.title) and not offences_in(spec.title)
+    # The network: z1 = (0.5, -2.5, 0.5), so delta_2 = (1, 0.01, 1); logits (0.775, 0.725, -0.7625).
+    assert np.ravel(value(network, "z2")) == pytest.approx([0.775, 0.725, -0.7625])
+    assert np.ravel(value(network, "delta2")) == pytest.approx([1, 0.01, 1])
+    assert np.ravel(value(network, "yhat")) == pytest.approx([0.46164915, 0.43913426, 0.09921659], abs=1e-8)
+    assert np.array(value(network, "dL_dW1")) == pytest.approx(np.array(
+        [[0.79169032, -1.58338064], [-0.00972907, 0.01945813], [-0.42925775, 0.8585155]]), abs=1e-8)
+    _check_network(network)
+    _, solution = render.render_exercise(network, "markdown")
+    # The softmax output is substituted into delta_0 = yhat - y, and x^T is written as the row it is.
+    assert r"\delta_0 &= \hat{y} - y \approx \begin{pmatrix} 0.4616 \\ 0.4391 \\ 0.0992 \end{pmatrix}" in solution
+    assert r"x^\top \approx \begin{pmatrix} 0.7917 \\ -0.0097 \\ -0.4293 \end{pmatrix} \begin{pmatrix} 1 & -2 \end{pmatrix}" \
+        in solution
+
+
+def offences_in(text):
+    return re.findall(r"\bseeds?\b|famil|worksheetgen", text, re.I)
+
+
+def transposed_column_written_as_column(text):
+    """Each place where a transposed symbol equals a tuple written as a column, as in
+    "(\\delta^{[2]})^\\top = (0.83, -0.39)^\\top": the transpose of a column is the row (0.83, -0.39).
+    A tuple of numbers transposed on the left, (1, 0)^\\top = (...)^\\top, is a column equal to a
+    column and fine."""
+    found = []
+    for hit in re.finditer(r"\^\\top\s*(?:=|\\approx)\s*\(\s*-?[0-9][^()]*\)\^\\top", text):
+        before = text[:hit.start()]
+        if before.endswith(")"):
+            depth, i = 0, len(before) - 1
+            while i >= 0:
+                depth += {")": 1, "(": -1}.get(before[i], 0)
+                if depth == 0:
+                    break
+                i -= 1
+            if re.match(r"\(\s*-?[0-9]", before[i:]):
+                continue  # a tuple of numbers
+        found.append(text[max(0, hit.start() - 40):hit.end()])
+    return found
+
+
+def test_the_transpose_finder():
+    assert transposed_column_written_as_column(r"(\boldsymbol{\delta}^{[2]})^\top = (0.83, -0.39)^\top")
+    assert transposed_column_written_as_column(r"x^\top \approx (1, -2)^\top")
+    assert not transposed_column_written_as_column(r"\hat{y} - y = (0.4, 0.6)^\top - (1, 0)^\top = (-0.6, 0.6)^\top")
+    assert not transposed_column_written_as_column(r"x^\top = \begin{pmatrix} 1 & -2 \end{pmatrix}")
+
+
+@pytest.mark.parametrize("parts", [["numeric", "hidden_numeric", "stable"], None])
+def test_no_transpose_is_written_on_a_column_twice(parts):
+    params = {} if parts is None else {"parts": parts}
+    for seed in range(3):
+        ex = instance("softmax_ce", seed=seed, **params)
+        for fmt in ("markdown", "latex"):
+            for text in render.render_exercise(ex, fmt):
+                assert not transposed_column_written_as_column(text)
+                assert "^T" not in text.replace(r"^T}", "")
+
+
+def test_random_networks_against_finite_differences():
+    for seed in range(4):
+        _check_network(instance("softmax_ce", seed=seed, parts=["hidden_numeric"]))
+
+
+@pytest.mark.slow
+def test_random_networks_against_finite_differences_many_seeds():
+    for seed in range(200):
+        ex = instance("softmax_ce", seed=seed, parts=["numeric", "hidden_numeric"])
+        _check_network(ex)
+        assert not any(ex.family.quality(ex.given, ex.solved).values()), seed
+
+
+@pytest.mark.slow
+def test_default_draws_have_no_quality_flag():
+    for seed in range(200):
+        ex = instance("softmax_ce", seed=seed)
+        assert not any(ex.family.quality(ex.given, ex.solved).values()), seed
+        floats = [v for a in ex.solved.answers if a.kind in ("number", "matrix") and "shape" not in a.key
+                  for v in np.ravel(value(ex, a.key))]
+        assert min(abs(v) for v in floats) >= 1e-3, seed
+
+
+NETWORK = dict(x=[1, -2], W1=[[1, 0.5], [-0.5, 1], [0.5, 0.5]], b1=[0.5, 0, 1],
+               W2=[[1, -1, 0.5], [-0.5, 1, 1], [0.5, 0.5, -1]], b2=[0, 0.5, -0.5], label=2)
+
+
+@pytest.mark.parametrize("flag, params", [
+    ("saturated softmax", dict(parts=["numeric"], logits=[4, 0, -1], label=1)),
+    ("saturated softmax", dict(parts=["stable"], large_logits=[1000, 996, 995])),
+    ("pre-activation at the kink", dict(parts=["hidden_numeric"], **dict(NETWORK, b1=[0, 0, 1]))),
+    ("one LeakyReLU slope only", dict(parts=["hidden_numeric"], **dict(NETWORK, b1=[0.5, 3, 1]))),
+    ("asked value below 0.001", dict(parts=["stable"], large_logits=[1000, 993, 1000])),
+])
+def test_each_quality_flag_fires_on_a_pinned_draw(flag, params):
+    # Pinned values are the instructor's choice (no rule applies), so the flag shows in quality().
+    ex = instance("softmax_ce", **params)
+    flags = ex.family.quality(ex.given, ex.solved)
+    assert flags[flag]
+
+
+@pytest.mark.parametrize("flag_rule", ["no softmax output above 0.95", "no pre-activation z^{[1]} at the",
+                                       "hidden units on both sides", "every asked value at least 0.001"])
+def test_each_quality_rule_rejects_drawn_networks(flag_rule):
+    fam = get_family("softmax_ce")
+    rule = next(c for c in fam.constraints if c.rule.startswith(flag_rule))
+    assert set(rule.reads) & {"x", "W1", "b1", "W2", "b2", "logits"}
+    options = parse_params(fam.params, {"parts": ["hidden_numeric"]}, validate=fam.validate)
+    assert set(rule.reads) & fam.drawn(options)
+
+
+@pytest.mark.parametrize("params, field", [
+    (dict(x=[1, 2]), "x"),  # no part uses a network
+    (dict(parts=["hidden_numeric"], logits=[1, 2, 3]), "logits"),
+    (dict(parts=["hidden_numeric"], x=[1, 2, 3, 4, 5]), "x"),
+    (dict(parts=["hidden_numeric"], D_x=5), "D_x"),
+    (dict(parts=["hidden_numeric"], x=[1, 2], W1=[[1, 2, 3], [1, 1, 1]]), "W1"),
+    (dict(parts=["hidden_numeric"], W1=[[1, 2], [1, 1]], b1=[1, 2, 3]), "b1"),
+    (dict(parts=["hidden_numeric"], K=3, b2=[1, 2]), "b2"),
+    (dict(parts=["hidden_numeric"], K=3, W2=[[1, 2], [1, 1]]), "W2"),
+    (dict(parts=["hidden_numeric"], x=[11, 1]), "x"),
+    (dict(parts=["hidden_numeric"], weight_grid=[-20, 20, 1]), "weight_grid"),
+    (dict(parts=["hidden_numeric"], input_grid=[0, 0, 1]), "input_grid"),
+    (dict(parts=["hidden_numeric"], x=[10, 10], W1=[[10, 10], [10, 10]], b1=[0, 0],
+          W2=[[10, 10], [1, 1], [0, 1]], b2=[0, 0, 0]), "W2"),
+])
+def test_bad_network_input_names_the_field(params, field):
+    with pytest.raises(WorksheetError) as err:
+        instance("softmax_ce", **params)
+    assert err.value.field == f"params.{field}"
