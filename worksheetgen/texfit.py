@@ -23,7 +23,7 @@ THIN, MED, THICK = 3 * MU, 4 * MU, 5 * MU
 # \linewidth of a display inside a question's parts or a solution's steps (the exam class at
 # 11pt, a4paper, margin 2.2cm: 453 pt in a question, 430 in its parts, 425 in solution steps),
 # less a margin for what the estimate misses.
-DISPLAY_WIDTH = 400.0
+DISPLAY_WIDTH = 415.0
 TEXT_WIDTH = 472.0
 SAFETY = 1.06  # the estimate runs a few percent narrow on tall delimiters; err on the wide side  # \textwidth: the running head and foot
 
@@ -436,9 +436,9 @@ def _unbreakable(delim: str) -> str:
     return delim.replace("\\left", "\\bigl").replace("\\right", "\\bigr")
 
 
-def chain(lhs: str, segments: Sequence[Segment]) -> str:
-    """``lhs rel₁ seg₁ rel₂ seg₂ …`` on one line, the alignment point before rel₁."""
-    text = lhs + " &"
+def chain(lhs: str, segments: Sequence[Segment], mark: str = "&") -> str:
+    """``lhs rel₁ seg₁ rel₂ seg₂ …`` on one line, the alignment point (``mark``) before rel₁."""
+    text = lhs + " " + mark
     for k, seg in enumerate(segments):
         rel, terms, opening, closing = _segment(seg)
         body = opening + join_terms(terms) + closing
@@ -458,9 +458,8 @@ def chain_lines(lhs: str, segments: Sequence[Segment], width: float = DISPLAY_WI
     ("&\\quad {} + …"), its \\left/\\right delimiters made \\bigl/\\bigr (which may be on
     different lines).
     """
-    one = chain(lhs, segments)
-    if math_width(one.replace("&", "")) <= width:
-        return [one]
+    if math_width(chain(lhs, segments, mark="")) <= width:
+        return [chain(lhs, segments)]
     room = width - math_width(lhs) - 2 * THICK  # what the right of the alignment point can take
     lines: list[str] = []
     used = 0.0
