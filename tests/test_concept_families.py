@@ -341,3 +341,85 @@ def test_activation_match_bad_input(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("activation_match", **params)
     assert err.value.field.endswith(field)
+
+
+# ------------------------------------------------------------------------------ draws that teach
+# (issue 10): each family's quality() flags, the constraints that keep drawn instances clear of
+# them, and what the sheet prints for values the sheet's rounding would hide.
+
+def _raised(ex):
+    return {name for name, bad in ex.family.quality(ex.given, ex.solved).items() if bad}
+
+
+def test_lr_grid_an_empty_decade_is_a_count_worth_asking():
+    ex = instance("lr_grid", values=[0.2, 0.5, 0.9], low_exponent=-2, high_exponent=0)
+    assert value(ex, "count_m2") == 0 and ex.answers["good"].value is False
+    assert ex.family.zero_ok == frozenset({"count_*"})
+    from worksheetgen.qualitygate import zero_answers
+
+    assert zero_answers(ex.solved.answers, ex.family.zero_ok) == []
+
+
+def test_lr_grid_a_value_on_an_inner_decade_boundary_is_flagged_and_never_drawn():
+    # 0.1 = 10^-1 inside [0.01, 1]: counted in [0.1, 1] by the rule, ambiguous to a student.
+    pinned = instance("lr_grid", values=[0.01, 0.05, 0.1, 0.5], low_exponent=-2, high_exponent=0)
+    assert _raised(pinned) == {"value on an inner decade boundary"}  # pinned: the instructor's choice
+    assert _raised(instance("lr_grid", values=[0.01, 0.16, 0.21, 0.84, 0.94], low_exponent=-2,
+                            high_exponent=0)) == set()
+    assert not lg.on_inner_boundary([sp.Rational(1, 100), sp.Integer(1)], -2, 0)  # the ends are fine
+    for seed in range(4):
+        ex = instance("lr_grid", seed=seed)
+        assert _raised(ex) == set()
+    assert any(c.rule.startswith("no value exactly on a decade boundary") for c in ex.family.constraints)
+
+
+def test_lr_grid_small_rates_print_as_written_not_rounded_to_zero():
+    ex = instance("lr_grid", seed=1, low_exponent=-6, high_exponent=-4)
+    problem, solution = render.render_exercise(ex, "markdown")
+    assert "0.0000" not in problem + solution
+    for v in ex.given.values:
+        tex = lg.value_tex(v)
+        mantissa, _, power = tex.partition(" \\times 10^")
+        assert sp.Rational(mantissa) * sp.Rational(10) ** int(power.strip("{}")) == v
+        assert tex in problem
+    assert "between $10^{-6}$ and $10^{-4}$" in problem
+    assert lg.value_tex(sp.Rational("0.0012")) == "0.0012" and lg.value_tex(sp.Rational(1, 100000)) == "10^{-5}"
+    assert lg.value_tex(sp.Rational("0.00034")) == "3.4 \\times 10^{-4}"
+
+
+def test_lr_curves_look_alike_measure():
+    base = np.linspace(1, 0.2, lc.STEPS + 1)
+    alike = np.vstack([base, base + 0.05, base * 0 + 5, np.linspace(1, 0.9, lc.STEPS + 1)])
+    assert lc.closest_pair_gap(alike) == pytest.approx(0.05)
+    # cut at the top of the plot: two curves that both leave it look the same
+    assert lc.closest_pair_gap(np.vstack([base * 0 + 3, base * 0 + 9])) == 0
+    ex = instance("lr_curves", rates=[3e-4, 0.4, 2e-5, 8e-3], letters=["D", "A", "B", "C"], noise_seed=1)
+    assert _raised(ex) == set() and lc.closest_pair_gap(ex.data.curves) >= lc.LOOK_ALIKE
+    assert any(c.rule == "no two curves look alike on the plot" for c in ex.family.constraints)
+
+
+def test_activation_match_turn_measure():
+    grid = np.linspace(-am.X_RANGE, am.X_RANGE, am.GRID)
+    # a kink from slope 0 to slope 1 on a plot whose y-range equals the x-range: a 4:3 plot area
+    # draws slope 1 at atan(3/4) ≈ 36.9°
+    kink = np.maximum(grid, 0)
+    assert am.sharpest_turn(grid, kink, 2 * am.X_RANGE) == pytest.approx(np.degrees(np.arctan(3 / 4)), abs=0.01)
+    smooth = 1 / (1 + np.exp(-grid))
+    assert am.sharpest_turn(grid, smooth, 1.2) < 5
+    assert am.sharpest_turn(grid, 0.3 * grid, 3.0) == pytest.approx(0, abs=1e-9)
+
+
+def test_activation_match_pinned_draw_has_no_flags():
+    ex = instance("activation_match", order=["identity", "relu", "sigmoid"], target="cubic", data_seed=7,
+                  hidden=20, points=100)
+    assert _raised(ex) == set()
+    assert ex.data.turns["relu"] >= am.KINK_DEGREES and ex.data.turns["sigmoid"] < am.SMOOTH_DEGREES
+
+
+@pytest.mark.slow
+def test_activation_match_wide_networks_keep_visible_kinks():
+    # 50 hidden units on 400 points: seed 76 drew a ReLU fit whose sharpest kink turned by 21°,
+    # hard to tell from the sigmoid's curve; the constraint redraws it.
+    ex = instance("activation_match", seed=76, hidden=50, points=400)
+    assert ex.attempt > 1
+    assert _raised(ex) == set() and ex.data.turns["relu"] >= am.KINK_DEGREES

@@ -114,6 +114,30 @@ def shape_traits(grid: np.ndarray, curve: np.ndarray) -> dict[str, float]:
     }
 
 
+# How sharply a curve turns, as the student sees it: on a plot area of PLOT_ASPECT (width over
+# height, activation_figure's 4 cm by 3 cm) whose y-axis spans the data and every curve plus 8 %
+# on either side, the largest change of direction over two grid steps, in degrees. A ReLU fit
+# turns by 40° or more at its sharpest kink at the default sizes (by 20° with 50 hidden units and
+# 400 points, where it is hard to tell from the sigmoid's curve); a sigmoid fit by 15° at most.
+PLOT_ASPECT = 4.0 / 3.0
+KINK_DEGREES = 30.0  # a ReLU curve's sharpest kink turns at least this much
+SMOOTH_DEGREES = 20.0  # a sigmoid curve never turns this much over two grid steps
+
+
+def plot_y_range(y: np.ndarray, curves: list[np.ndarray]) -> float:
+    lo = float(min(y.min(), *(c.min() for c in curves)))
+    hi = float(max(y.max(), *(c.max() for c in curves)))
+    return 1.16 * (hi - lo)
+
+
+def sharpest_turn(grid: np.ndarray, curve: np.ndarray, y_range: float) -> float:
+    """The largest change of direction of the plotted curve over two grid steps, in degrees."""
+    slope = np.diff(curve) / np.diff(grid)  # data units
+    shown = slope * (2 * X_RANGE / PLOT_ASPECT) / max(y_range, 1e-12)  # plot units, height 1
+    angle = np.degrees(np.arctan(shown))
+    return float(np.max(np.abs(angle[2:] - angle[:-2])))
+
+
 @dataclass(frozen=True)
 class ActivationMatchGiven(Record):
     target: str
@@ -130,6 +154,7 @@ class ActivationMatchData(Record):
     traits: dict[str, dict[str, float]]  # shape_traits() of each activation's curve
     curves: dict[str, Any]  # activation -> its learned curve on ``grid``
     grid: Any
+    turns: dict[str, float]  # activation -> sharpest_turn() of its curve on the plot, in degrees
 
 
 _SHAPE_READS = ("target", "data_seed", "hidden", "points")
@@ -150,7 +175,20 @@ class ActivationMatch(Family):
                    lambda g, s: s.data.traits["relu"]["jerk"] >= 0.5),
         Constraint("the sigmoid curve is smooth", _SHAPE_READS,
                    lambda g, s: s.data.traits["sigmoid"]["jerk"] <= 0.2),
+        Constraint("the ReLU curve's kinks are visible on the plot", _SHAPE_READS,
+                   lambda g, s: s.data.turns["relu"] >= KINK_DEGREES),
+        Constraint("the sigmoid curve shows no kink on the plot", _SHAPE_READS,
+                   lambda g, s: s.data.turns["sigmoid"] < SMOOTH_DEGREES),
     )
+
+    def quality(self, given: "ActivationMatchGiven", solved: Solved) -> dict[str, bool]:
+        t, turns = solved.data.traits, solved.data.turns
+        return {
+            "ReLU kinks too slight to see": turns["relu"] < KINK_DEGREES,
+            "sigmoid curve kinked": turns["sigmoid"] >= SMOOTH_DEGREES,
+            "a non-linear fit nearly straight":
+                min(t["relu"]["nonlinearity"], t["sigmoid"]["nonlinearity"]) < 0.15,
+        }
     params = (
         Param("target", Choice(TARGETS), None, "the non-linear function behind the data"),
         Param("order", ListOf(Choice(NETS), min_length=3, max_length=3), None,
@@ -184,12 +222,14 @@ class ActivationMatch(Family):
             curves[name] = learned_curve(name, grid, slopes, biases, v, c)
             traits[name] = shape_traits(grid, curves[name])
         figure = activation_figure(x, y, grid, [curves[n] for n in given.order], PANELS)
+        y_range = plot_y_range(y, list(curves.values()))
+        turns = {name: sharpest_turn(grid, curves[name], y_range) for name in NETS}
         answers = [ChoiceAnswer(answer_key(name), rf"\text{{{NET_TEXT[name]} network}}",
                                 options=PANELS, correct=given.order.index(name))
                    for name in NETS]
         data = ActivationMatchData(options=PANELS,
                                    letter_of={name: a.value for name, a in zip(NETS, answers)},
-                                   traits=traits, curves=curves, grid=grid)
+                                   traits=traits, curves=curves, grid=grid, turns=turns)
         return Solved(answers, data, [figure])
 
     def check(self, given: ActivationMatchGiven) -> dict[str, Any]:

@@ -125,6 +125,19 @@ SHAPE_RULES: tuple[tuple[str, Callable[[Traits], bool]], ...] = (
 )
 
 
+# Two plotted curves whose mean distance (relative loss, clipped to the plot) is below this look
+# alike on the sheet: the good and the too-high curve come closest (5th percentile 0.12 at the
+# defaults, seen as two clearly different curves; 0.09 still tells them apart by the bouncing).
+LOOK_ALIKE = 0.08
+
+
+def closest_pair_gap(curves: np.ndarray) -> float:
+    """The smallest mean absolute distance between two of the curves as plotted (cut at Y_MAX)."""
+    shown = np.minimum(np.asarray(curves, dtype=float), Y_MAX)
+    return min(float(np.mean(np.abs(shown[i] - shown[j])))
+               for i in range(len(shown)) for j in range(i + 1, len(shown)))
+
+
 def role_problem(traits: Traits) -> str | None:
     """None when the four curves (by role) show their shapes clearly, else what is missing."""
     return next((rule for rule, holds in SHAPE_RULES if not holds(traits)), None)
@@ -169,7 +182,16 @@ class LrCurves(Family):
     Data = LrCurvesData
     constraints = tuple(
         Constraint(rule, ("rates", "noise_seed"), lambda g, s, holds=holds: holds(s.data.traits))
-        for rule, holds in SHAPE_RULES)
+        for rule, holds in SHAPE_RULES) + (
+        Constraint("no two curves look alike on the plot", ("rates", "noise_seed"),
+                   lambda g, s: closest_pair_gap(s.data.curves) >= LOOK_ALIKE),
+    )
+
+    def quality(self, given: "LrCurvesGiven", solved: Solved) -> dict[str, bool]:
+        return {
+            "curves without their four shapes": role_problem(solved.data.traits) is not None,
+            "two curves look alike": closest_pair_gap(solved.data.curves) < LOOK_ALIKE,
+        }
     params = (
         Param("rates", ListOf(Number(positive=True), min_length=4, max_length=4), None,
               "the four learning rates in the order they are listed (largest way too high, "

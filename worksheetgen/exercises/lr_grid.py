@@ -67,6 +67,25 @@ def is_good(counts: list[int], n: int) -> bool:
     return all(n // d <= c <= -(-n // d) for c in counts)
 
 
+def on_inner_boundary(values: list[sp.Rational], low: int, high: int) -> bool:
+    """A value exactly at 10^k strictly inside the range: the rule puts it in the upper decade,
+    but a student cannot tell from the problem which side the sheet counts it on."""
+    bounds = {sp.Rational(10) ** k for k in range(low + 1, high)}
+    return any(v in bounds for v in values)
+
+
+def value_tex(v: sp.Rational) -> str:
+    """A rate as printed: its exact decimal from 0.001 on (the seed writes 0.01, 0.16), a
+    mantissa times a power of ten below that (0.000034 → 3.4 × 10^{-5}). Never rounded to the
+    sheet's decimal places, which would print small rates as 0.0000."""
+    v = sp.Rational(v)
+    if v >= sp.Rational(1, 1000):
+        return num(v, 12)
+    exponent = floor_log10(v)
+    mantissa = num(v / sp.Rational(10) ** exponent, 12)
+    return f"10^{{{exponent}}}" if mantissa == "1" else f"{mantissa} \\times 10^{{{exponent}}}"
+
+
 def decade_tex(k: int) -> str:
     return f"10^{{{k}}}"
 
@@ -106,6 +125,9 @@ class LrGridData(Record):
     exact_share: sp.Rational
     lo_value: sp.Rational
     hi_value: sp.Rational
+    values_tex: list[str]  # value_tex() of each value, in order
+    lo_tex: str
+    hi_tex: str
 
 
 def _widest_span(low: int | None, high: int | None) -> int:
@@ -140,6 +162,9 @@ class LrGrid(Family):
     )
     Given = LrGridGiven
     Data = LrGridData
+    # An empty decade is what a bad grid shows (the seed's linear grid leaves [0.01, 0.1) almost
+    # empty): a count of 0 is an answer worth asking.
+    zero_ok = frozenset({"count_*"})
     constraints = (
         # Rounding to two significant digits can merge two draws.
         Constraint("distinct values", ("values",),
@@ -149,7 +174,17 @@ class LrGrid(Family):
         Constraint("a log-scale grid that covers the decades evenly, a linear one that does not",
                    ("values", "log_uniform"),
                    lambda g, s: g.log_uniform is None or s.data.good == g.log_uniform),
+        Constraint("no value exactly on a decade boundary inside the range", ("values",),
+                   lambda g, s: not on_inner_boundary(g.values, g.low, g.high)),
     )
+
+    def quality(self, given: LrGridGiven, solved: Solved) -> dict[str, bool]:
+        return {
+            "value on an inner decade boundary": on_inner_boundary(given.values, given.low, given.high),
+            "verdict not the one the grid was drawn for":
+                given.log_uniform is not None and solved.data.good != given.log_uniform,
+            "repeated value": len(set(given.values)) != len(given.values),
+        }
 
     def validate(self, options: dict[str, Any]) -> None:
         low, high = options["low_exponent"], options["high_exponent"]
@@ -223,7 +258,7 @@ class LrGrid(Family):
         decades = [Decade(k, counts[k - low], tuple(v for v in values if decade_of(v, low, high) == k),
                           k == high - 1)
                    for k in range(low, high)]
-        rows = [[f"${d.tex}$", "$" + (",\\ ".join(num(v) for v in d.values) or "\\text{none}") + "$",
+        rows = [[f"${d.tex}$", "$" + (",\\ ".join(value_tex(v) for v in d.values) or "\\text{none}") + "$",
                  str(d.count)]
                 for d in decades]
         answers = [BooleanAnswer("good", r"\text{good search?}", good)]
@@ -234,7 +269,8 @@ class LrGrid(Family):
             rows=rows, crowded=crowded, sparse=sparse, crowded_top=crowded.k == high - 1,
             counts_text=", ".join(str(c) for c in counts), good=good, n=n, span=span,
             fair_low=n // span, fair_high=-(-n // span), exact_share=sp.Rational(n, span),
-            lo_value=lo_value, hi_value=hi_value)
+            lo_value=lo_value, hi_value=hi_value, values_tex=[value_tex(v) for v in values],
+            lo_tex=value_tex(lo_value), hi_tex=value_tex(hi_value))
         return Solved(answers, data)
 
     def check(self, given: LrGridGiven) -> dict[str, Any]:
