@@ -77,7 +77,11 @@ def margin(answer: dict[str, Any], value: float, rule_absolute: float = 1e-4) ->
     tol = answer["tolerance"]
     return {"exact": lambda: 0.0, "absolute": lambda: tol["value"],
             "relative": lambda: max(rule_absolute, tol["value"] * abs(value)),
-            "either": lambda: max(tol["absolute"], tol["relative"] * abs(value))}[tol["kind"]]()
+            "either": lambda: max(tol["absolute"], tol["relative"] * abs(value)),
+            # one unit of the last asked decimal / significant digit
+            "decimals": lambda: 10.0 ** -tol["digits"],
+            "significant": lambda: 10.0 ** (math.floor(math.log10(abs(value))) - tol["digits"] + 1) if value else 0.0,
+            }[tol["kind"]]()
 
 
 def expected_gaps(entry: dict[str, Any]) -> list[tuple[str, Any, Any]]:
