@@ -103,10 +103,11 @@ params = { w1 = 2, w2 = 3, x = -1, y = -1.4255 }
     assert main(["build", str(spec), "--out", str(tmp_path), "--format", "json"]) == 0
     key = json.loads((tmp_path / "sheet" / "key.json").read_text())
     a1 = key["exercises"][0]["answers"][0]
-    assert a1["key"] == "a1" and a1["exact"] == "-1 + exp(-2)"
+    assert a1["key"] == "a1" and a1["exact"] == "exp(-2) - 1"
     assert a1["float"] == pytest.approx(-0.8646647167633873)
     assert a1["shown"] == "-0.8647"
-    assert a1["tolerance"] == {"kind": "relative", "value": 0.01}
+    assert a1["tolerance"] == {"kind": "decimals", "digits": 4}  # one unit of the 4th decimal
+    assert key["tolerance"]["rounding"] == "decimals" and key["tolerance"]["explicit"] is False
     assert key["exercises"][0]["given"]["y"] == -1.4255
 
 
