@@ -199,3 +199,31 @@ def test_bad_input(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("l2_regularization", **params)
     assert err.value.field == field
+
+
+def test_worked_steps_show_exact_decimals_and_round_only_the_result():
+    # Every "=" of the chain holds: intermediate values are printed in full (they are exact
+    # decimals), and only an asked value with more decimal places than the sheet's 4 is followed
+    # by its rounded form after \approx.
+    from decimal import Decimal
+    from fractions import Fraction as F
+
+    w, g, lam, eta = [F(1), F(-2), F(1, 2)], [F(1, 10), F(-4, 10), F(2, 10)], F(5, 100), F(5, 100)
+    ex = instance("l2_regularization", convention="seed", weights=[1, -2, 0.5], gradient=[0.1, -0.4, 0.2],
+                  lam=0.05, eta=0.05)
+    _, solution = render.render_exercise(ex, "latex")
+
+    def dec(x):
+        return format(Decimal(x.numerator) / Decimal(x.denominator), "f")
+
+    new = [v - eta * (gv + lam * v) for v, gv in zip(w, g)]
+    for v, gv, n in zip(w, g, new):
+        step = eta * (gv + lam * v)
+        assert f"{dec(v)} {'-' if step > 0 else '+'} {dec(abs(step))} = {dec(n)}" in solution
+    assert dec(new[2]) == "0.48875"  # five decimals: the result is given rounded too
+    exact = ", ".join(dec(n) for n in new)
+    rounded = ", ".join(format(round(Decimal(n.numerator) / Decimal(n.denominator), 4), "f").rstrip("0") for n in new)
+    assert rounded == "0.9925, -1.975, 0.4888"
+    assert rf"So $W_{{\text{{new}}}} = \left[{exact}\right] \approx \left[{rounded}\right]$" in solution
+    penalty = lam * sum(v * v for v in w)  # 0.2625: exact at 4 places, so no \approx
+    assert f"= {dec(penalty)}\n" in solution and f"{dec(penalty)} \\approx" not in solution
