@@ -5,6 +5,7 @@ import pytest
 import sympy as sp
 
 from helpers import central_difference, instance, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.instance import cross_check
@@ -258,3 +259,39 @@ def test_pinned_example():
     assert value(perceptron, "p_w") == [[1, 1]] and perceptron.answers["p_updates"].value == 2
     assert logistic.answers["lr_loss"].value == sp.log(2)
     assert value(logistic, "lr_w") == [[0.5, 1]]
+
+
+# -- quality (issue 10): the draws teach -------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    assert_gate_passes("logistic_perceptron", 200)
+    assert_gate_passes("logistic_perceptron", 200, labels="pm1")
+
+
+@pytest.mark.parametrize("params, flags", [
+    (dict(parts=["perceptron"], p_X=[[1, 0], [0, 1]], p_y=[0, 1], p_w=[0, 0], p_b=0, p_eta=1),
+     {"perceptron pre-activation at the threshold 0"}),
+    (dict(parts=["perceptron"], p_X=[[1, 0], [0, 1]], p_y=[1, 1], p_w=[1, 1], p_b=0.5, p_eta=1),
+     {"perceptron never errs or never gets one right"}),
+    # ŷ = 1 right, then ŷ = 1 wrong: w = 1 - 1·1 = 0.
+    (dict(parts=["perceptron"], p_X=[[2], [1]], p_y=[1, 0], p_w=[1], p_b=0.5, p_eta=1),
+     {"perceptron weights all 0 after training"}),
+    (dict(parts=["logistic"], lr_X=[[3, 3], [1, 0]], lr_y=[1, 0], lr_w=[1, 1], lr_b=0, lr_eta=0.1),
+     {"saturated unit"}),
+    # z = ±1: σ(1) - 1 + σ(-1) = 0, so ∂J/∂b is 0 and b stays 0 (SymPy leaves the sum unsimplified).
+    (dict(parts=["logistic"], lr_X=[[1], [-1]], lr_y=[1, 0], lr_w=[1], lr_b=0, lr_eta=0.5),
+     {"gradient below 0.01", "updated parameter below 0.01"}),
+    (dict(parts=["logistic"], lr_X=[[1], [2]], lr_y=[1, 0], lr_w=[0], lr_b=0, lr_eta=10),
+     {"loss does not decrease"}),
+])
+def test_each_quality_flag_fires(params, flags):
+    assert flags <= raised(instance("logistic_perceptron", **params))
+
+
+def test_a_good_draw_raises_no_flag():
+    ex = instance("logistic_perceptron", parts=["logistic"], lr_X=[[1, 2], [2, -1]], lr_y=[1, 0],
+                  lr_w=[0.5, -0.5], lr_b=0.5, lr_eta=0.5)
+    assert not raised(ex)
+    assert not raised(instance("logistic_perceptron", seed=3))
+    assert "p_yhat" in ex.family.zero_ok  # ŷ is a class label: 0 is an answer

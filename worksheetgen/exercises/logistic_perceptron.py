@@ -40,6 +40,9 @@ MAX_STEPS = 2
 VALUE_LIMIT = 10
 ETA_LIMIT = 10
 Z_PLEASANT = 4  # drawn logistic pre-activations stay within ±4 (σ neither 0 nor 1 to 4 digits)
+# Drawn logistic gradients and updated parameters are at least this in size: a gradient of 0.003
+# (or one that is 0 without looking it, σ(z) + σ(-z) - 1) is another exercise than one of 0.3.
+FLOOR = sp.Rational(1, 100)
 P_ETAS = (sp.Integer(1), sp.Rational(1, 2))
 LR_ETAS = (sp.Rational(1, 10), sp.Rational(1, 2), sp.Integer(1))
 
@@ -223,10 +226,17 @@ def logistic_run(X: sp.Matrix, y: tuple[int, ...], w: tuple[Any, ...], b: Any, e
 
 # -- teaching rules ----------------------------------------------------------------------------
 
+def _logistic_examples_all(d: LogisticPerceptronData) -> list[LogisticExample]:
+    """Every example σ is taken of: at each step, and after the last (the loss after it)."""
+    return [e for step in d.lr for e in step.examples] + list(d.lr_final_examples)
+
+
 def _perceptron_ok(given: LogisticPerceptronGiven, solved: Solved, rule: str) -> bool:
     if "perceptron" not in given.parts:
         return True
     d = solved.data
+    if rule == "trained":
+        return any(v != 0 for v in d.final_w)
     if rule == "threshold":
         return all(s.z != 0 for s in d.steps) and all(z != 0 for z in d.final_z)
     if rule == "mixed":
@@ -246,12 +256,69 @@ def _logistic_ok(given: LogisticPerceptronGiven, solved: Solved, rule: str) -> b
     if rule == "classes":
         return len(given.lr_y) == 1 or len(set(given.lr_y)) == 2
     if rule == "pleasant":
-        return all(abs(float(e.z)) <= Z_PLEASANT for e in d.lr[0].examples)
+        return all(abs(float(e.z)) <= Z_PLEASANT for e in _logistic_examples_all(d))
     if rule == "gradient":
-        return all(abs(float(g)) > 1e-6 for g in d.lr[0].grad_w)
+        return all(abs(float(g)) >= FLOOR for g in (*d.lr[0].grad_w, d.lr[0].grad_b))
+    if rule == "updated":
+        return all(abs(float(v)) >= FLOOR for v in (*d.lr_final_w, d.lr_final_b))
     if rule == "descent":
         return bool(d.lr_decreased)
     raise KeyError(rule)
+
+
+SAMPLE_TRIES = 30
+
+
+def _perceptron_quick(X: Any, y: tuple[int, ...], w: Any, b: Any, eta: Any, epochs: int, low: int) -> bool:
+    """The perceptron's teaching rules in fractions (a pre-filter of the sampler): distinct,
+    non-zero examples, no pre-activation at 0, some mistakes and some right, trained weights
+    not all 0."""
+    rows = [tuple(_fraction(v) for v in sp.Matrix(X).row(i)) for i in range(sp.Matrix(X).rows)]
+    if len(set(rows)) != len(rows) or any(all(v == 0 for v in r) for r in rows):
+        return False
+    wt, bt, et = [_fraction(v) for v in w], _fraction(b), _fraction(eta)
+    mistakes = steps = 0
+    for _ in range(epochs):
+        for x, label in zip(rows, y):
+            z = sum((a * c for a, c in zip(wt, x)), Fraction(0)) + bt
+            if z == 0:
+                return False
+            steps += 1
+            error = label - (1 if z > 0 else low)
+            if error:
+                mistakes += 1
+                wt = [a + et * error * c for a, c in zip(wt, x)]
+                bt += et * error
+    final = [sum((a * c for a, c in zip(wt, x)), Fraction(0)) + bt for x in rows]
+    return 0 < mistakes < steps and all(z != 0 for z in final) and any(a != 0 for a in wt)
+
+
+def _logistic_quick(X: Any, y: Any, w: Any, b: Any, eta: Any, steps: int) -> bool:
+    """Logistic regression's teaching rules in floats (a pre-filter of the sampler): no
+    saturated σ, gradient components and updated parameters at least FLOOR in size, and a loss
+    that decreases."""
+    A = np.array(sp.Matrix(X).tolist(), dtype=float)
+    t = np.array([float(v) for v in y])
+    wt, bt, et, floor = np.array([float(v) for v in w]), float(b), float(eta), float(FLOOR)
+
+    def loss(z: np.ndarray) -> float:
+        return float(np.mean(t * np.logaddexp(0, -z) + (1 - t) * np.logaddexp(0, z)))
+
+    first = None
+    for step in range(steps + 1):
+        z = A @ wt + bt
+        if np.abs(z).max() > Z_PLEASANT:
+            return False
+        if step == steps:
+            return loss(z) < first and min(np.abs(wt).min(), abs(bt)) >= floor  # type: ignore[operator]
+        err = 1 / (1 + np.exp(-z)) - t
+        gw, gb = A.T @ err / len(t), float(err.mean())
+        if step == 0:
+            first = loss(z)
+            if min(np.abs(gw).min(), abs(gb)) < floor:
+                return False
+        wt, bt = wt - et * gw, bt - et * gb
+    return True
 
 
 P_READS = ("p_X", "p_y", "p_w", "p_b")
@@ -307,13 +374,39 @@ class LogisticPerceptron(Family):
                    lambda g, s: _perceptron_ok(g, s, "mixed")),
         Constraint("both perceptron classes present", ("p_y",), lambda g, s: _perceptron_ok(g, s, "classes")),
         Constraint("distinct, non-zero perceptron examples", ("p_X",), lambda g, s: _perceptron_ok(g, s, "distinct")),
+        Constraint("trained perceptron weights that are not all 0", (*P_READS, "p_eta"),
+                   lambda g, s: _perceptron_ok(g, s, "trained")),
         Constraint("both logistic classes present", ("lr_y",), lambda g, s: _logistic_ok(g, s, "classes")),
-        Constraint(f"logistic pre-activations within ±{Z_PLEASANT}", ("lr_X", "lr_w", "lr_b"),
-                   lambda g, s: _logistic_ok(g, s, "pleasant")),
-        Constraint("no zero gradient component", ("lr_X",), lambda g, s: _logistic_ok(g, s, "gradient")),
+        Constraint(f"logistic pre-activations within ±{Z_PLEASANT}, before and after the updates (no saturated σ)",
+                   (*LR_READS, "lr_eta"), lambda g, s: _logistic_ok(g, s, "pleasant")),
+        Constraint(f"every gradient component at least {float(FLOOR):g} in size", LR_READS,
+                   lambda g, s: _logistic_ok(g, s, "gradient")),
+        Constraint(f"updated weights and bias at least {float(FLOOR):g} in size", (*LR_READS, "lr_eta"),
+                   lambda g, s: _logistic_ok(g, s, "updated")),
         Constraint("the gradient steps lower the loss", (*LR_READS, "lr_eta"),
                    lambda g, s: _logistic_ok(g, s, "descent")),
     )
+
+    # ŷ at each step is a class label: with labels {0, 1} a row of 0s is an answer like any other.
+    zero_ok = frozenset({"p_yhat"})
+
+    def quality(self, given: LogisticPerceptronGiven, solved: Solved) -> dict[str, bool]:
+        d = solved.data
+        out: dict[str, bool] = {}
+        if "perceptron" in given.parts:
+            out.update({
+                "perceptron pre-activation at the threshold 0": not _perceptron_ok(given, solved, "threshold"),
+                "perceptron never errs or never gets one right": not _perceptron_ok(given, solved, "mixed"),
+                "perceptron weights all 0 after training": not _perceptron_ok(given, solved, "trained"),
+            })
+        if "logistic" in given.parts:
+            out.update({
+                "saturated unit": not _logistic_ok(given, solved, "pleasant"),
+                f"gradient below {float(FLOOR):g}": not _logistic_ok(given, solved, "gradient"),
+                f"updated parameter below {float(FLOOR):g}": not _logistic_ok(given, solved, "updated"),
+                "loss does not decrease": not d.lr_decreased,
+            })
+        return out
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
@@ -384,25 +477,37 @@ class LogisticPerceptron(Family):
         def pick(values: tuple[Any, ...]) -> Any:
             return values[int(rng.integers(len(values)))]
 
+        # Each part is drawn again (at most SAMPLE_TRIES times) until a cheap pass - fractions for
+        # the perceptron, floats for logistic regression - meets its teaching rules; the
+        # constraints decide on the exact values of the draw that is kept.
         if "perceptron" in parts:
-            X, y = options["p_X"], options["p_y"]
-            n = options["points"] or (X.rows if X is not None else len(y) if y is not None else int(rng.integers(3, 5)))
-            X = X if X is not None else grid_values(rng, *fgrid, size=(n, features))
-            y = tuple(int(v) for v in y) if y is not None else _labels(rng, n, low)
-            w = options["p_w"] or grid_values(rng, *wgrid, size=features)
-            b = options["p_b"] if options["p_b"] is not None else grid_values(rng, *options["bias_grid"])
-            fields.update(p_X=sp.ImmutableMatrix(X), p_y=y, p_w=tuple(w), p_b=b,
-                          p_eta=options["p_eta"] or pick(P_ETAS), epochs=options["epochs"])
+            random = any(options[k] is None for k in ("p_X", "p_y", "p_w", "p_b", "p_eta"))
+            for _ in range(SAMPLE_TRIES):
+                X, y = options["p_X"], options["p_y"]
+                n = options["points"] or (X.rows if X is not None else len(y) if y is not None else int(rng.integers(3, 5)))
+                X = X if X is not None else grid_values(rng, *fgrid, size=(n, features))
+                y = tuple(int(v) for v in y) if y is not None else _labels(rng, n, low)
+                w = options["p_w"] or grid_values(rng, *wgrid, size=features)
+                b = options["p_b"] if options["p_b"] is not None else grid_values(rng, *options["bias_grid"])
+                eta = options["p_eta"] or pick(P_ETAS)
+                if not random or _perceptron_quick(X, y, w, b, eta, options["epochs"], low):
+                    break
+            fields.update(p_X=sp.ImmutableMatrix(X), p_y=y, p_w=tuple(w), p_b=b, p_eta=eta, epochs=options["epochs"])
         if "logistic" in parts:
-            X, y = options["lr_X"], options["lr_y"]
-            m = options["batch"] or (X.rows if X is not None else len(y) if y is not None else int(rng.integers(2, 4)))
-            X = X if X is not None else grid_values(rng, *fgrid, size=(m, features))
-            if y is None:
-                y = _labels(rng, m, 0)
-            w = options["lr_w"] or grid_values(rng, *wgrid, size=features)
-            b = options["lr_b"] if options["lr_b"] is not None else grid_values(rng, *wgrid)
+            random = any(options[k] is None for k in ("lr_X", "lr_y", "lr_w", "lr_b", "lr_eta"))
+            for _ in range(SAMPLE_TRIES):
+                X, y = options["lr_X"], options["lr_y"]
+                m = options["batch"] or (X.rows if X is not None else len(y) if y is not None else int(rng.integers(2, 4)))
+                X = X if X is not None else grid_values(rng, *fgrid, size=(m, features))
+                if y is None:
+                    y = _labels(rng, m, 0)
+                w = options["lr_w"] or grid_values(rng, *wgrid, size=features)
+                b = options["lr_b"] if options["lr_b"] is not None else grid_values(rng, *wgrid)
+                eta = options["lr_eta"] or pick(LR_ETAS)
+                if not random or _logistic_quick(X, y, w, b, eta, options["lr_steps"]):
+                    break
             fields.update(lr_X=sp.ImmutableMatrix(X), lr_y=tuple(int(v) for v in y), lr_w=tuple(w), lr_b=b,
-                          lr_eta=options["lr_eta"] or pick(LR_ETAS), lr_steps=options["lr_steps"])
+                          lr_eta=eta, lr_steps=options["lr_steps"])
         return LogisticPerceptronGiven(**fields)
 
     # -- solving -------------------------------------------------------------------------------
