@@ -198,9 +198,9 @@ class CnnParams(Family):
     # Parameter counts are exact products of the given sizes: their magnitude follows the image
     # (32 × 32 grayscale to 3840 × 2160 RGB) and the layer sizes, not the work, which is the same
     # multiplication for every student. A fully connected layer on a 4K image has ~10^14
-    # parameters, one on 32 × 32 about 10^5; the spread of magnitudes is that range, not a
-    # difference in difficulty. The ratio's rule (at least 10) keeps every student's conclusion.
-    quality_bounds = {"spread": 10.0}
+    # parameters, one on 32 × 32 about 10^5 (about 7 decades between the 5th and 95th percentile
+    # over 200 draws); the spread of magnitudes is that range, not a difference in difficulty. The ratio's rule (at least 10) keeps every student's conclusion.
+    quality_bounds = {"spread": 8.0}
 
     def quality(self, given: CnnParamsGiven, solved: Solved) -> dict[str, bool]:
         d = solved.data
@@ -257,7 +257,7 @@ class CnnParams(Family):
             mlp_bias=options["mlp_bias"],
             conv_layers=pick("conv_layers", tuple(range(2, 13))), filters=pick("filters", FILTERS),
             kernel=kernel, conv_bias=options["conv_bias"],
-            stride=pick("stride", STRIDES), padding=padding,
+            stride=pick("stride", tuple(v for v in STRIDES if v <= kernel) or STRIDES), padding=padding,
             exact_division=options["exact_division"],
         )
 
