@@ -6,6 +6,7 @@ import pytest
 import sympy as sp
 
 from helpers import central_difference, instance, value
+from worksheetgen.answers import to_float
 from worksheetgen import render
 from worksheetgen.answers import BooleanAnswer
 from worksheetgen.errors import CheckError, WorksheetError
@@ -257,3 +258,74 @@ def test_bad_input(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("gradient_check", **params)
     assert err.value.field == field
+
+
+# -- the precision the text asks for, and the verdict it implies ---------------------------------
+
+def _round_sig(x, k):
+    """x (an exact SymPy value) rounded half up to k significant digits, as a student would."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    d = Decimal(str(sp.N(x, 60)).replace("*^", "E")) if not isinstance(x, Decimal) else x
+    if d == 0:
+        return d
+    return d.quantize(Decimal(1).scaleb(d.adjusted() - k + 1), rounding=ROUND_HALF_UP)
+
+
+def _graded(ex, key, text):
+    import json
+
+    from worksheetgen.answers import grade_entry
+
+    entry = json.loads(json.dumps(ex.answers[key].entry(4, None)))
+    return grade_entry(entry, str(text))
+
+
+def _check_asked_precision(ex):
+    """The student who rounds as the text says gets every value accepted, and no accepted relative
+    error implies the other verdict."""
+    from decimal import Decimal
+
+    from worksheetgen.answers import margin
+
+    d, g = ex.data, ex.given
+    kg, kl = d.grad_digits, d.loss_digits
+    problem, _ = render.render_exercise(ex, "markdown")
+    assert f"to {kg} significant digits" in problem and f"with {kl} significant digits" in problem
+    # The losses rounded as asked, then g_n from them, then the relative error from the rounded gradients.
+    lp, lm = _round_sig(d.loss_plus, kl), _round_sig(d.loss_minus, kl)
+    assert _graded(ex, "loss_plus", lp) == 1 and _graded(ex, "loss_minus", lm) == 1
+    eps = Decimal(int(g.epsilon.p)) / Decimal(int(g.epsilon.q))
+    gn = _round_sig((lp - lm) / (2 * eps), kg)
+    assert _graded(ex, "grad_numerical", gn) == 1
+    ga = _round_sig(d.claimed, kg)
+    assert _graded(ex, "grad_claimed" if g.verify else "grad_analytic", ga) == 1
+    denom = max(abs(ga), abs(gn)) if g.relative_error == "max" else abs(ga) + abs(gn)
+    rel = _round_sig(abs(ga - gn) / denom, 2) if denom else Decimal(0)
+    assert _graded(ex, "rel_error", f"{rel:e}") == 1
+    assert (rel < Decimal(str(float(g.threshold)))) == d.decision == (not g.wrong)
+    # No value within the key's tolerance lies on the other side of the threshold.
+    entry = ex.answers["rel_error"].entry(4, None)
+    r, t = to_float(ex.answers["rel_error"].value), float(g.threshold)
+    m = margin(entry["tolerance"], r)
+    assert entry["tolerance"] == {"kind": "significant", "digits": 2}
+    assert (r + m < t) if r < t else (r - m >= t)
+
+
+def test_asked_precision_on_the_seed_and_a_few_draws():
+    _check_asked_precision(instance("gradient_check", **SEED))
+    for seed, model in ((0, "sigmoid"), (1, "tanh"), (2, "linear")):
+        _check_asked_precision(instance("gradient_check", seed=seed, model=model, wrong_probability=0.5))
+
+
+@pytest.mark.slow
+def test_no_accepted_relative_error_implies_the_other_verdict_over_300_draws():
+    counts = {}
+    for i in range(300):
+        model = ("linear", "sigmoid", "tanh")[i % 3]
+        ex = instance("gradient_check", seed=i, model=model, wrong_probability=0.5,
+                      relative_error="max" if i % 2 else "sum")
+        _check_asked_precision(ex)
+        counts[(model, ex.given.wrong)] = counts.get((model, ex.given.wrong), 0) + 1
+    print("draws by (model, wrong):", counts)
+    assert all(counts.get((m, w), 0) > 20 for m in ("linear", "sigmoid", "tanh") for w in (False, True))

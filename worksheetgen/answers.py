@@ -162,8 +162,9 @@ class Answer:
             Answer.kinds[cls.kind] = cls
 
     # -- the key ----------------------------------------------------------------------------
-    def entry(self, digits: int, rule: Rule) -> dict[str, Any]:
+    def entry(self, digits: int, rule: Rule | None) -> dict[str, Any]:
         """This answer's entry in key.json (JSON values only)."""
+        rule = rule or Rule()
         asked = self.asked(digits, rule.rounding)
         entry = {"key": self.key, "label": self.label, "kind": self.kind,
                  **self.payload(asked.digits, asked.mode),

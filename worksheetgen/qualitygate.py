@@ -222,8 +222,15 @@ def tiny_floor(digits: int) -> float:
 def tiny_answers(answers: Iterable[Answer], digits: int = 4) -> list[str]:
     """Keys of asked values (or matrix entries) that are not 0 but round to 0 at ``digits``
     decimal places."""
-    floor = tiny_floor(digits)
-    return [a.key for a, values in numeric(answers) if any(0 < abs(v) < floor for v in values)]
+    def floor(a: Answer) -> float:
+        # An answer the exercise asks to its own precision (Answer.rounding) prints as 0 only
+        # below half a unit of its own decimals; in significant digits never.
+        own = getattr(a, "rounding", None)
+        if own is None:
+            return tiny_floor(digits)
+        return tiny_floor(own.digits) if own.mode == "decimals" else 0.0
+
+    return [a.key for a, values in numeric(answers) if any(0 < abs(v) < floor(a) for v in values)]
 
 
 def is_mixed(value: Any) -> bool:
@@ -323,7 +330,12 @@ class Rendered:
 def _text_formats() -> list[Any]:
     from worksheetgen.formats import load_formats
 
-    return [cls() for _, cls in sorted(load_formats().items()) if cls.folder is not None]
+    # One format per template folder: the LMS formats (moodle, qti21, canvas) share their text.
+    chosen: dict[str, Any] = {}
+    for name, cls in sorted(load_formats().items(), key=lambda item: (item[0] != "tex", item[0])):
+        if cls.folder is not None and cls.folder not in chosen:
+            chosen[cls.folder] = cls()
+    return list(chosen.values())
 
 
 def gate(family: Family, options: dict[str, Any], n: int = 200, first_seed: int = 0, tex: bool = True,

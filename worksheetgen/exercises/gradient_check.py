@@ -11,6 +11,7 @@ gradient that may contain a typical mistake, which the relative error must expos
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -19,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import activations, mathfmt
-from worksheetgen.answers import Answer, BooleanAnswer, NumberAnswer, TextAnswer
+from worksheetgen.answers import Answer, BooleanAnswer, NumberAnswer, Rounding, TextAnswer, margin
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.params import Bool, Choice, ListOf, Number, Param
@@ -50,6 +51,14 @@ MISTAKE_TEX = {
     "factor_2": r"the $\frac{1}{2}$ of the loss was forgotten: the derivative $-2(y - \hat{y})$ of "
                 r"$(y - \hat{y})^2$ was used, which doubles the gradient",
 }
+# The relative error is asked in scientific notation with this many significant digits; with a
+# tolerance of one unit in the last of them it is at least 5 % of its value away from a threshold
+# it is not within 10 % of (a rule for drawn values), so no accepted value implies the other verdict.
+REL_DIGITS = 2
+# Significant digits asked for g_a and g_n (at least), and the most any instance is asked for.
+GRAD_DIGITS = 4
+MAX_DIGITS = 60
+_WORK = Context(prec=120)
 # ∂ŷ/∂z written with ŷ, as students write it.
 GPRIME_TEX = {"linear": "", "sigmoid": r" \cdot \hat{y}(1 - \hat{y})", "tanh": r" \cdot (1 - \hat{y}^2)"}
 MISTAKE_TEXT = {
@@ -105,6 +114,8 @@ class GradientCheckData(Record):
     truncation: sp.Expr
     eps_power: int | None
     threshold_power: int | None
+    grad_digits: int  # significant digits of g_a and g_n that determine the relative error
+    loss_digits: int  # significant digits of L(W ± ε) that determine g_n to grad_digits
     linear: bool
     mistake_tex: str
     formula_true: str
@@ -116,6 +127,66 @@ def _abs(e: sp.Expr) -> sp.Expr:
     if e == 0:
         return sp.Integer(0)
     return e if sp.N(e, 50) > 0 else -e
+
+
+def _dec(e: sp.Expr) -> Decimal:
+    """100 significant digits of an exact value."""
+    return Decimal(str(sp.N(e, 100)).replace("*^", "E"))
+
+
+def _round_sig(d: Decimal, k: int) -> Decimal:
+    if d == 0:
+        return d
+    return d.quantize(Decimal(1).scaleb(d.adjusted() - k + 1), rounding=ROUND_HALF_UP, context=_WORK)
+
+
+def _unit(d: Decimal, k: int) -> Decimal:
+    """One unit of the k-th significant digit of d."""
+    return Decimal(1).scaleb(d.adjusted() - k + 1) if d != 0 else Decimal(0)
+
+
+def _relative_dec(kind: str, a: Decimal, n: Decimal) -> Decimal:
+    denom = max(abs(a), abs(n)) if kind == "max" else abs(a) + abs(n)
+    return _WORK.divide(abs(a - n), denom) if denom else Decimal(0)
+
+
+def _prints_exactly(d: Decimal, k: int) -> bool:
+    return d == _round_sig(d, k)
+
+
+def carried_digits(kind: str, threshold: sp.Rational, eps: sp.Rational, claimed: sp.Expr,
+                   numerical: sp.Expr, loss_plus: sp.Expr, loss_minus: sp.Expr) -> tuple[int, int]:
+    """(digits of g_a and g_n, digits of L(W ± ε)): the fewest significant digits (at least
+    GRAD_DIGITS) that are enough whatever the rounding, by worst-case bounds: g_a and g_n rounded
+    to them (each within half a unit) leave the relative error within half a unit of its
+    REL_DIGITS-th digit and on its side of the threshold; the losses rounded to theirs leave g_n
+    within half a unit of its last asked digit. Values that print exactly carry no error. The
+    linear model's exact values need few digits; a smooth model's correct gradient, whose
+    relative error is ε²-small, about 12, and its losses more (they agree in their leading
+    digits)."""
+    a, n = _dec(claimed), _dec(numerical)
+    thr = Decimal(int(threshold.p)) / Decimal(int(threshold.q))
+    r = _relative_dec(kind, a, n)
+    denom = max(abs(a), abs(n)) if kind == "max" else abs(a) + abs(n)
+    k = MAX_DIGITS
+    for trial in range(GRAD_DIGITS, MAX_DIGITS + 1):
+        if a == n or (_prints_exactly(a, trial) and _prints_exactly(n, trial)):
+            k = trial  # both exact (or equal, so rounded alike): the relative error is exact
+            break
+        err = _unit(max(abs(a), abs(n)), trial)  # |Δ(g_a - g_n)| ≤ two half units
+        spread = _WORK.divide(err * (1 + r), denom) if denom else Decimal(0)
+        if spread <= _unit(r, REL_DIGITS) / 2 and (r - spread < thr) == (r + spread < thr) == (r < thr):
+            k = trial
+            break
+    lp, lm = _dec(loss_plus), _dec(loss_minus)
+    eps_d = Decimal(int(eps.p)) / Decimal(int(eps.q))
+    need = eps_d * _unit(n, k)  # (half + half a unit of the losses) / 2ε ≤ half a unit of g_n
+    for trial in range(GRAD_DIGITS, MAX_DIGITS + 1):
+        if _prints_exactly(lp, trial) and _prints_exactly(lm, trial):
+            return k, trial
+        if max(_unit(lp, trial), _unit(lm, trial)) <= need:
+            return k, trial
+    return k, MAX_DIGITS
 
 
 def _power_of_ten(x: sp.Rational) -> int | None:
@@ -154,6 +225,8 @@ class GradientCheck(Family):
                "exactly, the relative error, and whether the analytic gradient is correct.")
     Given = GradientCheckGiven
     Data = GradientCheckData
+    # The linear model's central difference is exact: a relative error of exactly 0 is its lesson.
+    zero_ok = frozenset({"rel_error"})
     params = (
         Param("model", Choice(tuple(MODELS)), "linear",
               "linear: ŷ = W x + b (the seed; the central difference is exact); sigmoid / tanh: ŷ = g(W x + b), "
@@ -186,6 +259,7 @@ class GradientCheck(Family):
     constraints = (
         Constraint("a gradient that is not (nearly) zero", ("W", "x", "b", "y"),
                    lambda g, s: s.data.grad != 0 and sp.N(_abs(s.data.grad), 30) >= sp.Rational(1, 1000)),
+        Constraint("a prediction that is not exactly 0", ("W", "x", "b"), lambda g, s: s.data.yhat != 0),
         Constraint("an output unit that is not saturated (|z| ≤ 4)", ("W", "x", "b"),
                    lambda g, s: abs(sp.N(s.data.z, 30)) <= 4),
         Constraint("a mistake that changes the gradient", ("W", "x", "b", "y", "wrong_gradient", "mistake"),
@@ -196,6 +270,9 @@ class GradientCheck(Family):
         Constraint("the relative-error test with this ε and threshold gives the right verdict",
                    ("W", "x", "b", "y", "wrong_gradient", "mistake"),
                    lambda g, s: not s.data.misleading),
+        Constraint("a relative error whose accepted answers all give the same verdict",
+                   ("W", "x", "b", "y", "wrong_gradient", "mistake"),
+                   lambda g, s: _clear_verdict(s.answers, g.threshold)),
     )
 
     def validate(self, options: dict[str, Any]) -> None:
@@ -308,6 +385,8 @@ class GradientCheck(Family):
         f1, f2, f3 = _derivatives(given.model, yhat)
         third = x**3 * (3 * f1 * f2 - (y - yhat) * f3)
         truncation = eps**2 / 6 * third
+        grad_digits, loss_digits = carried_digits(given.relative_error, given.threshold, eps, claimed, numerical,
+                                                  loss_plus, loss_minus)
 
         data = GradientCheckData(
             z=z, yhat=yhat, loss=loss, gprime=gprime, dl_dyhat=dl_dyhat, grad=grad, claimed=claimed,
@@ -317,20 +396,24 @@ class GradientCheck(Family):
             denom=denom, rel=rel, decision=decision, truth=not given.wrong,
             misleading=decision != (not given.wrong), truncation=truncation,
             eps_power=_power_of_ten(eps), threshold_power=_power_of_ten(given.threshold),
+            grad_digits=grad_digits, loss_digits=loss_digits,
             linear=given.model == "linear",
             mistake_tex=MISTAKE_TEX.get(given.mistake or "", ""),
             formula_true=_formula(given.model, None),
             formula_claimed=_formula(given.model, given.mistake),
         )
+        # Precision as the text asks it: g_a, g_n and the losses with the digits that determine
+        # the relative error; the relative error itself in scientific notation.
+        grads, losses = Rounding("significant", grad_digits), Rounding("significant", loss_digits)
         answers: list[Answer] = [NumberAnswer("yhat", r"\hat{y}", yhat)]
         if given.verify:
-            answers.append(NumberAnswer("grad_claimed", r"g_a", claimed))
+            answers.append(NumberAnswer("grad_claimed", r"g_a", claimed, rounding=grads))
         answers += [
-            NumberAnswer("grad_analytic", r"\frac{\partial L}{\partial W}", grad),
-            NumberAnswer("loss_plus", r"L(W + \varepsilon)", loss_plus),
-            NumberAnswer("loss_minus", r"L(W - \varepsilon)", loss_minus),
-            NumberAnswer("grad_numerical", r"g_n", numerical),
-            NumberAnswer("rel_error", r"\text{relative error}", rel),
+            NumberAnswer("grad_analytic", r"\frac{\partial L}{\partial W}", grad, rounding=grads),
+            NumberAnswer("loss_plus", r"L(W + \varepsilon)", loss_plus, rounding=losses),
+            NumberAnswer("loss_minus", r"L(W - \varepsilon)", loss_minus, rounding=losses),
+            NumberAnswer("grad_numerical", r"g_n", numerical, rounding=grads),
+            NumberAnswer("rel_error", r"\text{relative error}", rel, rounding=Rounding("significant", REL_DIGITS)),
             BooleanAnswer("correct", r"\text{analytic gradient correct?}", not given.wrong),
         ]
         if given.wrong:
@@ -428,6 +511,14 @@ class GradientCheck(Family):
         if given.wrong:
             out["mistake"] = MISTAKE_TEXT[given.mistake]
         return out
+
+
+def _clear_verdict(answers: Any, threshold: sp.Rational) -> bool:
+    """No value the key accepts for the relative error lies on the other side of the threshold."""
+    answer = next(a for a in answers if a.key == "rel_error")
+    r, t = float(_dec(answer.value)), float(threshold)
+    m = margin({"kind": "significant", "digits": REL_DIGITS}, r) * (1 + 1e-9)
+    return (r + m < t) if r < t else (r - m >= t)
 
 
 def _settled(a: Any, b: Any) -> bool:
