@@ -52,14 +52,11 @@ class Rounding:
     ``mode`` decimals or significant, and ``digits``."""
 
     mode: str
-    digits: int
+    digits: int | None = None  # None: the sheet's digits, counted in this mode
 
     def __post_init__(self) -> None:
-        if self.mode not in mathfmt.MODES or self.digits < 1:
+        if self.mode not in mathfmt.MODES or (self.digits is not None and self.digits < 1):
             raise ValueError(f"rounding {self.mode!r} to {self.digits} digits")
-
-    def phrase(self) -> str:
-        return mathfmt.places_phrase(self.digits, self.mode)
 
 
 def to_float(value: Any) -> Any:
@@ -175,7 +172,9 @@ class Answer:
 
     def asked(self, digits: int, mode: str | None = None) -> Rounding:
         """The precision this answer is asked to: its own, else the sheet's."""
-        return self.rounding or Rounding(mathfmt.current_mode() if mode is None else mode, digits)
+        if self.rounding is not None:
+            return Rounding(self.rounding.mode, self.rounding.digits or digits)
+        return Rounding(mathfmt.current_mode() if mode is None else mode, digits)
 
     def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         raise NotImplementedError

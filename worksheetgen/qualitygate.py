@@ -228,7 +228,7 @@ def tiny_answers(answers: Iterable[Answer], digits: int = 4) -> list[str]:
         own = getattr(a, "rounding", None)
         if own is None:
             return tiny_floor(digits)
-        return tiny_floor(own.digits) if own.mode == "decimals" else 0.0
+        return tiny_floor(own.digits or digits) if own.mode == "decimals" else 0.0
 
     return [a.key for a, values in numeric(answers) if any(0 < abs(v) < floor(a) for v in values)]
 

@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import activations
-from worksheetgen.answers import MatrixAnswer, NumberAnswer, make_answer
+from worksheetgen.answers import MatrixAnswer, NumberAnswer, Rounding, make_answer
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.params import Bool, Choice, Int, Kind, ListOf, Number, Param, exact_number
@@ -486,6 +486,8 @@ class VanishingGradients(Family):
         answers.append(NumberAnswer("bound", r"\text{bound on } \|\partial L / \partial W^{[1]}\|", bound))
         if relu is not None:
             answers += pack("relu_", relu)
+        for a in answers:  # asked in significant digits, as the text says: gradients shrink by decades
+            a.rounding = Rounding("significant")
         data = VanishingGradientsData(
             main=main, relu=relu, kappa=kappa, weight_norms=weight_norms, err_norm=err_norm,
             x_norm=x_norm, bound=bound, act=activations.get(given.activation),
