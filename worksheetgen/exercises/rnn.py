@@ -24,7 +24,7 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import mathfmt
-from worksheetgen.answers import Answer, IntegerAnswer, MatrixAnswer, NumberAnswer
+from worksheetgen.answers import Answer, IntegerAnswer, MatrixAnswer, NumberAnswer, Rounding
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.params import Choice, Int, ListOf, Matrix, Number, Param
@@ -117,9 +117,11 @@ def _show_matrix(kept: sp.Matrix, twin: list[Any]) -> sp.Matrix:
 
 def _power_text(value: sp.Rational) -> str:
     """The bound |W_hh|^{N-1} after its relation, as TeX numbers are written by the template's
-    filters: a short exact decimal as it is ('= 0.25'), a power of ten as one ('= 10^{-19}'); a
-    long exact decimal (0.5^19 has 19 decimals) is marked for rounding ('approx')."""
-    if len(mathfmt.num(value)) <= 8:
+    filters (in significant digits, as the question asks): a short exact decimal as it is
+    ('= 0.25'), a power of ten as one ('= 10^{-19}'); a long exact decimal (0.5^19 has 19
+    decimals) is marked for rounding ('approx')."""
+    if mathfmt.is_exact_decimal(value, mathfmt.DEFAULT_DIGITS, mathfmt.SIGNIFICANT) and len(
+            mathfmt.num(value, mathfmt.DEFAULT_DIGITS, mathfmt.SIGNIFICANT)) <= 8:
         return "exact"
     k = sp.log(value, 10)
     if k.is_Integer:
@@ -595,8 +597,11 @@ class Rnn(Family):
             data.update(product=_show(product, tw_product), w_abs=w_abs, bound_horizon=bound_horizon, bound_text=bound_text,
                         bound_float=sp.Float(bound_horizon, PRECISION))
             answers += [
-                NumberAnswer("dhT_dh1", rf"\frac{{\partial h_{{{T}}}}}{{\partial h_1}}", product),
-                NumberAnswer("bound_horizon", rf"|W_{{hh}}|^{{{given.horizon - 1}}}", bound_horizon),
+                # Products of many factors below 1: asked in significant digits, as the text says.
+                NumberAnswer("dhT_dh1", rf"\frac{{\partial h_{{{T}}}}}{{\partial h_1}}", product,
+                             rounding=Rounding("significant")),
+                NumberAnswer("bound_horizon", rf"|W_{{hh}}|^{{{given.horizon - 1}}}", bound_horizon,
+                             rounding=Rounding("significant")),
             ]
         steps = []
         for st in raw:
