@@ -154,7 +154,7 @@ def test_student_text_names_no_tool(fmt):
 def test_solution_writes_the_bias_correction_out():
     _, solution = render.render_exercise(instance("optimizers", **TEXTBOOK), "markdown")
     assert r"\hat{m}_1 &= \frac{m_1}{1 - \beta_1^{1}}" in solution
-    assert r"\hat{v}_2 &= \frac{v_2}{1 - \beta_2^{2}} = \frac{0.007236}{0.001999}" in solution
+    assert r"\hat{v}_2 &= \frac{v_2}{1 - \beta_2^{2}} = \frac{0.0072}{0.0020} = \frac{7236}{1999}" in solution
 
 
 # -- random instances -----------------------------------------------------------------------------
