@@ -118,7 +118,8 @@ def test_bad_input_names_the_field(params, field):
 
 def test_answers_are_matrices():
     ex = instance("preprocessing", X=SEED_X)
-    assert {a.kind for a in ex.answers.values()} == {"matrix"}
+    assert {a.kind for k, a in ex.answers.items() if k not in ("comparison", "statements")} == {"matrix"}
+    assert (ex.answers["comparison"].kind, ex.answers["statements"].kind) == ("text", "multi")
 
 
 def test_a_constant_draw_is_repaired_in_bounded_time():
@@ -172,3 +173,95 @@ def test_help_states_the_limits():
     params = {p.name: p for p in get_family("preprocessing").params}
     assert "10^12" in params["X"].help and "8 rows" in params["X"].help
     assert "10^12" in params["value_grid"].help
+
+
+# -- seed 004 Ex3 step 3: the comparison of the two methods --------------------------------------
+
+def test_seed_004_ex3_comparison():
+    ex = instance("preprocessing", seed=4, X=SEED_X)
+    assert [ex.answers[k].part for k in ("X_scaled", "sigma", "comparison", "statements")] == [1, 2, 3, 3]
+    text = ex.answers["comparison"].value
+    # The seed's points: min-max gives every feature the same range [0, 1] and is sensitive to
+    # outliers; standardization centres at 0, is less sensitive to outliers, and is not bounded.
+    # (The seed says standardization "scales by variance": it divides by the standard
+    # deviation, which the model answer says.)
+    for phrase in ("onto $[0, 1]$", "outlier", "mean $0$ and standard deviation $1$", "not bounded",
+                   "divides by its standard deviation", "less sensitive to outliers", "neural networks"):
+        assert phrase in text
+    # This dataset's standardized values run from -4 sqrt(38)/19 = -1.2978 to 5 sqrt(14)/14 = 1.3363.
+    assert "from $-1.30$ to $1.34$" in text
+    truths = dict(zip(ex.given.statement_order, ex.data.truths))
+    # Scaled means 1/2, 8/15, 4/9: not all 1/2. Largest |z|: sqrt(6)/2, 4 sqrt(38)/19, 5 sqrt(14)/14, all > 1.
+    assert truths == {"minmax_range": True, "minmax_mean": False, "std_moments": True,
+                      "std_bounded": False, "order": True}
+    assert ex.data.facts["scaled_means"] == [sp.Rational(1, 2), sp.Rational(8, 15), sp.Rational(4, 9)]
+    letters = [chr(65 + i) for i, k in enumerate(ex.given.statement_order) if truths[k]]
+    assert ex.answers["statements"].value == letters
+
+
+def numpy_truths(ex):
+    """The statements decided from floats and plain NumPy, with margins far from the grid's
+    resolution (values on a grid of fives over at most 8 samples)."""
+    X = np.array([[float(v) for v in row] for row in ex.given.X.tolist()])
+    ddof = 1 if ex.given.std == "sample" else 0
+    scaled = (X - X.min(axis=0)) / (X.max(axis=0) - X.min(axis=0))
+    z = (X - X.mean(axis=0)) / X.std(axis=0, ddof=ddof)
+    order = all(np.array_equal(np.argsort(X[:, j], kind="stable"), np.argsort(z[:, j], kind="stable"))
+                and np.array_equal(np.argsort(X[:, j], kind="stable"), np.argsort(scaled[:, j], kind="stable"))
+                for j in range(X.shape[1]))
+    return {
+        "minmax_range": bool(np.all(scaled.min(axis=0) == 0) and np.all(np.isclose(scaled.max(axis=0), 1))),
+        "minmax_mean": bool(np.all(np.isclose(scaled.mean(axis=0), 0.5, rtol=0, atol=1e-9))),
+        "std_moments": bool(np.allclose(z.mean(axis=0), 0) and np.allclose(z.std(axis=0, ddof=ddof), 1)),
+        "std_bounded": bool(np.all(np.abs(z) <= 1 + 1e-9)),
+        "order": order,
+    }, z
+
+
+def check_comparison(ex):
+    truths, z = numpy_truths(ex)
+    letters = [chr(65 + i) for i, k in enumerate(ex.given.statement_order) if truths[k]]
+    assert ex.answers["statements"].value == letters
+    text = ex.answers["comparison"].value
+    assert f"from ${z.min():.2f}$ to ${z.max():.2f}$" in text.replace("$-0.00$", "$0.00$")
+
+
+@pytest.mark.parametrize("std", ["population", "sample"])
+def test_comparison_statements_against_numpy(std):
+    for seed in range(3):
+        check_comparison(instance("preprocessing", seed=seed, std=std))
+
+
+@pytest.mark.slow
+def test_comparison_statements_against_numpy_many_seeds():
+    orders = set()
+    for seed in range(200):
+        ex = instance("preprocessing", seed=seed, std=("population", "sample")[seed % 2])
+        check_comparison(ex)
+        orders.add(ex.given.statement_order)
+        assert not any(ex.family.quality(ex.given, ex.solved).values()), seed
+    assert len(orders) > 20  # the letters of the right statements vary from sheet to sheet
+
+
+@pytest.mark.parametrize("flag, X", [
+    ("no scaled value strictly between 0 and 1", [[0, 5], [10, 0]]),
+    ("two features scale to the same column", [[1, 5], [2, 7], [4, 11]]),
+])
+def test_each_quality_flag_fires_on_a_pinned_dataset(flag, X):
+    ex = instance("preprocessing", X=X)
+    assert ex.family.quality(ex.given, ex.solved)[flag]
+
+
+def test_drawn_datasets_avoid_twin_features():
+    # A grid of two values makes every column a 0/1 pattern: twins are frequent and redrawn.
+    for seed in range(3):
+        ex = instance("preprocessing", seed=seed, value_grid=[0, 10, 5], rows=3, cols=3)
+        cols = [tuple(c["scaled"]) for c in ex.data.columns]
+        assert len(set(cols)) == len(cols)
+
+
+def test_compare_alone_and_in_any_order():
+    ex = instance("preprocessing", seed=1, tasks=["compare"])
+    assert set(ex.answers) == {"comparison", "statements"}
+    problem, solution = render.render_exercise(ex, "markdown")
+    assert "Select all that apply" in problem and "**Answer:**" in solution
