@@ -19,7 +19,7 @@ the run's ``.units`` listing maps pages to units.
 
 from __future__ import annotations
 
-import os
+import itertools
 import re
 import shutil
 import subprocess
@@ -260,8 +260,7 @@ def typeset_and_inspect(rendered: Sequence["Rendered"], *, sheet_title: str = ""
     sheet = dict(SHEET, title=sheet_title or SHEET["title"])
     preamble, units, infos = _documents(rendered, sheet)
     fmt = texbatch.format_for(preamble, "the quality gate's sheets")
-    batch = texbatch.Batch("gate", preamble, units, [None] * len(units))
-    source = texbatch.batch_text(batch, fmt, Pdf.units_support())
+    source = _batch_text(preamble, units, infos, fmt, Pdf.units_support())
     work = Path(tempfile.mkdtemp(prefix="worksheetgen-gate-"))
     try:
         (work / "gate.tex").write_text(source, encoding="utf-8")
@@ -300,6 +299,54 @@ def typeset_and_inspect(rendered: Sequence["Rendered"], *, sheet_title: str = ""
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return checks, total_pages
+
+
+_FREE = (r"\makeatletter\def\GateFree#1{\global\setbox\csname unit@fig@#1\endcsname\box\voidb@x}"
+         r"\makeatother")
+
+
+def _batch_text(preamble: str, units: Sequence[texbatch.Unit], infos: Sequence[UnitInfo], fmt: Path,
+                support: str) -> str:
+    """texbatch's batch document, each figure typeset once (as a build's batch does): a figure
+    drawn for several seeds is kept for the whole run; one that recurs only within a seed (its
+    problem and solution sheets) is dropped after that seed's sheets, or TeX's memory would
+    fill up (pgfplots figures, 400 units)."""
+    texts = ["\n".join(u.lines) for u in units]
+    seeds_of: dict[str, set[int]] = {}
+    for text, info in zip(texts, infos):
+        for code in texbatch._FIGURE.findall(text):
+            seeds_of.setdefault(code, set()).add(info.seed)
+    ids: dict[str, int] = {}  # figures typeset once and placed again, by box number
+    numbers = itertools.count(1)
+    made: set[str] = set()
+    out = [f"%&{fmt}", *preamble.rstrip("\n").split("\n"), "\\pdftrailerid{}", "\\nofiles",
+           *support.rstrip("\n").split("\n"), _FREE, "\\begin{document}"]
+
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(0)
+        if code not in ids:  # occurs once: typeset in place
+            return code
+        if code not in made:
+            made.add(code)
+            return f"\\FigureStart{code}\\FigureEnd{{{ids[code]}}}"
+        return f"\\FigureUse{{{ids[code]}}}%\n" + "%\n" * code.count("\n") + "{}"
+
+    for k, (text, info) in enumerate(zip(texts, infos)):
+        counts = Counter(texbatch._FIGURE.findall(text))
+        if k + 1 < len(infos) and infos[k + 1].seed == info.seed:
+            counts.update(texbatch._FIGURE.findall(texts[k + 1]))
+        for code, count in counts.items():
+            if code not in ids and (count > 1 or len(seeds_of[code]) > 1):
+                ids[code] = next(numbers)
+        out += ["\\StartUnit", *(texbatch._FIGURE.sub(replace, text) if ids else text).split("\n"), "\\EndUnit"]
+        if k + 1 == len(infos) or infos[k + 1].seed != info.seed:
+            for code, i in list(ids.items()):
+                if len(seeds_of[code]) == 1 and code in made:
+                    out.append(f"\\GateFree{{{i}}}")
+                    del ids[code]
+                    made.discard(code)
+    out.append("\\end{document}")
+    return "\n".join(out) + "\n"
 
 
 def _where(f: LogFinding, infos: Sequence[UnitInfo]) -> str:

@@ -48,7 +48,7 @@ import sympy as sp
 
 from worksheetgen.answers import Answer, ChoiceAnswer, IntegerAnswer, MatrixAnswer, NumberAnswer, to_float
 from worksheetgen.errors import CheckError, WorksheetError
-from worksheetgen.family import Family, Record
+from worksheetgen.family import Family
 from worksheetgen.instance import Instance, make_instance
 
 EXAMPLES = 5  # example seeds shown per check
