@@ -104,11 +104,12 @@ def cmd_stress(args: argparse.Namespace) -> int:
 
         tex = not args.no_tex
         if tex:
-            from worksheetgen.pdf import INSTALL_HINT, tex_available
+            import shutil
 
-            if not tex_available():
-                raise WorksheetError("the TeX checks need pdflatex and pdftotext", field="--quality",
-                                     allowed=f"--no-tex, or install TeX ({INSTALL_HINT.split('; ', 1)[-1]})")
+            missing = [p for p in ("pdflatex", "pdftotext") if shutil.which(p) is None]
+            if missing:
+                raise WorksheetError(f"the TeX checks need {' and '.join(missing)}", field="--quality",
+                                     allowed="--no-tex, or TeX Live and poppler-utils (see README)")
         result = gate(family, options, n=args.n, first_seed=args.first_seed, tex=tex)
         print("\n".join(result.lines()))
         return 1 if args.strict and not result.passed else 0

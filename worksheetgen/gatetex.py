@@ -265,14 +265,15 @@ def typeset_and_inspect(rendered: Sequence["Rendered"], *, sheet_title: str = ""
     try:
         (work / "gate.tex").write_text(source, encoding="utf-8")
         env = dict(pdf.environment(), max_print_line="100000", error_line="254", half_error_line="238")
+        timeout = 600 + 3 * len(units)  # a loaded machine: figures cost ~0.3 s a unit there
         # No -halt-on-error: every problem of every instance is reported, not the first.
         command = ["pdflatex", "-no-shell-escape", "-interaction=nonstopmode", "-file-line-error",
                    f"-fmt={fmt}", "gate.tex"]
         try:
             result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
-                                    errors="replace", timeout=600, stdin=subprocess.DEVNULL)
+                                    errors="replace", timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            raise TexError("the quality gate's TeX run did not finish within 600 s") from None
+            raise TexError(f"the quality gate's TeX run did not finish within {timeout} s") from None
         log = (work / "gate.log").read_text(encoding="utf-8", errors="replace") if (work / "gate.log").exists() else result.stdout
         findings, geometry = parse_log(log)
         pdf_path = work / "gate.pdf"

@@ -47,7 +47,7 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen.answers import Answer, ChoiceAnswer, IntegerAnswer, MatrixAnswer, NumberAnswer, to_float
-from worksheetgen.errors import CheckError, WorksheetError
+from worksheetgen.errors import CheckError, TexError, WorksheetError
 from worksheetgen.family import Family
 from worksheetgen.instance import Instance, make_instance
 
@@ -369,7 +369,14 @@ def gate(family: Family, options: dict[str, Any], n: int = 200, first_seed: int 
         from worksheetgen import gatetex
 
         t0 = time.perf_counter()
-        checks, pages = gatetex.typeset_and_inspect(rendered, sheet_title=sheet_title, keep=keep)
+        try:
+            checks, pages = gatetex.typeset_and_inspect(rendered, sheet_title=sheet_title, keep=keep)
+        except TexError as exc:  # the run made no PDF: the other checks still stand
+            first = str(exc).strip().split("\n")
+            checks = [Check(name, len(rendered), len(rendered), detail="no PDF: see TeX errors")
+                      for name in ("overfull", "collisions")]
+            checks.append(Check("TeX errors", len(rendered), len(rendered), detail=" ".join(first[:3])[:300]))
+            pages = 0
         report.checks += checks
         report.pages = pages
         report.seconds_tex = time.perf_counter() - t0
