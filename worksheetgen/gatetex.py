@@ -43,7 +43,7 @@ SLACK_ABOVE = 3.0  # bp: the first line's ascenders above the text area
 PT_TO_BP = 72 / 72.27
 
 SHEET = {"title": "Week 5: Practice sheet", "course": "Deep Neural Networks", "date": "Week 5",
-         "instructions": "Show every step. Round final answers to 4 decimal places.", "seed": 0, "name": "gate"}
+         "instructions": "Show every step.", "seed": 0, "name": "gate"}
 
 GEOMETRY = ("paperwidth", "paperheight", "hoffset", "voffset", "oddsidemargin", "topmargin",
             "headheight", "headsep", "textwidth", "textheight", "footskip")
