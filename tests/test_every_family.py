@@ -51,7 +51,7 @@ def test_every_draw_renders_in_every_format(name):
         json.dumps(entry)
         for answer in entry["answers"]:
             assert answer["shown"] != ""
-            assert answer["tolerance"]["kind"] in ("relative", "absolute", "exact", "either")
+            assert answer["tolerance"]["kind"] in ("decimals", "significant", "relative", "absolute", "exact", "either")
             if answer["kind"] in ("choice", "multi"):
                 assert answer["options"] and all(o["text"] for o in answer["options"])
             if answer["kind"] == "boolean":
