@@ -10,6 +10,7 @@ import pytest
 import sympy as sp
 
 from helpers import instance, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.instance import cross_check
@@ -263,3 +264,41 @@ def test_bad_input_names_the_field(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("batch_norm", **params)
     assert err.value.field == f"params.{field}"
+
+
+# -- quality (issue 10): the draws teach ----------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    assert_gate_passes("batch_norm", 200)
+    assert_gate_passes("batch_norm", 60, features=3)
+    assert_gate_passes("batch_norm", 60, pleasant=False, epsilon=0.00001)
+
+
+@pytest.mark.parametrize("params, flags", [
+    (dict(parts=["forward"], X=[-1, 1, 3, -3]), {"zero batch mean"}),
+    (dict(parts=["forward"], X=[2, 2, 2], epsilon=0.1), {"constant feature (variance 0)", "variance dominated by ε"}),
+    (dict(parts=["forward"], X=[1, 2, 3], epsilon=0.1), {"variance dominated by ε"}),  # σ² = 2/3 < 10 ε
+    (dict(parts=["forward"], X=[1, 3]), {"normalized values all ±1"}),
+    # 0.9 · (-1) + 0.1 · 9 = 0
+    (dict(parts=["forward", "running"], X=[6, 9, 12], running_mean=[-1], running_var=[1]), {"zero running mean"}),
+    # x̂ = (3 - 1)/√4 = 1, y = 1 · 1 - 1 = 0
+    (dict(parts=["forward", "inference"], X=[1, 2, 3, 6], beta=[-1], running_mean=[1], running_var=[4], x_test=[3]),
+     {"zero inference output"}),
+    (dict(parts=["forward", "inference"], X=[1, 3, 5, 7], beta=[1], running_mean=[4], running_var=[5], x_test=[3]),
+     {"inference and batch statistics agree"}),
+    (dict(parts=["forward", "backward"], X=[1, 2, 3, 6], upstream=[1, -1, 1, -1]), {"zero gradient"}),
+    (dict(parts=["forward", "backward"], X=[1, 2, 3, 6], upstream=[1, 1, 1, 1]),
+     {"upstream gradient constant over the batch"}),
+    # ∂L/∂y linear in x: ∂L/∂x = 0 exactly at ε = 0, ±9.2·10^-6 with ε = 10^-5
+    (dict(parts=["forward", "backward"], X=[1, 2, 3], epsilon=0.00001, upstream=[1, 0.5, 0]),
+     {"entry within 0.001 of 0 but not 0"}),
+])
+def test_each_quality_flag_fires(params, flags):
+    assert flags <= raised(instance("batch_norm", **{"gamma": [1], "beta": [0], **params}))
+
+
+def test_good_draws_raise_no_flag():
+    assert not raised(instance("batch_norm", **TEXTBOOK))
+    for seed in range(3):
+        assert not raised(instance("batch_norm", seed=seed))

@@ -34,6 +34,7 @@ LIMIT_TEXT = f"values from -{LARGEST} to {LARGEST}"
 # Redraws of one feature column looking for a terminating √(σ² + ε): each is a few Fraction
 # operations, and about one draw in twenty succeeds for m = 4 or 5 on the default grid.
 PLEASANT_TRIES = 200
+NEAR_ZERO = 0.001
 
 
 def _fraction(v: sp.Rational) -> Fraction:
@@ -131,6 +132,17 @@ class BatchNormData(Record):
     exact_std: bool  # every √(σ_B² + ε) is a terminating decimal
 
 
+def _near_zero(s: Solved) -> bool:
+    """Some normalized value, output or ∂L/∂x_i is not 0 but within NEAR_ZERO of it: printed
+    to 4 decimals it reads as 0 or as one digit (with ε > 0, an x_i at the mean of the others
+    gives such a ∂L/∂x_i)."""
+    for f in s.data.features:
+        for v in (*f.xhat, *f.y, *(f.dx or ())):
+            if v != 0 and abs(float(v)) < NEAR_ZERO:
+                return True
+    return False
+
+
 def _vector_answer(key: str, label: str, values: list[sp.Expr]) -> Answer:
     """One value per feature: a number for one feature, a row for several."""
     if len(values) == 1:
@@ -203,7 +215,38 @@ class BatchNorm(Family):
         Constraint("an inference example whose two normalizations differ", ("x_test", "running_mean", "running_var"),
                    lambda g, s: "inference" not in g.parts or all(
                        sp.N(abs(f.y_inf - f.y_batch), 30) >= sp.Rational(1, 100) for f in s.data.features)),
+        Constraint(f"no entry of x̂, y or ∂L/∂x within {NEAR_ZERO} of 0 but not 0 (with ε > 0 what would be 0 is not)",
+                   ("X", "batch_size", "gamma", "beta", "upstream"), lambda g, s: not _near_zero(s)),
+        Constraint("a batch mean that is not 0 in any feature", ("X", "batch_size"),
+                   lambda g, s: all(f.mean != 0 for f in s.data.features)),
+        Constraint("an updated running mean that is not 0", ("X", "batch_size", "running_mean"),
+                   lambda g, s: "running" not in g.parts or all(f.rm_new != 0 for f in s.data.features)),
+        Constraint("inference outputs that are not 0", ("X", "batch_size", "x_test", "running_mean", "running_var",
+                                                        "gamma", "beta"),
+                   lambda g, s: "inference" not in g.parts or all(
+                       f.y_inf != 0 and f.y_batch != 0 for f in s.data.features)),
     )
+
+    def quality(self, given: BatchNormGiven, solved: Solved) -> dict[str, bool]:
+        features = solved.data.features
+        out = {
+            f"entry within {NEAR_ZERO} of 0 but not 0": _near_zero(solved),
+            "zero batch mean": any(f.mean == 0 for f in features),
+            "constant feature (variance 0)": any(f.var == 0 for f in features),
+            # ε above a tenth of σ² changes x̂ by more than 5 %: the exercise is about ε then.
+            "variance dominated by ε": any(given.epsilon * 10 > f.var for f in features),
+            "normalized values all ±1": all(abs(v) == 1 for f in features for v in f.xhat),
+        }
+        if "running" in given.parts:
+            out["zero running mean"] = any(f.rm_new == 0 for f in features)
+        if "inference" in given.parts:
+            out["zero inference output"] = any(f.y_inf == 0 or f.y_batch == 0 for f in features)
+            out["inference and batch statistics agree"] = any(
+                sp.N(abs(f.y_inf - f.y_batch), 30) < sp.Rational(1, 100) for f in features)
+        if "backward" in given.parts:
+            out["zero gradient"] = any(f.dgamma == 0 or f.dbeta == 0 or all(v == 0 for v in f.dx) for f in features)
+            out["upstream gradient constant over the batch"] = any(len(set(f.g)) == 1 for f in features)
+        return out
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
@@ -363,7 +406,7 @@ class BatchNorm(Family):
         for _ in range(PLEASANT_TRIES):
             fr = [_fraction(v) for v in column]
             mean, var_eps = _column_stats(fr, e)
-            if len(set(fr)) > 1 and _pleasant_root(var_eps) and any(abs(v - mean) ** 2 != var_eps for v in fr):
+            if len(set(fr)) > 1 and mean != 0 and _pleasant_root(var_eps) and any(abs(v - mean) ** 2 != var_eps for v in fr):
                 return column
             column = grid_values(rng, *grid, size=m)
         return column
