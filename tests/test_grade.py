@@ -384,3 +384,61 @@ def test_an_exam_in_versions_matches_rows_by_their_version():
         grade(key, header, wrong, "r.csv")
     with pytest.raises(WorksheetError, match="no 'version' column"):
         grade(key, ["id", *header[2:]], [(2, {k: v for k, v in rows[0][1].items() if k != "version"})], "r.csv")
+
+
+# -- the rounding rule, graded from the key alone -----------------------------------------------
+
+def rounded_answer(key: str, kind: str, exact: float | list, tolerance: dict) -> dict:
+    floats = exact if kind == "matrix" else exact
+    return {"key": key, "label": key, "kind": kind, "exact": str(exact), "float": floats,
+            "shown": str(exact), "tolerance": tolerance}
+
+
+def test_decimal_places_accept_the_rounded_value_and_refuse_two_units_off():
+    places = {"kind": "decimals", "digits": 4}
+    # 0.0021753 rounded to 4 decimals is 0.0022 (1.1 % off: a 1 % relative rule refused it).
+    entry = {"id": "ex", "points": 5, "answers": [
+        rounded_answer("small", "number", 0.0021753, places),
+        rounded_answer("big", "number", 22.033533925, places),
+        rounded_answer("m", "matrix", [[29.9986, 0.00004187], [-0.00005, 1.5]], places)]}
+    right = grade_one(entry, {"ex:small": "0.0022", "ex:big": "22.0335",
+                              "ex:m": "[29.9986, 0.0000; -0.0001, 1.5000]"})
+    assert right.total == 5
+    # 29.9985 is one unit off in the 4th decimal: accepted, whatever the matrix's other entries.
+    assert grade_one(entry, {"ex:small": "0.0021", "ex:big": "22.0336",
+                             "ex:m": "[29.9985, 0.0001, -0.0000, 1.5001]"}).total == 5
+    wrong = grade_one(entry, {"ex:small": "0.0024", "ex:big": "22.0337",
+                              "ex:m": "[29.9988, 0.0002, -0.0003, 1.4998]"})
+    assert wrong.total == 0
+
+
+def test_significant_digits_are_graded_entry_by_entry():
+    sig = {"kind": "significant", "digits": 2}
+    entry = {"id": "ex", "points": 2, "answers": [
+        rounded_answer("r", "number", 6.04e-9, sig),
+        rounded_answer("m", "matrix", [[0.5, 1234.5]], sig)]}
+    assert grade_one(entry, {"ex:r": "6.0e-9", "ex:m": "[0.50, 1200]"}).total == 2
+    assert grade_one(entry, {"ex:r": "5.8e-9", "ex:m": "[0.52, 1400]"}).total == 0
+
+
+def test_keys_of_earlier_versions_still_grade():
+    # key_format 2 before the rounding rule: relative / absolute / either tolerances.
+    entry = {"id": "ex", "points": 3, "answers": [
+        rounded_answer("a", "number", 2.0, {"kind": "relative", "value": 0.01}),
+        rounded_answer("b", "number", 0.0004187, {"kind": "absolute", "value": 1e-4}),
+        rounded_answer("c", "matrix", [[0.001, 100.0]], {"kind": "either", "relative": 0.01, "absolute": 1e-4})]}
+    assert grade_one(entry, {"ex:a": "2.019", "ex:b": "0.0005", "ex:c": "[0.00109, 100.9]"}).total == 3
+    assert grade_one(entry, {"ex:a": "2.03", "ex:b": "0.0006", "ex:c": "[0.0012, 101.1]"}).total == 0
+
+
+def test_a_spec_tolerance_overrides_the_rounding_rule_per_entry():
+    from worksheetgen.answers import MatrixAnswer
+    import sympy as sp
+
+    a = MatrixAnswer("m", "m", sp.Matrix([[sp.Rational(1, 3), 300]]))
+    entry = json.loads(json.dumps(a.entry(4, Rule(relative=0.01, absolute=1e-3, explicit=True))))
+    assert entry["tolerance"] == {"kind": "either", "relative": 0.01, "absolute": 1e-3}
+    answer_entry = {"id": "ex", "points": 1, "answers": [entry]}
+    assert grade_one(answer_entry, {"ex:m": "[0.334, 302.9]"}).total == 1
+    assert grade_one(answer_entry, {"ex:m": "[0.338, 300]"}).total == Fraction(1, 2)
+    assert a.entry(4, Rule())["tolerance"] == {"kind": "decimals", "digits": 4}
