@@ -31,8 +31,8 @@ def toml_value(text: str) -> str:
         return json.dumps(text)
 
 
-def spec_text(family: str, n: int, params: dict[str, str], title: str) -> str:
-    lines = ['title = "Layout check"', 'course = "Deep Neural Networks"', 'date = "Week 1"', "seed = 7", ""]
+def spec_text(family: str, n: int, params: dict[str, str], title: str, sheet_title: str = "Layout check") -> str:
+    lines = [f"title = {json.dumps(sheet_title)}", 'course = "Deep Neural Networks"', 'date = "Week 1"', "seed = 7", ""]
     inline = ", ".join(f"{k} = {toml_value(v)}" for k, v in params.items())
     for i in range(1, n + 1):
         lines += ["[[exercise]]", f'family = "{family}"', f'id = "f{i}"', "points = 4"]
@@ -44,11 +44,12 @@ def spec_text(family: str, n: int, params: dict[str, str], title: str) -> str:
     return "\n".join(lines)
 
 
-def measure(family: str, n: int, params: dict[str, str], title: str, keep: Path | None) -> dict[str, object]:
+def measure(family: str, n: int, params: dict[str, str], title: str, keep: Path | None,
+            sheet_title: str = "Layout check") -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix=f"fit-{family}-")) if keep is None else keep / family
     work.mkdir(parents=True, exist_ok=True)
     spec = work / "spec.toml"
-    spec.write_text(spec_text(family, n, params, title), encoding="utf-8")
+    spec.write_text(spec_text(family, n, params, title, sheet_title), encoding="utf-8")
     out = work / "out"
     run = subprocess.run([sys.executable, "-m", "worksheetgen", "build", str(spec), "--format", "tex",
                           "--out", str(out)], capture_output=True, text=True)
@@ -86,12 +87,13 @@ def main() -> None:
     parser.add_argument("families", nargs="+")
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--title", default="")
+    parser.add_argument("--title", default="", help="every exercise's title")
+    parser.add_argument("--sheet-title", default="Layout check")
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
     params = dict(item.split("=", 1) for item in args.set)
     for family in args.families:
-        r = measure(family, args.n, params, args.title, args.keep)
+        r = measure(family, args.n, params, args.title, args.keep, args.sheet_title)
         shown = " ".join(f"{k}={v}" for k, v in params.items())
         for view in ("problems", "solutions"):
             v = r[view]

@@ -7,6 +7,7 @@ PDF). Every chosen format renders every document it has a layout for.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -91,6 +92,7 @@ def exam_info(plan: Plan, sv: SolvedVariant | None = None) -> dict[str, Any]:
     info: dict[str, Any] = {}
     if exam is not None:
         info = {"duration": exam.duration, "page_per_question": exam.page_per_question,
+                "answer_space": exam.answer_space,
                 "roster": bool(exam.students), "roster_file": exam.roster, "pools": bool(exam.pools),
                 "variants": len(plan.variants), "duplex": exam.duplex,
                 "require_distinct": exam.require_distinct}
@@ -159,10 +161,35 @@ def rendered_questions(sv: SolvedVariant, fmt: "Format") -> list[dict[str, Any]]
     return sv.rendered[fmt.name]
 
 
+# Room to answer an exam question, from its worked solution: handwriting takes more room than
+# type, so ANSWER_FACTOR times the solution's typeset lines, within these bounds (lines of 13.6 pt).
+ANSWER_FACTOR = 1.3
+ANSWER_MIN_LINES = 6
+ANSWER_MAX_LINES = 150  # three pages
+
+
+def answer_lines(plan: Plan, item: dict[str, Any], fmt: "Format") -> int:
+    """Blank lines left below a question on an exam's problem sheet (0 on a sheet, and in a
+    format that cannot tell how long its text comes out)."""
+    exam = plan.exam
+    if exam is None or exam.answer_space == "none":
+        return 0
+    if isinstance(exam.answer_space, int):
+        return exam.answer_space
+    measure = getattr(fmt, "text_lines", None)
+    if measure is None:
+        return 0
+    if "solution_lines" not in item:  # measured once per question, whatever documents use it
+        item["solution_lines"] = measure(item["solution"])
+    lines = item["solution_lines"]
+    return max(ANSWER_MIN_LINES, min(ANSWER_MAX_LINES, math.ceil(ANSWER_FACTOR * lines)))
+
+
 def variant_context(plan: Plan, sv: SolvedVariant, fmt: "Format") -> dict[str, Any]:
     """What a variant's documents are rendered from, in one format."""
+    exercises = [dict(item, answer_lines=answer_lines(plan, item, fmt)) for item in rendered_questions(sv, fmt)]
     return {"sheet": sheet_info(plan.spec), "exam": exam_info(plan, sv), "student": student_info(sv),
-            "exercises": rendered_questions(sv, fmt), "variant_label": sv.variant.label, "solved": sv,
+            "exercises": exercises, "variant_label": sv.variant.label, "solved": sv,
             "plan": plan, "tolerance": plan.spec.tolerance, "needs": needs([sv])}
 
 

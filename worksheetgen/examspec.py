@@ -6,7 +6,9 @@
     roster = "roster.csv"       # id,name,... (UTF-8); or: versions = 3  (A, B, C)
     require_distinct = true     # two students with the same numbers on an exercise is an error
     duration = "90 minutes"     # on the cover
-    page_per_question = true    # every question on its own page (room to answer)
+    page_per_question = true    # every question starts on a new page
+    answer_space = "auto"       # room to answer below each question: "auto" (from the length of
+                                # its worked solution, the default), "none", or a number of lines
     duplex = true               # the combined PDF starts every exam on a front side (default)
     [exam.pools]
     easy = 1                    # each student gets 1 of the exercises with pool = "easy"
@@ -36,9 +38,11 @@ KEYS = {
     "pools": "a table: pool name = how many of the pool's exercises each student gets",
     "duration": "a text printed on the cover, e.g. '90 minutes'",
     "page_per_question": "true/false: every question starts on a new page",
+    "answer_space": "\"auto\" (room sized from the worked solution's length), \"none\", or lines (0 to 200)",
     "duplex": "true/false: in the combined PDF every exam starts on a front side (default true)",
 }
 MAX_VERSIONS = 26
+MAX_ANSWER_LINES = 200
 # Files at the top of an exam's folder: no student id may name its folder like one of them.
 CLASS_FILES = ("all-problems", "instructor-key", "report")
 RESERVED = frozenset(f"{stem}.{suffix}" for stem in CLASS_FILES
@@ -55,6 +59,7 @@ class ExamSpec:
     duration: str = ""
     page_per_question: bool = False
     duplex: bool = True
+    answer_space: str | int = "auto"  # "auto", "none" or a number of blank lines per question
 
 
 def parse_exam(raw: dict[str, Any] | None, exercises: Sequence["ExerciseSpec"], *, variants: int = 1,
@@ -109,7 +114,12 @@ def parse_exam(raw: dict[str, Any] | None, exercises: Sequence["ExerciseSpec"], 
                              allowed="a text of at most 100 characters")
     check_text(duration, "exam.duration")
     pools = _pools(raw.get("pools", {}), exercises)
-    return ExamSpec(students, versions, roster, pools=pools, duration=duration, **flags)
+    space = raw.get("answer_space", "auto")
+    if not (space in ("auto", "none") or (isinstance(space, int) and not isinstance(space, bool)
+                                          and 0 <= space <= MAX_ANSWER_LINES)):
+        raise WorksheetError(f"invalid value {_short(space)}", field="exam.answer_space",
+                             allowed=KEYS["answer_space"])
+    return ExamSpec(students, versions, roster, pools=pools, duration=duration, answer_space=space, **flags)
 
 
 def _pools(raw: Any, exercises: Sequence["ExerciseSpec"]) -> dict[str, int]:

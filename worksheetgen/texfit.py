@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any, Sequence
 
@@ -27,6 +28,17 @@ DISPLAY_WIDTH = 415.0
 TEXT_WIDTH = 472.0
 SAFETY = 1.06  # the estimate runs a few percent narrow on tall delimiters; err on the wide side  # \textwidth: the running head and foot
 
+# Roman text (Latin Modern at 10.95 pt, T1), measured with pdflatex.
+_ROMAN = {'a': 5.47, 'b': 6.08, 'c': 4.87, 'd': 6.08, 'e': 4.87, 'f': 3.35, 'g': 5.47, 'h': 6.08,
+          'i': 3.04, 'j': 3.35, 'k': 5.78, 'l': 3.04, 'm': 9.12, 'n': 6.08, 'o': 5.47, 'p': 6.08,
+          'q': 5.78, 'r': 4.29, 's': 4.32, 't': 4.26, 'u': 6.08, 'v': 5.78, 'w': 7.91, 'x': 5.78,
+          'y': 5.78, 'z': 4.87, 'A': 8.21, 'B': 7.76, 'C': 7.91, 'D': 8.36, 'E': 7.45, 'F': 7.15,
+          'G': 8.59, 'H': 8.21, 'I': 3.95, 'J': 5.63, 'K': 8.52, 'L': 6.84, 'M': 10.04, 'N': 8.21,
+          'O': 8.52, 'P': 7.45, 'Q': 8.52, 'R': 8.06, 'S': 6.08, 'T': 7.91, 'U': 8.21, 'V': 8.21,
+          'W': 11.25, 'X': 8.21, 'Y': 8.21, 'Z': 6.69, '.': 3.04, ',': 3.04, ':': 3.04, ';': 3.04,
+          '(': 4.26, ')': 4.26, '[': 3.04, ']': 3.04, '-': 3.65, '!': 3.04, '?': 5.17, "'": 3.04,
+          '/': 5.47, '+': 8.52, '=': 8.52, '*': 5.47, ' ': 3.65, '\u2013': 5.47, '\u2014': 10.95,
+          '\u2026': 10.95}
 _DIGIT = 5.5
 _LETTER = 6.0  # math italic, average
 _UPRIGHT = 5.3  # roman text, average of lower case
@@ -184,13 +196,10 @@ def _split_top(body: str, sep: str) -> list[str]:
     """``body`` cut at ``sep`` (``&`` or ``\\\\``) outside braces and inner environments."""
     parts, depth, env, start, i = [], 0, 0, 0, 0
     while i < len(body):
-        if body.startswith("\\begin{", i):
-            env += 1
-            i += 7
-            continue
-        if body.startswith("\\end{", i):
-            env -= 1
-            i += 5
+        if body.startswith("\\begin{", i) or body.startswith("\\end{", i):
+            env += 1 if body[i + 1] == "b" else -1
+            close = body.find("}", i)
+            i = len(body) if close < 0 else close + 1  # past the environment's name
             continue
         c = body[i]
         if body.startswith(sep, i) and depth == 0 and env == 0 and not (sep == "&" and i and body[i - 1] == "\\"):
@@ -210,7 +219,18 @@ def _split_top(body: str, sep: str) -> list[str]:
     return parts
 
 
+def _text_char(c: str) -> float:
+    if c in _ROMAN:
+        return _ROMAN[c]
+    if c.isdigit():
+        return 5.47
+    base = unicodedata.normalize("NFD", c)[:1]  # an accented letter: its letter
+    return _ROMAN.get(base, 8.2 if c.isupper() else 6.0)
+
+
 def _char(c: str, text: bool) -> tuple[float, str]:
+    if text:
+        return _text_char(c), "ord"
     if c.isdigit():
         return _DIGIT, "ord"
     if c.isalpha():
@@ -289,7 +309,7 @@ def _width(tex: str, scale: float = 1.0, text: bool = False) -> float:
             continue
         if c in " \t\n~" and text:
             r.i += 1
-            m.add(3.7 if c != "\n" else 3.7, "space")
+            m.add(3.65, "space")
             continue
         if c in "^_":
             r.i += 1
@@ -436,6 +456,12 @@ def _unbreakable(delim: str) -> str:
     return delim.replace("\\left", "\\bigl").replace("\\right", "\\bigr")
 
 
+def _after(piece: str) -> float:
+    """Width of a piece that follows something on its line: a leading "+" or "=" is an
+    operator or relation with its spaces, not a sign."""
+    return math_width("{}" + piece)
+
+
 def chain(lhs: str, segments: Sequence[Segment], mark: str = "&") -> str:
     """``lhs rel₁ seg₁ rel₂ seg₂ …`` on one line, the alignment point (``mark``) before rel₁."""
     text = lhs + " " + mark
@@ -460,14 +486,14 @@ def chain_lines(lhs: str, segments: Sequence[Segment], width: float = DISPLAY_WI
     """
     if math_width(chain(lhs, segments, mark="")) <= width:
         return [chain(lhs, segments)]
-    room = width - math_width(lhs) - 2 * THICK  # what the right of the alignment point can take
+    room = width - math_width(lhs)  # what the right of the alignment point can take
     lines: list[str] = []
     used = 0.0
     for seg in segments:
         rel, terms, opening, closing = _segment(seg)
         head = (rel + " " if rel else "")
         whole = head + opening + join_terms(terms) + closing
-        w = math_width(whole)
+        w = _after(whole)
         if lines and used + w <= room:
             lines[-1] += " " + whole
             used += w
@@ -479,11 +505,11 @@ def chain_lines(lhs: str, segments: Sequence[Segment], width: float = DISPLAY_WI
         opening, closing = _unbreakable(opening), _unbreakable(closing)
         start = ("" if lines else lhs + " ") + "&" + head + opening
         lines.append(start)
-        used = math_width(head + opening)
+        used = _after(head + opening)
         for k, term in enumerate(terms):
             piece = term if k == 0 else (term if term[:2] in ("+ ", "- ") else "+ " + term)
             tail = closing if k == len(terms) - 1 else ""
-            pw = math_width(piece + tail)
+            pw = _after(piece + tail)
             if k == 0:
                 lines[-1] += piece + tail
                 used += pw
@@ -495,6 +521,128 @@ def chain_lines(lhs: str, segments: Sequence[Segment], width: float = DISPLAY_WI
             lines.append(f"&{indent} {{}} " + piece + tail)
             used = math_width(indent) + pw
     return lines
+
+
+_RELATIONS = ("\\approx", "\\leq", "\\le", "\\geq", "\\ge", "\\neq", "\\equiv", "\\Rightarrow",
+              "\\implies", "=", "<", ">")
+
+
+def _top_level(text: str) -> list[tuple[int, str, str]]:
+    """Where ``text`` may be cut: (position, "rel" or "bin", the symbol) of every relation and
+    binary + or - outside braces, parentheses, environments and \\left … \\right."""
+    out: list[tuple[int, str, str]] = []
+    depth = env = left = paren = 0
+    last = ""  # the previous significant character or command at top level
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if text.startswith("\\begin{", i) or text.startswith("\\end{", i):
+            env += 1 if text[i + 1] == "b" else -1
+            close = text.find("}", i)
+            i = len(text) if close < 0 else close + 1
+            last = "x"
+            continue
+        if c == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", text[i:])
+            name = m.group(1) if m else ""
+            if name == "left":
+                left += 1
+            elif name == "right":
+                left -= 1
+            top = depth == 0 and env == 0 and left == 0 and paren == 0
+            rel = next((r for r in _RELATIONS if r.startswith("\\") and r[1:] == name), None)
+            if top and rel:
+                out.append((i, "rel", rel))
+                last = "rel"
+            elif name not in ("quad", "qquad", ",", ";", " ", "!"):
+                last = "op" if name in ("cdot", "times", "odot", "pm") else "x"
+            i += 1 + len(name)
+            continue
+        top = depth == 0 and env == 0 and left == 0 and paren == 0
+        if c in "([" and depth == 0:
+            paren += 1
+        elif c in ")]" and depth == 0:
+            paren = max(0, paren - 1)
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            last = "x"
+        elif top and c in "=<>":
+            out.append((i, "rel", c))
+            last = "rel"
+        elif top and c in "+-" and last not in ("", "rel", "op", "open"):
+            out.append((i, "bin", c))
+            last = "op"
+        elif c in "([&,":
+            last = "open"
+        elif not c.isspace():
+            last = "x"
+        i += 1
+    return out
+
+
+def _split_row(row: str, width: float) -> list[str]:
+    """One row of an aligned display (``lhs &rel …``) as rows that fit ``width``: cut at its
+    relations and, where a part is still too wide, between the terms of its sums."""
+    cuts = _top_level(row)
+    amp = _split_top(row, "&")
+    if len(amp) > 2:
+        return [row]  # several alignment points: a table, left as it is
+    if len(amp) == 2:
+        lhs, rest = amp[0].rstrip(), amp[1].strip()
+    else:
+        first = next((p for p, kind, _ in cuts if kind == "rel"), None)
+        if first is None or first == 0:
+            return [row]
+        lhs, rest = row[:first].rstrip(), row[first:].strip()
+    segments: list[tuple[str, list[str]]] = []
+    rel, start = "", 0
+    for pos, kind, sym in _top_level(rest):
+        if kind == "rel":
+            if rest[start:pos].strip() or segments or rel:
+                segments.append((rel, _terms(rest[start:pos])))
+            rel, start = sym, pos + len(sym)
+    segments.append((rel, _terms(rest[start:])))
+    segments = [(r, t) for r, t in segments if r or any(x.strip() for x in t)]
+    if len(segments) == 1 and len(segments[0][1]) == 1:
+        return [row]  # nothing to cut at
+    return chain_lines(lhs, segments, width)
+
+
+def _terms(text: str) -> list[str]:
+    """A sum's terms, the operator kept with each term after the first ("+ b", "- c")."""
+    text = text.strip()
+    terms, start = [], 0
+    for pos, kind, _ in _top_level(text):
+        if kind == "bin" and text[start:pos].strip():
+            terms.append(text[start:pos].strip())
+            start = pos
+    terms.append(text[start:].strip())
+    return [t if k == 0 else t[0] + " " + t[1:].lstrip() for k, t in enumerate(terms)]
+
+
+def fit_rows(lines: Sequence[str], width: float = DISPLAY_WIDTH) -> list[str]:
+    """The rows of an aligned display with every row too wide for ``width`` pt cut into rows
+    that fit (the rest unchanged). Rows a template has already fitted pass through."""
+    out: list[str] = []
+    for item in lines:
+        for row in _split_top(item, "\\\\"):
+            row = row.strip()
+            if not row or math_width("".join(_split_top(row, "&"))) <= width:
+                out.append(row)
+            else:
+                out.extend(_split_row(row, width))
+    return out
+
+
+def fit_display(math: str, width: float = DISPLAY_WIDTH) -> list[str]:
+    """A one-line display as rows of an aligned display when it is too wide for ``width`` pt
+    and can be cut; [] when it fits (or cannot be cut)."""
+    if math_width(math) <= width:
+        return []
+    rows = _split_row(math.strip(), width)
+    return rows if len(rows) > 1 else []
 
 
 def lines_of(tex: str) -> float:
@@ -549,3 +697,42 @@ def _figure_lines(code: str) -> float:
     if len(ys) < 2:
         return 10.0
     return (max(ys) - min(ys)) / 0.48 + 2  # 0.48 cm per line of text
+
+
+# -- the running head --------------------------------------------------------------------------
+_GAP = 14.0  # pt between the head's parts
+_ELLIPSIS = "\u2026"
+
+
+def shorten(text: str, width: float, size: float = PT, mono: bool = False) -> str:
+    """``text`` cut at a word (or, for one long word, a character) with an ellipsis so that it
+    is at most ``width`` pt wide; unchanged when it fits."""
+    def w(t: str) -> float:
+        return 5.75 * len(t) * size / PT if mono else text_width(t, size)
+
+    if w(text) <= width:
+        return text
+    words = text.split(" ")
+    for k in range(len(words) - 1, 0, -1):
+        cut = " ".join(words[:k]).rstrip(",;:.-–—") + _ELLIPSIS
+        if w(cut) <= width:
+            return cut
+    for k in range(len(text) - 1, 0, -1):
+        cut = text[:k].rstrip() + _ELLIPSIS
+        if w(cut) <= width:
+            return cut
+    return _ELLIPSIS
+
+
+def fit_header(left: str, center: str, right: str, width: float = TEXT_WIDTH,
+               right_mono: bool = False) -> tuple[str, str, str]:
+    """The three parts of a running head (plain text, before TeX escaping), shortened so they
+    do not overlap: the exam class sets the left part flush left, the right flush right and
+    the centre centred on the line, whatever their widths. The sides keep at most a third of
+    the line each; the centre (a sheet's title) gets what is left between them."""
+    side = width / 3 - _GAP
+    left = shorten(left, side)
+    right = shorten(right, side, mono=right_mono)
+    widest = max(text_width(left) if left else 0.0, 5.75 * len(right) if right_mono else text_width(right) if right else 0.0)
+    room = width - 2 * (widest + _GAP) if widest else width
+    return left, shorten(center, room), right

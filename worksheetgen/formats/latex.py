@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from worksheetgen import mathfmt
+import jinja2
+
+from worksheetgen import mathfmt, texfit
 from worksheetgen.figures import to_tikz
 from worksheetgen.formats import Format
 
@@ -20,3 +22,15 @@ class Latex(Format):
 
     def print_figure(self, figure: Any) -> str:
         return to_tikz(figure)
+
+    def text_lines(self, text: str) -> float:
+        """Estimated height of a piece of this format's text, in lines (an exam's answer space)."""
+        return texfit.lines_of(text)
+
+    def build_environment(self) -> jinja2.Environment:
+        env = super().build_environment()
+        # the running head's parts, shortened so a long title cannot overprint its neighbours
+        env.globals.update(fit_header=texfit.fit_header, fit_display=texfit.fit_display)
+        # a display's rows cut where they would run into the margin
+        env.filters.update(fit_rows=texfit.fit_rows)
+        return env
