@@ -214,6 +214,9 @@ def num(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
 @_memo
 def _num(x: sp.Expr, digits: int, mode: str) -> str:
     if is_exact_decimal(x, digits, mode):
+        if mode == SIGNIFICANT and x.q != 1 and abs(x) < sp.Rational(1, 10**4):  # type: ignore[union-attr]
+            exact_d = _exact_decimal(x).normalize()  # type: ignore[arg-type]
+            return _scientific(exact_d, len(exact_d.as_tuple().digits))  # 6 \times 10^{-9}, exactly
         return _exact_decimal_text(x)  # type: ignore[arg-type]
     d = _exact_decimal(x) if terminates(x) else _decimal(x)
     if d == 0:
