@@ -9,6 +9,7 @@ import pytest
 import sympy as sp
 
 from helpers import instance, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.instance import cross_check
@@ -265,3 +266,53 @@ def test_bad_input_names_the_field(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("rnn", **params)
     assert err.value.field == f"params.{field}"
+
+
+# -- quality (issue 10): the draws teach ------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    report = assert_gate_passes("rnn", 200)
+    assert report.draws < 1.2 * 200
+    assert_gate_passes("rnn", 60, hidden_size=2, input_size=2, parts=["forward", "bptt", "counts", "cell"])
+    assert_gate_passes("rnn", 60, horizon=50)
+
+
+def test_drawn_bounds_neither_vanish_to_zero_nor_stay_one():
+    for seed in range(8):
+        bound = instance("rnn", seed=seed, parts=["vanishing"]).data.bound_horizon
+        assert sp.Rational(1, 1000) <= bound < 1  # 0.7^19 to 0.9^19: within 2.1 decades
+
+
+@pytest.mark.parametrize("params, flags", [
+    (dict(parts=["forward"], W_hh=[[1]], W_xh=[[10]], b=[0], xs=[10, 10]), {"saturated unit"}),
+    (dict(parts=["forward"], W_hh=[[0.5]], W_xh=[[1]], b=[-1], xs=[1, 2]), {"hidden state near 0"}),  # a_1 = 0
+    # h_1 = h_2 = 0: every term δ_t h_{t-1} of ∂L/∂W_hh is 0
+    (dict(parts=["forward", "bptt"], W_hh=[[0.5]], W_xh=[[1]], b=[0], xs=[0, 0, 1], y=[0.5]),
+     {"gradient below 0.001"}),
+    (dict(parts=["vanishing"], W_hh=[[0.01]], W_xh=[[1]], b=[0], xs=[1, 0.5, -1]),
+     {"recurrent factor below 0.05", "bound |W_hh|^(N-1) below 0.001 or equal to 1"}),
+    (dict(parts=["vanishing"], W_hh=[[1]], W_xh=[[1]], b=[0], xs=[1, 0.5, -1]),
+     {"bound |W_hh|^(N-1) below 0.001 or equal to 1"}),
+    (dict(parts=["cell"], cell="gru", cell_weights=[[5, 0, 0], [0.5, 0.5, 0], [0.2, 0.1, 0.3]], cell_inputs=[1, 0.5]),
+     {"saturated gate"}),
+    (dict(parts=["cell"], cell="gru", cell_weights=[[0.5, 0.2, 0], [0.5, 0.5, 0], [0, 0, 0]], cell_inputs=[1, 0.5]),
+     {"cell candidate near 0"}),
+    (dict(parts=["cell"], cell="lstm", cell_weights=[[0.5, 0.2, 0], [1, -0.5, 0.1], [-0.3, 0.4, 0.2], [0, 0, 0]],
+          cell_inputs=[1, 0.5, -0.2]), {"cell candidate near 0"}),
+])
+def test_each_quality_flag_fires(params, flags):
+    assert flags <= raised(instance("rnn", **params))
+
+
+def test_a_good_draw_raises_no_flag():
+    # The pinned seed sheet's W_hh = 0.5 has the bound 0.5^19 ≈ 1.9·10^-6 (its lesson; pinned, so allowed).
+    assert raised(instance("rnn", **PINNED)) == {"bound |W_hh|^(N-1) below 0.001 or equal to 1"}
+    assert not raised(instance("rnn", **{**PINNED, "W_hh": [[0.8]]}))
+
+
+def test_a_horizon_no_drawn_weight_can_bound_is_refused():
+    with pytest.raises(WorksheetError) as err:
+        instance("rnn", parts=["vanishing"], horizon=100)  # 0.9^99 ≈ 3·10^-5
+    assert err.value.field == "params.horizon"
+    assert instance("rnn", parts=["vanishing"], horizon=100, W_hh=[[0.9]]).data.bound_horizon < sp.Rational(1, 10**4)

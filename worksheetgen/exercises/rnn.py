@@ -45,6 +45,12 @@ LIMIT_TEXT = f"values from -{LARGEST} to {LARGEST}"
 # (tanh'(2) ≈ 0.07, σ'(3) ≈ 0.045), and then nothing flows back.
 MAX_PREACTIVATION = 2
 MAX_GATE_PREACTIVATION = 3
+# ... and a pre-activation this close to 0 gives a state of about 0 (tanh(0) = 0 is asked for
+# nothing): every a_t entry and the cell's tanh candidate stay at least this far from 0.
+MIN_PREACTIVATION = sp.Rational(1, 20)
+# The vanishing part's bound |W_hh|^(N-1) of a drawn W_hh: at least this (0.1^19 prints as 0 and
+# differs from a classmate's 0.9^19 = 0.135 by 18 decades), and below 1 (a bound of 1 shows nothing).
+MIN_BOUND = sp.Rational(1, 1000)
 # Draws of the network and inputs inside one attempt (cheap float passes; see _draw_sequence).
 SEQUENCE_TRIES = 40
 COUNT_INPUTS = (10, 20, 32, 50, 64, 100, 128, 300)
@@ -113,6 +119,17 @@ def _keep_matrix(exact: sp.Matrix, twin: list[Any]) -> sp.Matrix:
 
 def _show_matrix(kept: sp.Matrix, twin: list[Any]) -> sp.Matrix:
     return sp.Matrix(kept.rows, kept.cols, [_show(e, t) for e, t in zip(kept, twin)])
+
+
+def _bound_ok(bound: sp.Rational) -> bool:
+    return bound >= MIN_BOUND and bound != 1
+
+
+def _bound_weights(options: dict[str, Any]) -> list[sp.Rational]:
+    """The non-zero points of the weight grid whose bound |w|^(N-1) is fine (_bound_ok)."""
+    lo, hi, step = (sp.Rational(v) for v in options["weight_grid"])
+    points = (lo + k * step for k in range(int(sp.floor((hi - lo) / step)) + 1))
+    return [w for w in points if w != 0 and _bound_ok(abs(w) ** (options["horizon"] - 1))]
 
 
 def _power_text(value: sp.Rational) -> str:
@@ -300,9 +317,34 @@ class Rnn(Family):
                    lambda g, s: s.data.gates is None or (
                        (s.data.c is None or abs(sp.N(s.data.c, 30)) >= sp.Rational(1, 20))
                        and abs(sp.N(s.data.h_cell, 30)) >= sp.Rational(1, 100))),
+        Constraint(f"no hidden state near 0: every |a_t| >= {MIN_PREACTIVATION}", ("W_hh", "W_xh", "b", "xs", "h0"),
+                   lambda g, s: s.data.steps is None or all(
+                       abs(sp.N(v, 30)) >= MIN_PREACTIVATION for st in s.data.steps for v in st.a)),
+        Constraint(f"a bound |W_hh|^(N-1) of at least {float(MIN_BOUND):g} and not 1", ("W_hh",),
+                   lambda g, s: "vanishing" not in g.parts or _bound_ok(s.data.bound_horizon)),
+        Constraint(f"a cell candidate away from 0: its pre-activation at least {MIN_PREACTIVATION} in size",
+                   ("cell", "cell_weights", "cell_inputs"),
+                   lambda g, s: s.data.gates is None or abs(sp.N(s.data.gates[-1].pre, 30)) >= MIN_PREACTIVATION),
         Constraint("three different layer sizes to count with", ("count_input", "count_hidden", "count_output"),
                    lambda g, s: g.count_input is None or len({g.count_input, g.count_hidden, g.count_output}) == 3),
     )
+
+    def quality(self, given: RnnGiven, solved: Solved) -> dict[str, bool]:
+        d = solved.data
+        out: dict[str, bool] = {}
+        if d.steps is not None:
+            a = [abs(sp.N(v, 30)) for st in d.steps for v in st.a]
+            out["saturated unit"] = max(a) > MAX_PREACTIVATION
+            out["hidden state near 0"] = min(a) < MIN_PREACTIVATION
+        if "bptt" in given.parts:
+            out["gradient below 0.001"] = abs(sp.N(d.grad, 30)) < sp.Rational(1, 1000)
+        if "vanishing" in given.parts:
+            out["recurrent factor below 0.05"] = any(abs(sp.N(st.factor, 30)) < sp.Rational(1, 20) for st in d.steps[1:])
+            out[f"bound |W_hh|^(N-1) below {float(MIN_BOUND):g} or equal to 1"] = not _bound_ok(d.bound_horizon)
+        if d.gates is not None:
+            out["saturated gate"] = any(abs(sp.N(gate.pre, 30)) > MAX_GATE_PREACTIVATION for gate in d.gates)
+            out["cell candidate near 0"] = abs(sp.N(d.gates[-1].pre, 30)) < MIN_PREACTIVATION
+        return out
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
@@ -357,6 +399,10 @@ class Rnn(Family):
                 longest = 1 + int(MAX_BOUND_EXPONENT / math.log10(w_max))
                 raise WorksheetError(f"|W_hh|^(N-1) reaches beyond 10^{MAX_BOUND_EXPONENT} for |W_hh| up to "
                                      f"{mathfmt.num(w_max)}", field="horizon", allowed=f"N <= {longest} for these weights")
+            if options["W_hh"] is None and not _bound_weights(options):
+                raise WorksheetError(f"no weight of the grid keeps |W_hh|^(N-1) between {float(MIN_BOUND):g} and 1 "
+                                     f"(N = {options['horizon']})", field="horizon",
+                                     allowed="a shorter horizon, a grid with larger weights, or W_hh pinned")
         cw = options["cell_weights"]
         cell = options["cell"]
         if cw is not None:
@@ -465,8 +511,13 @@ class Rnn(Family):
         wg, bg, ig, tg = (options[k] for k in ("weight_grid", "bias_grid", "input_grid", "target_grid"))
         h0 = _column(options["h0"] if options["h0"] is not None else [0] * H)
         drawn: dict[str, Any] = {}
+        # The vanishing part (H = 1) draws W_hh among the weights whose bound is fine.
+        bounded = _bound_weights(options) if "vanishing" in parts and options["W_hh"] is None else None
         for _ in range(SEQUENCE_TRIES):
-            W = sp.Matrix(options["W_hh"] if options["W_hh"] is not None else nonzero_grid_values(rng, *wg, size=(H, H)))
+            if bounded:
+                W = sp.Matrix([[bounded[int(rng.integers(len(bounded)))]]])
+            else:
+                W = sp.Matrix(options["W_hh"] if options["W_hh"] is not None else nonzero_grid_values(rng, *wg, size=(H, H)))
             U = sp.Matrix(options["W_xh"] if options["W_xh"] is not None else nonzero_grid_values(rng, *wg, size=(H, D)))
             b = _column(options["b"] if options["b"] is not None else grid_values(rng, *bg, size=H))
             xs = sp.Matrix(options["xs"] if options["xs"] is not None else nonzero_grid_values(rng, *ig, size=(T, D)))
@@ -750,7 +801,7 @@ def _plausible(drawn: dict[str, Any], parts: tuple[str, ...]) -> bool:
     derivs = []
     for x in f(drawn["xs"]):
         a = W @ h + U @ x + b
-        if np.abs(a).max() > MAX_PREACTIVATION - 0.01:
+        if np.abs(a).max() > MAX_PREACTIVATION - 0.01 or np.abs(a).min() < float(MIN_PREACTIVATION) + 0.001:
             return False
         h = np.tanh(a)
         derivs.append(1 - h**2)
@@ -770,9 +821,11 @@ def _cell_plausible(drawn: dict[str, Any]) -> bool:
         pres = [pre(r, h_prev) for r in range(4)]
         c = sig(pres[0]) * rest[0] + sig(pres[1]) * np.tanh(pres[3])
         h = sig(pres[2]) * np.tanh(c)
-        return max(map(abs, pres)) <= MAX_GATE_PREACTIVATION - 0.01 and abs(c) >= 0.06 and abs(h) >= 0.011
+        return (max(map(abs, pres)) <= MAX_GATE_PREACTIVATION - 0.01 and abs(pres[3]) >= float(MIN_PREACTIVATION) + 0.001
+                and abs(c) >= 0.06 and abs(h) >= 0.011)
     z, r = sig(pre(0, h_prev)), sig(pre(1, h_prev))
     cand_pre = pre(2, r * h_prev)
     h = z * h_prev + (1 - z) * np.tanh(cand_pre)
     worst = max(abs(pre(0, h_prev)), abs(pre(1, h_prev)), abs(cand_pre))
-    return worst <= MAX_GATE_PREACTIVATION - 0.01 and abs(h) >= 0.011
+    return (worst <= MAX_GATE_PREACTIVATION - 0.01 and abs(cand_pre) >= float(MIN_PREACTIVATION) + 0.001
+            and abs(h) >= 0.011)
