@@ -231,3 +231,131 @@ def test_bad_input_names_the_field(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("activation_table", **params)
     assert field in err.value.field
+
+
+# -- seed 004 Ex4 steps 2 and 3: sketch and compare ------------------------------------------------
+
+SEED_004_FULL = dict(SEED_004, sketch=True, compare=True, properties=[])
+
+
+def test_seed_004_ex4_sketch_and_compare():
+    ex = instance("activation_table", **SEED_004_FULL)
+    assert [ex.answers[k].part for k in ("values_relu", "sketch", "compare")] == [1, 2, 3]
+    assert {ex.answers[k].kind for k in ("sketch", "compare")} == {"text"}
+    sketch, compare = ex.data.sketch, ex.data.compare
+    # The seed's graph descriptions: ReLU flat at 0 for z <= 0, then linear; leaky ReLU like ReLU
+    # "with a slight negative slope for z <= 0" - a slip: the slope there is +alpha = 0.01 (the
+    # values are negative); sigmoid S-shaped in (0, 1) (the seed writes [0, 1]: the bounds are
+    # never reached); tanh in (-1, 1) (the seed: [-1, 1]).
+    assert "equal to $0$ for $z \\le 0$" in sketch[0] and "slope $0$ to the left, $1$ to the right" in sketch[0]
+    assert "slope $0.01$ to the left" in sketch[1]
+    assert "levelling off at $0$" in sketch[2] and "levelling off at $1$" in sketch[2] and "(0, 0.5)" in sketch[2]
+    assert "levelling off at $-1$" in sketch[3]
+    # The seed's comparison: dying ReLU; leaky ReLU fixes it; sigmoid and tanh suffer from vanishing
+    # gradients, sigmoid is not zero-centered, tanh is.
+    assert "$[0, \\infty)$" in compare[0] and "dead units are possible" in compare[0]
+    assert "$(-\\infty, \\infty)$" in compare[1] and "no dead units" in compare[1]
+    assert "$(0, 1)$" in compare[2] and "not zero-centered" in compare[2] and "saturates on both sides" in compare[2]
+    assert "$(-1, 1)$" in compare[3] and "; zero-centered;" in compare[3]
+    assert compare[-1].startswith("In use: ReLU is the default for hidden layers")
+    assert ex.answers["compare"].value == " ".join(compare)
+    (fig,) = ex.solved.figures
+    assert "<svg" in fig.svg and "tikzpicture" in fig.tikz
+
+
+def plain_facts(name, leaky_alpha=0.01, elu_alpha=1.0):
+    """What a sketch says, measured on the test's own definitions: value at 0, far limits,
+    a minimum below them, dead (exactly flat) left side, oddness."""
+    f = np.vectorize(functions(leaky_alpha, elu_alpha)[name])
+    grid = np.linspace(-6, 6, 12001)
+    values = f(grid)
+    left_far, right_far = f(-60.0), f(60.0)
+    k = int(np.argmin(values))
+    dip = values[k] < min(left_far, f(0.0)) - 1e-9 and abs(left_far) < 1e3
+    left = np.linspace(-5, -0.01, 500)
+    dead = bool(np.all((f(left + 1e-6) - f(left - 1e-6)) == 0))
+    odd = bool(np.allclose(values, -f(-grid), atol=1e-12))
+    return dict(g0=f(0.0), left_far=left_far, right_far=right_far, dip=(grid[k], values[k]) if dip else None,
+                dead=dead, odd=odd)
+
+
+def check_sketch_and_compare(ex):
+    for row, line, cmp in zip(ex.data.rows, ex.data.sketch, ex.data.compare):
+        facts = plain_facts(row.name, float(ex.given.leaky_alpha), float(ex.given.elu_alpha))
+        g0 = re.search(r"through \$\(0, ([-0-9.]+)\)\$", line).group(1)
+        assert float(g0) == pytest.approx(facts["g0"], abs=1e-12)
+        level = re.search(r"levelling off at \$([-0-9.]+)\$ as \$z \\to -\\infty\$", line)
+        if level:
+            assert float(level.group(1)) == pytest.approx(facts["left_far"], abs=1e-6)
+        else:
+            assert facts["left_far"] < -0.2 * 60 * min(1, float(ex.given.leaky_alpha)) or facts["dead"]
+        dip = re.search(r"minimum \$\\approx ([-0-9.]+)\$ at \$z \\approx ([-0-9.]+)\$", line)
+        assert bool(dip) == (facts["dip"] is not None)
+        if dip:
+            assert float(dip.group(2)) == pytest.approx(facts["dip"][0], abs=0.006)
+            assert float(dip.group(1)) == pytest.approx(facts["dip"][1], abs=0.006)
+        assert ("dead units are possible" in cmp) == facts["dead"]
+        assert ("; zero-centered;" in cmp) == facts["odd"]
+
+
+@pytest.mark.parametrize("leaky_alpha, elu_alpha", [(0.01, 1), (0.2, 0.5), (0.5, 2)])
+def test_sketch_and_compare_against_plain_math(leaky_alpha, elu_alpha):
+    ex = instance("activation_table", seed=1, functions=list(functions()), points=[-2, -1, 1, 2],
+                  leaky_alpha=leaky_alpha, elu_alpha=elu_alpha, sketch=True, compare=True, properties=[])
+    check_sketch_and_compare(ex)
+
+
+@pytest.mark.slow
+def test_sketch_and_compare_against_plain_math_many_seeds():
+    rng = np.random.default_rng(5)
+    for seed in range(200):
+        leaky = float(rng.choice([0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 2]))
+        elu = float(rng.choice([0.25, 0.5, 1, 1.5, 2, 3]))
+        ex = instance("activation_table", seed=seed, sketch=True, compare=True, leaky_alpha=leaky,
+                      elu_alpha=elu, function_pool=list(functions()))
+        check_sketch_and_compare(ex)
+        assert not any(ex.family.quality(ex.given, ex.solved).values()), seed
+
+
+def test_gelu_tables_give_phi():
+    ex = instance("activation_table", functions=["relu", "gelu"], points=[-2.5, -1, 0, 1.5])
+    problem, _ = render.render_exercise(ex, "markdown")
+    printed = dict(re.findall(r"\\Phi\(([-0-9.]+)\) (?:\\approx|=) ([0-9.]+)", problem))
+    assert set(printed) == {"-2.5", "-1", "0", "1.5"}
+    for z, text in printed.items():
+        phi = 0.5 * (1 + math.erf(float(z) / math.sqrt(2)))
+        assert float(text) == pytest.approx(phi, abs=5e-8)
+        # A student multiplying z by the printed value lands on the key's GELU(z) to 4 decimals.
+        assert round(float(z) * float(text), 4) == round(float(z) * phi, 4) or abs(float(z) * (float(text) - phi)) < 1e-6
+    ex = instance("activation_table", functions=["relu", "sigmoid"], points=[-1, 1])
+    assert not ex.data.phi
+
+
+@pytest.mark.parametrize("flag, params", [
+    ("inputs of one sign only", dict(points=[0.5, 1, 2])),
+    ("a property question without a right option", dict(functions=["relu", "leaky_relu"], properties=["vanishing"])),
+])
+def test_each_quality_flag_fires_on_pinned_values(flag, params):
+    ex = instance("activation_table", seed=1, **params)
+    assert ex.family.quality(ex.given, ex.solved)[flag]
+
+
+@pytest.mark.slow
+def test_default_draws_have_no_quality_flag():
+    for seed in range(200):
+        ex = instance("activation_table", seed=seed)
+        assert not any(ex.family.quality(ex.given, ex.solved).values()), seed
+
+
+def test_pinned_example_asks_the_seed_parts():
+    from pathlib import Path
+
+    from worksheetgen.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parent.parent / "examples" / "pinned_activation_table.toml")
+    assert not re.search(r"\bseeds?\b", spec.title, re.I)
+    table, properties = (instance("activation_table", **e.params) for e in spec.exercises)
+    assert set(table.answers) == {"values_relu", "values_leaky_relu", "values_sigmoid", "values_tanh",
+                                  "sketch", "compare"}
+    assert table.answers["compare"].value == instance("activation_table", **SEED_004_FULL).answers["compare"].value
+    assert [a.key for a in properties.solved.answers] == ["vanishing", "differentiable", "nonlinear", "zero_centered"]

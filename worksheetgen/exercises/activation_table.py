@@ -11,6 +11,7 @@ them (``ActivationTableData.options``, the one tuple the template prints and the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from itertools import combinations
 from typing import Any, Sequence
@@ -19,9 +20,12 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import activations
-from worksheetgen.answers import LETTERS, MatrixAnswer, MultiChoiceAnswer
+from worksheetgen.activations import MP
+from worksheetgen.answers import LETTERS, MatrixAnswer, MultiChoiceAnswer, TextAnswer
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Constraint, Family, Record, Solved
+from worksheetgen.figures.figure import Figure
+from worksheetgen.figures.plots import function_plot
 from worksheetgen.mathfmt import is_exact_decimal, num
 from worksheetgen.params import Bool, Choice, Int, ListOf, Number, Param
 from worksheetgen.sampling import grid_param, require_grid
@@ -158,6 +162,16 @@ def covering_sets(pool: Sequence[str], n: int, properties: Sequence[str], alpha_
     return [c for c in combinations(ordered, n) if covers(c, properties, alpha_of)]
 
 
+# Φ(z), the standard normal CDF, is printed for GELU with this many more decimals than the
+# sheet's answers: z Φ(z) from the rounded Φ then errs by at most |z| · 0.5 · 10^(-digits-3).
+PHI_EXTRA = 3
+
+
+def _phi_text(z: sp.Rational, digits: int = 4) -> str:
+    value = Decimal(str(sp.N((1 + sp.erf(z / sp.sqrt(2))) / 2, 40)))
+    return format(value.quantize(Decimal(1).scaleb(-(digits + PHI_EXTRA)), rounding=ROUND_HALF_UP), "f")
+
+
 def _grid(values: list[sp.Rational]) -> list[sp.Rational]:
     lo, hi, step = values
     count = int(sp.floor((hi - lo) / step)) + 1
@@ -190,6 +204,8 @@ class ActivationTableGiven(Record):
     values: bool  # ask for the values
     derivatives: bool  # ask for the derivatives
     properties: list[str]  # property questions, in order
+    sketch: bool = False  # ask to sketch the graphs
+    compare: bool = False  # ask to compare the functions
 
 
 @dataclass(frozen=True)
@@ -199,6 +215,10 @@ class ActivationTableData(Record):
     questions: list[str]  # property keys, in the order asked
     points: list[sp.Rational]
     tables: list[str]  # "values" and/or "derivatives", in the order asked
+    parts: list[str]  # every part in printed order: tables, "sketch", "compare", then properties
+    phi: list[str]  # Φ(z) at the points as TeX (GELU in a table), else empty
+    sketch: list[str]  # the sketch part's model answer, one sentence per function
+    compare: list[str]  # the comparison's model answer, one sentence per function and the uses
 
 
 class ActivationTable(Family):
@@ -223,6 +243,9 @@ class ActivationTable(Family):
         Param("derivatives", Bool(), False, "ask for the table of derivatives g'(z)"),
         Param("properties", ListOf(Choice(PROPERTIES), max_length=len(PROPERTIES)), list(PROPERTIES),
               "property questions asked, in this order (empty: none)"),
+        Param("sketch", Bool(), False, "ask to sketch the graphs (a model description, and a plot in the solution)"),
+        Param("compare", Bool(), False,
+              "ask to compare the functions: range, zero-centered, saturation, dead units (a model answer)"),
     )
 
     Given = ActivationTableGiven
@@ -236,14 +259,21 @@ class ActivationTable(Family):
                    lambda g, s: covers(g.functions, g.properties, g)),
     )
 
+    def quality(self, given: ActivationTableGiven, solved: Solved) -> dict[str, bool]:
+        return {
+            "inputs of one sign only": not (any(z < 0 for z in given.points) and any(z > 0 for z in given.points)),
+            "a property question without a right option": not covers(given.functions, given.properties, given),
+        }
+
     def validate(self, options: dict[str, Any]) -> None:
         for key in ("functions", "function_pool", "properties", "points"):
             values = options[key]
             if values is not None and len(set(values)) != len(values):
                 raise WorksheetError("an entry appears twice", field=key, allowed="distinct entries")
-        if not (options["values"] or options["derivatives"] or options["properties"]):
+        if not (options["values"] or options["derivatives"] or options["properties"]
+                or options["sketch"] or options["compare"]):
             raise WorksheetError("nothing is asked", field="properties",
-                                 allowed="values = true, derivatives = true or a property question")
+                                 allowed="values, derivatives, sketch or compare = true, or a property question")
         require_grid(options, "point_grid")
         if options["points"] is None:
             grid = _grid(options["point_grid"])
@@ -293,7 +323,8 @@ class ActivationTable(Family):
         return ActivationTableGiven(
             functions=functions, points=points, leaky_alpha=options["leaky_alpha"],
             elu_alpha=options["elu_alpha"], values=options["values"],
-            derivatives=options["derivatives"], properties=list(options["properties"]))
+            derivatives=options["derivatives"], properties=list(options["properties"]),
+            sketch=options["sketch"], compare=options["compare"])
 
     def solve(self, given: ActivationTableGiven) -> Solved:
         points = given.points
@@ -307,20 +338,37 @@ class ActivationTable(Family):
                 derivs=[g.grad_at(z, alpha) for z in points],
                 branches=[_branch(name, z) for z in points] if name in BRANCHES else [],
                 props=derive_properties(name, alpha), kink_hit=any(z in g.kinks for z in points)))
+        tables = [t for t in ("values", "derivatives") if given[t]]
+        parts = tables + [t for t in ("sketch", "compare") if given[t]] + list(given.properties)
+        part_of = {name: i for i, name in enumerate(parts, start=1)}
         if given.values:
-            answers += [MatrixAnswer(f"values_{row.name}", f"{row.act.tex}(z)", sp.Matrix([row.values]))
-                        for row in rows]
+            answers += [MatrixAnswer(f"values_{row.name}", f"{row.act.tex}(z)", sp.Matrix([row.values]),
+                                     part=part_of["values"]) for row in rows]
         if given.derivatives:
-            answers += [MatrixAnswer(f"derivs_{row.name}", f"{row.act.tex}'(z)", sp.Matrix([row.derivs]))
-                        for row in rows]
+            answers += [MatrixAnswer(f"derivs_{row.name}", f"{row.act.tex}'(z)", sp.Matrix([row.derivs]),
+                                     part=part_of["derivatives"]) for row in rows]
+        figures = []
+        sketch: list[str] = []
+        compare: list[str] = []
+        if given.sketch:
+            sketch = sketch_lines([(row.option, shape_facts(row.name, row.alpha)) for row in rows])
+            answers.append(TextAnswer("sketch", r"\text{graphs}", " ".join(sketch), part=part_of["sketch"]))
+            figures.append(curves_figure(rows, points))
+        if given.compare:
+            compare = compare_lines([(row.option, row.name, shape_facts(row.name, row.alpha)) for row in rows])
+            answers.append(TextAnswer("compare", r"\text{comparison}", " ".join(compare), part=part_of["compare"]))
         options = tuple(row.option for row in rows)
         answers += [MultiChoiceAnswer(prop, PROPERTY_LABELS[prop], options=options,
-                                      correct=tuple(i for i, row in enumerate(rows) if row.props[prop]))
+                                      correct=tuple(i for i, row in enumerate(rows) if row.props[prop]),
+                                      part=part_of[prop])
                     for prop in given.properties]
-        tables = [t for t in ("values", "derivatives") if given[t]]
+        phi = []
+        if "gelu" in given.functions and tables:
+            phi = [f"\\Phi({num(z)}) " + ("= 0.5" if z == 0 else f"\\approx {_phi_text(z)}") for z in points]
         data = ActivationTableData(rows=rows, options=options, questions=list(given.properties),
-                                   points=points, tables=tables)
-        return Solved(answers, data)
+                                   points=points, tables=tables, parts=parts, phi=phi,
+                                   sketch=sketch, compare=compare)
+        return Solved(answers, data, figures)
 
     def check(self, given: ActivationTableGiven) -> dict[str, Any]:
         points = np.array([float(z) for z in given.points])
@@ -337,6 +385,13 @@ class ActivationTable(Family):
                 flags[prop][name] = flag
         for prop in given.properties:
             out[prop] = [chr(ord("A") + i) for i, f in enumerate(given.functions) if flags[prop][f]]
+        if given.sketch or given.compare:
+            measured = [(option_text(name, _alpha_for(name, given)), name,
+                         measured_facts(name, float(_alpha_for(name, given)))) for name in given.functions]
+            if given.sketch:
+                out["sketch"] = " ".join(sketch_lines([(o, f) for o, _, f in measured]))
+            if given.compare:
+                out["compare"] = " ".join(compare_lines(measured))
         return out
 
 
@@ -363,3 +418,185 @@ def sampled_properties(f: Any) -> dict[str, bool]:
     vanishing = bool(np.all(np.abs(slope_far) < 1e-6))
     return {"vanishing": vanishing, "differentiable": differentiable, "nonlinear": not additive,
             "zero_centered": odd}
+
+
+# -- the comparison and the sketch (seed 004 Ex4 steps 2 and 3) ---------------------------------
+# Each function's shape is described from facts: the limits of g and g' at ±∞, the value at 0,
+# the slopes at a kink, a minimum below the limits (SiLU, GELU), whether g' vanishes on a whole
+# half-line (dead units), oddness. solve() derives them exactly (SymPy limits, mpmath roots);
+# check() measures them on NumPy samples; both print them with the same functions below.
+
+# How each is used (the source sheet's recommendations, per function).
+USES = {
+    "relu": "ReLU is the default for hidden layers (cheap, no saturation for $z > 0$)",
+    "leaky_relu": "leaky ReLU replaces it where units die",
+    "sigmoid": "the sigmoid suits a binary output (a probability)",
+    "tanh": "tanh suits hidden layers that should be zero-centered",
+    "elu": "ELU is a smooth ReLU whose negative outputs pull the mean towards $0$",
+    "silu": "SiLU is a smooth, slightly non-monotone ReLU used in deep networks",
+    "gelu": "GELU is the smooth ReLU of transformers",
+    "identity": "the identity is for the output of a regression (stacked, it stays linear)",
+}
+
+
+def _short_decimal(x: Any) -> str:
+    """A measured value to 2 decimals, half up (a minimum and where it lies)."""
+    q = Decimal(str(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = format(q, "f")
+    return "0.00" if text == "-0.00" else text
+
+
+def _limit_text(x: Any) -> str:
+    """A limit or a slope: ±\\infty, or an exact number (a float from the samples is read back
+    as the nearest fraction with a small denominator: the limits here are 0, ±1, ±α, 1/2)."""
+    if x in (sp.oo, float("inf")):
+        return r"\infty"
+    if x in (-sp.oo, float("-inf")):
+        return r"-\infty"
+    if not isinstance(x, sp.Basic):
+        x = sp.Rational(str(round(float(x), 9))).limit_denominator(10**6)
+    return num(x)
+
+
+def describe(facts: dict[str, Any]) -> tuple[str, str]:
+    """(range, shape) of one function as TeX text from its facts."""
+    lo, hi, minimum = facts["lo"], facts["hi"], facts["minimum"]
+    if minimum is not None:
+        left = "[m"
+    elif lo == r"-\infty":
+        left = r"(-\infty"
+    else:
+        left = ("[" if facts["attained"] else "(") + lo
+    rng = "$" + f"{left}, " + (r"\infty)" if hi == r"\infty" else hi + ")") + "$"
+    if minimum is not None:
+        rng += f" with $m \\approx {_short_decimal(minimum[1])}$ its minimum"
+    if facts["dead"]:
+        left_end = f"equal to ${lo}$ for $z \\le 0$, then increasing"
+    elif lo == r"-\infty":
+        left_end = "increasing from $-\\infty$ as $z \\to -\\infty$"
+    else:
+        left_end = f"levelling off at ${lo}$ as $z \\to -\\infty$"
+        left_end += (f", dipping to its minimum $\\approx {_short_decimal(minimum[1])}$ at "
+                     f"$z \\approx {_short_decimal(minimum[0])}$, then increasing" if minimum is not None
+                     else ", increasing")
+    right_end = ("growing without bound as $z \\to +\\infty$" if hi == r"\infty"
+                 else f"levelling off at ${hi}$ as $z \\to +\\infty$")
+    kink = (f"a kink at $z = 0$ (slope ${facts['kink'][0]}$ to the left, ${facts['kink'][1]}$ to the right)"
+            if facts["kink"] is not None else "no kink")
+    return rng, f"{left_end}, {right_end}; through $(0, {facts['g0']})$; {kink}"
+
+
+def sketch_lines(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [f"{option}: {describe(f)[1]}." for option, f in rows]
+
+
+def compare_lines(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    out = []
+    for option, name, f in rows:
+        rng, _ = describe(f)
+        zc = "zero-centered" if f["odd"] else "not zero-centered"
+        if f["grad_lo"] == "0" and f["grad_hi"] == "0":
+            sat = "saturates on both sides ($g' \\to 0$ as $z \\to \\pm\\infty$), so gradients vanish for large $|z|$"
+        elif f["grad_lo"] == "0":
+            sat = (f"flat for large negative $z$ ($g' \\to 0$) but not for large positive $z$ ($g' \\to {f['grad_hi']}$)")
+        else:
+            sat = (f"does not saturate ($g' \\to {f['grad_lo']}$ as $z \\to -\\infty$ and $g' \\to {f['grad_hi']}$ "
+                   "as $z \\to +\\infty$)")
+        dead = ("dead units are possible: $g'(z) = 0$ for every $z < 0$, so a unit whose pre-activation "
+                "stays negative stops learning" if f["dead"] else "no dead units ($g'$ is not $0$ on a whole half-line)")
+        out.append(f"{option}: outputs in {rng}; {zc}; {sat}; {dead}.")
+    out.append("In use: " + "; ".join(USES[name] for _, name, _ in rows) + ".")
+    return out
+
+
+_q = sp.Symbol("q", positive=True)
+
+
+@lru_cache(maxsize=None)
+def shape_facts(name: str, alpha: sp.Rational) -> dict[str, Any]:
+    """The facts of one function, derived exactly (printed as text)."""
+    g = activations.get(name)
+    props = derive_properties(name, alpha)
+    lo = sp.limit(g.at(-_q, alpha), _q, sp.oo)
+    hi = sp.limit(g.at(_q, alpha), _q, sp.oo)
+    dead = sp.simplify(g.grad_at(-_q, alpha)) == 0
+    attained = lo.is_finite and any(g.at(z, alpha) == lo for z in (-1, -2))
+    minimum = None
+    if g.precise_grad is not None and lo.is_finite:
+        # A sign change of g' on the negative side: a minimum below the limit (SiLU, GELU).
+        grid = [MP.mpf(k) / 8 for k in range(-64, 1)]
+        slopes = [g.precise_grad(z, MP.mpf(alpha)) for z in grid]
+        for a, b, sa, sb in zip(grid, grid[1:], slopes, slopes[1:]):
+            if sa < 0 <= sb:
+                z_star = MP.findroot(lambda z: g.precise_grad(z, MP.mpf(alpha)), (a, b), solver="bisect")
+                minimum = (z_star, g.precise(z_star, MP.mpf(alpha)))
+                break
+    kink = None
+    if props["kink_sides"] and not props["kink_sides"][0]["equal"]:
+        side = props["kink_sides"][0]
+        kink = (_limit_text(side["left"]), _limit_text(side["right"]))
+    return {
+        "lo": _limit_text(lo), "hi": _limit_text(hi), "attained": bool(attained), "minimum": minimum,
+        "kink": kink, "dead": bool(dead), "g0": _limit_text(g.at(0, alpha)), "odd": props["zero_centered"],
+        "grad_lo": _limit_text(props["lim_minus"]), "grad_hi": _limit_text(props["lim_plus"]),
+    }
+
+
+def measured_facts(name: str, alpha: float) -> dict[str, Any]:
+    """The same facts from NumPy samples of the function (no SymPy, no mpmath)."""
+    g = activations.get(name)
+
+    def f(z: Any) -> np.ndarray:
+        return np.asarray(g.numeric(np.asarray(z, dtype=float), alpha), dtype=float)
+
+    far = 1e6
+    lo_v, hi_v = float(f([-far])[0]), float(f([far])[0])
+    lo = -np.inf if lo_v < -1e3 else lo_v
+    hi = np.inf if hi_v > 1e3 else hi_v
+    grid = np.arange(-60000, 60001) / 10000.0  # [-6, 6] in steps of 1e-4, 0 included
+    values = f(grid)
+    k = int(np.argmin(values))
+    minimum = None
+    if np.isfinite(lo) and values[k] < min(lo, values[grid.size // 2]) - 1e-9:
+        minimum = (grid[k], values[k])
+    left_side = grid[grid < 0]
+    dead = bool(np.all(np.asarray(g.numeric_grad(left_side[left_side <= -0.01], alpha)) == 0))
+    attained = bool(np.isfinite(lo) and np.any(f(np.array([-1.0, -2.0])) == lo))
+    kink = None
+    if 0 in g.kinks:
+        # One-sided difference quotients, Richardson-extrapolated (error O(h²), far below the
+        # 9 decimals kept): ELU's (1 - e^{-h})α/h alone would read 1.999999 for α = 2.
+        def slope(side: float) -> float:
+            def quotient(h: float) -> float:
+                return float((f([side * h])[0] - f([0.0])[0]) / (side * h))
+            return 2 * quotient(5e-6) - quotient(1e-5)
+
+        left, right = slope(-1.0), slope(1.0)
+        if abs(left - right) > 1e-6:
+            kink = (_limit_text(left), _limit_text(right))
+    sampled = sampled_properties(f)
+    slope_far = (f([-1e3 + 1e-3, 1e3 + 1e-3]) - f([-1e3 - 1e-3, 1e3 - 1e-3])) / 2e-3
+    grad_lo, grad_hi = (0.0 if abs(v) < 1e-7 else v for v in slope_far)
+    return {
+        "lo": _limit_text(lo), "hi": _limit_text(hi), "attained": attained, "minimum": minimum,
+        "kink": kink, "dead": dead, "g0": _limit_text(f([0.0])[0]), "odd": sampled["zero_centered"],
+        "grad_lo": _limit_text(grad_lo), "grad_hi": _limit_text(grad_hi),
+    }
+
+
+def curves_figure(rows: list[Row], points: list[sp.Rational]) -> Figure:
+    """The table's functions over the inputs' range (at least [-3, 3]), with the table's points."""
+    lo = min(-3.0, float(min(points)) - 0.5)
+    hi = max(3.0, float(max(points)) + 0.5)
+    xs = np.linspace(lo, hi, 241)
+    curves, marks = [], []
+    styles = ("solid", "dashed", "dotted", "dashdotted")
+    for i, row in enumerate(rows):
+        ys = np.asarray(row.act.numeric(xs, float(row.alpha)), dtype=float)
+        curves.append((f"\\text{{{row.label}}}", xs.tolist(), ys.tolist(), styles[i % len(styles)]))
+        marks += [(float(z), float(v)) for z, v in zip(points, row.values)]
+    values = [y for _, _, ys, _ in curves for y in ys]
+    ylim = (max(min(values), -4.0) - 0.3, min(max(values), 4.0) + 0.3)
+    return function_plot(curves, "z", "g(z)", xlim=(lo, hi), ylim=ylim, points=marks,
+                         legend="north west", name="activations",
+                         caption="The functions of the table; the dots are the table's values.")
