@@ -277,7 +277,8 @@ class Rnn(Family):
               "[i, j]: the entry of W_hh whose gradient the bptt part asks, when H > 1 (random)"),
         Param("horizon", Int(2, MAX_HORIZON), 20,
               f"sequence length N of the vanishing part's bound |W_hh|^(N-1), 2 to {MAX_HORIZON} "
-              f"(and the bound at most 10^{MAX_BOUND_EXPONENT})"),
+              f"(and the bound at most 10^{MAX_BOUND_EXPONENT}; with W_hh drawn, some weight of the grid "
+              f"must keep the bound between {float(MIN_BOUND):g} and 1: N <= 66 on the default grid)"),
         Param("count_input", Int(1, MAX_COUNT), None, f"input size D of the counts part, 1 to {MAX_COUNT}"),
         Param("count_hidden", Int(1, MAX_COUNT), None, f"hidden units H of the counts part, 1 to {MAX_COUNT}"),
         Param("count_output", Int(1, MAX_COUNT), None, f"outputs K of the counts part, 1 to {MAX_COUNT}"),
