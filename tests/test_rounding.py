@@ -224,10 +224,10 @@ def _report(counts: Counter, seconds: float) -> None:
 
 def test_rounding_round_trip_fast_sample():
     start = time.process_time()
-    counts, failures = sample(len(FAMILIES) * 4, first_seed=5000)
+    counts, failures = sample(len(FAMILIES) * 3, first_seed=5000)
     _report(counts, time.process_time() - start)
     assert not failures, "\n".join(failures)
-    assert counts["entries"] > 500 and all(counts[f"family {f}"] == 4 for f in FAMILIES)
+    assert counts["entries"] > 400 and all(counts[f"family {f}"] == 3 for f in FAMILIES)
 
 
 @pytest.mark.slow
@@ -237,3 +237,41 @@ def test_rounding_round_trip_10000_instances():
     _report(counts, time.process_time() - start)
     assert not failures, "\n".join(failures)
     assert counts["instances"] == 10_000
+
+
+# -- the spec option ------------------------------------------------------------------------------
+
+def test_spec_rounding_option_and_explicit_tolerance():
+    from worksheetgen.answerkey import rule_of
+    from worksheetgen.errors import WorksheetError
+    from worksheetgen.spec import parse_spec
+
+    base = {"title": "t", "exercise": [{"family": "scalar_chain"}]}
+    spec = parse_spec(dict(base))
+    assert spec.tolerance.rounding == "decimals" and not spec.tolerance.explicit
+    assert spec.tolerance.instruction.startswith("Give numerical answers to 4 decimal places")
+    sig = parse_spec(dict(base, rounding="significant", digits=3, tolerance={"relative": 0.02}))
+    assert rule_of(sig.tolerance) == Rule(relative=0.02, absolute=1e-4, rounding="significant", explicit=True)
+    assert sig.tolerance.instruction.startswith("Give numerical answers to 3 significant digits")
+    with pytest.raises(WorksheetError) as err:
+        parse_spec(dict(base, rounding="sig"))
+    assert err.value.field == "rounding" and "significant" in err.value.allowed
+
+
+def test_a_sheet_in_significant_digits_prints_and_grades_them(tmp_path):
+    from worksheetgen.build import build
+    from worksheetgen.spec import parse_spec
+
+    spec = parse_spec({"title": "t", "rounding": "significant", "instructions": "Show every step.",
+                       "exercise": [{"family": "scalar_chain",
+                                     "params": {"w1": 2, "w2": 3, "x": -1, "y": -1.4255}}]})
+    build(spec, tmp_path, formats=["md", "json"], jobs=1)
+    problems = (tmp_path / "sheet" / "problems.md").read_text()
+    solutions = (tmp_path / "sheet" / "solutions.md").read_text()
+    assert "Show every step\\. Give numerical answers to 4 significant digits" in problems
+    assert "shown rounded to 4 significant digits" in solutions and "-0.06464" in solutions
+    key = json.loads((tmp_path / "sheet" / "key.json").read_text())
+    assert key["tolerance"]["rounding"] == "significant"
+    numbers = [a for a in key["exercises"][0]["answers"] if a["kind"] == "number"]
+    assert numbers and all(a["tolerance"] == {"kind": "significant", "digits": 4} for a in numbers)
+    assert mf.current_mode() == "decimals"  # the build's mode does not leak

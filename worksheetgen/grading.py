@@ -7,7 +7,11 @@ The key is an exam's ``instructor-key.json`` (every student's exercises) or a sh
 are read or ignored, never graded.
 
 Each cell is graded by its answer kind from the key entry alone (``answers.grade_entry``: the
-entry's tolerance, matrices entry by entry, choices by letter). Points: an exercise's points are
+entry's tolerance, matrices entry by entry, choices by letter). A number's tolerance records the
+rule it was asked by: ``{"kind": "decimals", "digits": 4}`` accepts one unit of the 4th decimal
+around the exact value, ``{"kind": "significant", "digits": 2}`` one unit of the 2nd significant
+digit of each entry, ``either`` a spec's explicit {relative, absolute}; keys written before the
+rounding rule (``relative``, ``absolute``) are graded as they say. Points: an exercise's points are
 split over its answers evenly, or, when the key gives ``part_points`` and says which part each
 answer belongs to (an answer entry's ``part``), each part's points over the answers of that part.
 An answer without points in the key (a sheet without points) is worth one point.
