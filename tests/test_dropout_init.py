@@ -12,6 +12,7 @@ import pytest
 import sympy as sp
 
 from helpers import instance, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.instance import cross_check
@@ -252,3 +253,36 @@ def test_bad_input_names_the_field(params, field):
     with pytest.raises(WorksheetError) as err:
         instance("dropout_init", **params)
     assert err.value.field == f"params.{field}"
+
+
+# -- quality (issue 10): the draws teach ----------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    assert_gate_passes("dropout_init", 200)
+    assert_gate_passes("dropout_init", 60, scheme="xavier")  # depth 10 halves 9 times: not drawn
+
+
+def test_drawn_stacks_are_xavier_or_he_and_stay_readable():
+    schemes = set()
+    for seed in range(12):
+        ex = instance("dropout_init", seed=seed, parts=["layer_variance"])
+        schemes.add(ex.given.scheme)
+        assert ex.data.var_zL >= sp.Rational(1, 100)
+    assert schemes == {"xavier", "he"}
+
+
+@pytest.mark.parametrize("params, flags", [
+    (dict(parts=["dropout"], p=0.5, activations=[1, 2, 3], mask=[1, 1, 1]), {"mask keeps every unit or drops every unit"}),
+    (dict(parts=["init"], fan_in=64, fan_out=64), {"fan_in equal to fan_out"}),
+    # Var(z^[1]) = 100 · 10^-4 = 0.01, then × 0.005 per layer
+    (dict(parts=["layer_variance"], scheme="small", width=100, depth=3, input_variance=1), {"Var(z^[L]) below 0.01"}),
+])
+def test_each_quality_flag_fires(params, flags):
+    assert flags <= raised(instance("dropout_init", **params))
+
+
+def test_a_good_draw_raises_no_flag():
+    assert not raised(instance("dropout_init", seed=0))
+    assert not raised(instance("dropout_init", parts=["layer_variance"], scheme="he", width=100, depth=10,
+                               input_variance=1))

@@ -43,6 +43,12 @@ WIDTHS = (50, 100, 128, 200, 256, 512)
 DEPTHS = (3, 5, 10)
 INPUT_VARIANCES = (1, 2, 4)
 SMALL_STD = sp.Rational(1, 100)  # the "small random numbers" initialization N(0, 0.01²)
+# Drawn schemes: small random numbers make Var(z^[L]) vanish to 10^-7 ... 10^-26, which prints
+# as 0 (its lesson, when an instructor asks for it): the sampler draws Xavier or He.
+DRAWN_SCHEMES = ("xavier", "he")
+# A drawn stack's Var(z^[L]) is at least this (Xavier with ReLU halves it per layer: 10 layers
+# leave v/512, next to He's 2v the answers of a class would spread over 3.6 decades).
+MIN_VAR_ZL = sp.Rational(1, 100)
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,8 @@ class DropoutInit(Family):
         Param("fan_out", Int(1, MAX_FAN), None, f"outputs of the layer of the init part, 1 to {MAX_FAN}"),
         Param("scheme", Choice(SCHEMES), None,
               "initialization of the deep stack: xavier (Var(w) = 2/(fan_in + fan_out) = 1/n), he "
-              "(Var(w) = 2/fan_in = 2/n) or small (w ~ N(0, 0.01²)); random when not given"),
+              "(Var(w) = 2/fan_in = 2/n) or small (w ~ N(0, 0.01²), whose variance vanishes to about "
+              "0); xavier or he at random when not given"),
         Param("width", Int(1, MAX_FAN), None, f"width n of every layer of the deep stack, 1 to {MAX_FAN}"),
         Param("depth", Int(2, MAX_DEPTH), None, f"number of layers L of the deep stack, 2 to {MAX_DEPTH}"),
         Param("layer_activation", Choice(LAYER_ACTIVATIONS), "relu",
@@ -142,7 +149,22 @@ class DropoutInit(Family):
                    lambda g, s: g.mask is None or 0 < sum(g.mask) < len(g.mask)),
         Constraint("a layer with fan_in different from fan_out", ("fan_in", "fan_out"),
                    lambda g, s: g.fan_in is None or g.fan_in != g.fan_out),
+        Constraint(f"Var(z^[L]) of at least {float(MIN_VAR_ZL):g} (small random numbers excepted: "
+                   "their variance vanishing to about 0 is the lesson)",
+                   ("scheme", "width", "depth", "input_variance"),
+                   lambda g, s: g.scheme is None or g.scheme == "small" or s.data.var_zL >= MIN_VAR_ZL),
     )
+
+    def quality(self, given: DropoutInitGiven, solved: Solved) -> dict[str, bool]:
+        d = solved.data
+        out: dict[str, bool] = {}
+        if given.mask is not None and "dropout" in given.parts:
+            out["mask keeps every unit or drops every unit"] = not 0 < sum(given.mask) < len(given.mask)
+        if given.fan_in is not None:
+            out["fan_in equal to fan_out"] = given.fan_in == given.fan_out
+        if given.scheme is not None:
+            out[f"Var(z^[L]) below {float(MIN_VAR_ZL):g}"] = d.var_zL < MIN_VAR_ZL
+        return out
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
@@ -218,7 +240,7 @@ class DropoutInit(Family):
         if "layer_variance" in parts:
             pick = lambda pool: pool[int(rng.integers(len(pool)))]  # noqa: E731
             values.update(
-                scheme=options["scheme"] or pick(SCHEMES),
+                scheme=options["scheme"] or pick(DRAWN_SCHEMES),
                 width=options["width"] or pick(WIDTHS),
                 depth=options["depth"] or pick(DEPTHS),
                 layer_activation=options["layer_activation"],
