@@ -237,8 +237,7 @@ def margin(tolerance: dict[str, Any], expected: float) -> float:
 
     - ``decimals`` (``digits``): one unit of the last asked decimal, 10^-digits. The value
       rounded as asked lies within half a unit; a value two units off in that digit lies 1.5
-      units away or more. Values of 10^12 and beyond are printed, and so asked, in scientific
-      notation: there the unit is that of the digits-th significant digit.
+      units away or more.
     - ``significant`` (``digits``): one unit of the digits-th significant digit of the exact
       value, entry by entry (0 for an exact 0).
     - ``either`` (``relative``, ``absolute``, a spec's explicit tolerance): max(absolute,
@@ -249,8 +248,6 @@ def margin(tolerance: dict[str, Any], expected: float) -> float:
     """
     kind = tolerance.get("kind", "exact")
     if kind == "decimals":
-        if abs(expected) >= 1e12:
-            return _unit(expected, int(tolerance["digits"]))
         return 10.0 ** -int(tolerance["digits"])
     if kind == "significant":
         return _unit(expected, int(tolerance["digits"]))
@@ -283,17 +280,22 @@ def within(value: float, expected: float, tolerance: dict[str, Any]) -> bool:
     return abs(value - expected) <= allowed * (1 + 1e-9) + 1e-15
 
 
-def rounding_tolerance(asked: Rounding) -> dict[str, Any]:
-    """The tolerance of a number asked to ``asked`` (see :func:`margin`)."""
+def rounding_tolerance(asked: Rounding, values: Sequence[Any] = ()) -> dict[str, Any]:
+    """The tolerance of a number asked to ``asked`` (see :func:`margin`). Values that print in
+    scientific notation under decimals (not exact, 10^12 and beyond) are asked, and graded, in
+    significant digits."""
+    if asked.mode == mathfmt.DECIMALS and values and all(
+            not mathfmt.is_exact_decimal(v, asked.digits) and abs(to_float(v)) >= 1e12 for v in values):
+        return {"kind": mathfmt.SIGNIFICANT, "digits": asked.digits}
     return {"kind": asked.mode, "digits": asked.digits}
 
 
-def number_tolerance(rule: Rule, asked: Rounding, own: bool = False) -> dict[str, Any]:
+def number_tolerance(rule: Rule, asked: Rounding, own: bool = False, values: Sequence[Any] = ()) -> dict[str, Any]:
     """An asked number's tolerance: the spec's explicit tolerance when it states one (unless the
     answer states its own precision), else the one its rounding implies."""
     if rule.explicit and not own:
         return {"kind": "either", "relative": rule.relative, "absolute": rule.absolute}
-    return rounding_tolerance(asked)
+    return rounding_tolerance(asked, values)
 
 
 def _allclose(exact: Any, independent: Any) -> bool:
@@ -325,7 +327,7 @@ class NumberAnswer(Answer):
                 "shown": self.text(digits, mode, tex=False)}
 
     def default_tolerance(self, rule: Rule, asked: Rounding) -> dict[str, Any]:
-        return number_tolerance(rule, asked, own=self.rounding is not None)
+        return number_tolerance(rule, asked, own=self.rounding is not None, values=[self.value])
 
     def shown(self, digits: int) -> str:
         return self.text(digits, tex=False)
@@ -358,12 +360,17 @@ class MatrixAnswer(Answer):
 
     def default_tolerance(self, rule: Rule, asked: Rounding) -> dict[str, Any]:
         # One rule for every entry, applied entry by entry (margin() of each entry's value).
-        return number_tolerance(rule, asked, own=self.rounding is not None)
+        return number_tolerance(rule, asked, own=self.rounding is not None, values=list(self.value))
 
     def shown(self, digits: int) -> str:
         asked = self.asked(digits)
         return "[" + "; ".join(", ".join(mathfmt.rounded(v, asked.digits, asked.mode) for v in row)
                                for row in self.value.tolist()) + "]"
+
+    def text(self, digits: int, mode: str | None = None, env: str = "bmatrix") -> str:
+        """The matrix as asked, as TeX (instructor keys)."""
+        asked = self.asked(digits, mode)
+        return mathfmt.matrix(self.value, asked.digits, env=env, mode=asked.mode)
 
     def agrees(self, independent: Any) -> bool:
         return _allclose(self.value, independent)
