@@ -192,29 +192,26 @@ class _Reader:
         return self.s[start:]
 
 
+_SPLIT_TOKENS = re.compile(r"\\(?:begin|end)\{[^}]*\}|\\\\|\\[A-Za-z]+|\\.|[{}&]")
+
+
 def _split_top(body: str, sep: str) -> list[str]:
     """``body`` cut at ``sep`` (``&`` or ``\\\\``) outside braces and inner environments."""
-    parts, depth, env, start, i = [], 0, 0, 0, 0
-    while i < len(body):
-        if body.startswith("\\begin{", i) or body.startswith("\\end{", i):
-            env += 1 if body[i + 1] == "b" else -1
-            close = body.find("}", i)
-            i = len(body) if close < 0 else close + 1  # past the environment's name
-            continue
-        c = body[i]
-        if body.startswith(sep, i) and depth == 0 and env == 0 and not (sep == "&" and i and body[i - 1] == "\\"):
-            parts.append(body[start:i])
-            i += len(sep)
-            start = i
-            continue
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
+    parts, depth, env, start = [], 0, 0, 0
+    for m in _SPLIT_TOKENS.finditer(body):
+        tok = m.group(0)
+        if tok == sep:
+            if depth == 0 and env == 0:
+                parts.append(body[start:m.start()])
+                start = m.end()
+        elif tok == "{":
             depth += 1
-        elif c == "}":
+        elif tok == "}":
             depth -= 1
-        i += 1
+        elif tok.startswith("\\begin{"):
+            env += 1
+        elif tok.startswith("\\end{"):
+            env -= 1
     parts.append(body[start:])
     return parts
 
@@ -408,9 +405,18 @@ def _width(tex: str, scale: float = 1.0, text: bool = False) -> float:
     return m.width
 
 
-@lru_cache(maxsize=4096)
+_DIGITS = re.compile(r"\d")
+
+
 def math_width(tex: str) -> float:
     """Estimated width in pt of ``tex`` (math, no dollars) in a display of the sheets."""
+    # Every digit is as wide as every other: formulas that differ in their digits only (the
+    # same step for another student) are measured once.
+    return _math_width(_DIGITS.sub("0", tex))
+
+
+@lru_cache(maxsize=8192)
+def _math_width(tex: str) -> float:
     return SAFETY * _width(tex)
 
 
@@ -668,26 +674,39 @@ def lines_of(tex: str) -> float:
     return total
 
 
+_COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$^_&\\]")
+
+
 def _paragraph_lines(text: str) -> float:
+    """Lines of running text: characters at an average 5.3 pt (commands and markup dropped;
+    cheap, as an exam measures every question of every student)."""
     lines = 0.0
     for para in re.split(r"\n\s*\n|\\item\b|\\part\b|\\choice\b|\\par\b", text):
-        words = re.sub(r"\\(begin|end)\{[^}]*\}(\[[^\]]*\])?", " ", para).strip()
-        if not words:
-            continue
-        lines += max(1.0, math.ceil(text_width(words) / 430.0)) + 0.3
+        chars = len(_COMMAND.sub("", re.sub(r"\\(begin|end)\{[^}]*\}(\[[^\]]*\])?", "", para)).strip())
+        if chars:
+            lines += max(1.0, math.ceil(chars * 5.3 / 430.0)) + 0.3
     return lines
 
 
+_MATRIX = re.compile(r"\\begin\{([pbv]?matrix|smallmatrix|cases)\}(.*?)\\end\{\1\}", re.S)
+
+
 def _display_lines(body: str) -> float:
-    rows = _split_top(body.replace("\\begin{aligned}", "").replace("\\end{aligned}", ""), "\\\\")
-    total = 0.8  # the space above and below
-    for row in rows:
-        tallest = 1.0
-        for env in re.finditer(r"\\begin\{([pbv]?matrix|smallmatrix)\}(.*?)\\end\{\1\}", row, re.S):
-            n = env.group(2).count("\\\\") + 1
-            tallest = max(tallest, 0.9 * n + 0.3 if env.group(1) != "smallmatrix" else 0.6 * n)
-        if "\\frac" in row:
-            tallest = max(tallest, 1.8)
+    heights: list[float] = []
+
+    def matrix(m: re.Match[str]) -> str:  # a matrix as a marker holding its height
+        n = m.group(2).count("\\\\") + 1
+        heights.append(1.05 * n + 0.5 if m.group(1) != "smallmatrix" else 0.6 * n + 0.4)
+        return f"\x00{len(heights) - 1}\x00"
+
+    flat = _MATRIX.sub(matrix, body)
+    total = 1.6  # the space above and below (display skips, paragraph skip)
+    for row in flat.split("\\\\"):
+        tallest = 1.2  # a row and the \\jot between rows
+        for k in re.findall(r"\x00(\d+)\x00", row):
+            tallest = max(tallest, heights[int(k)])
+        if "\\frac" in row or "\\sum_" in row:
+            tallest = max(tallest, 2.2)
         total += tallest
     return total
 
