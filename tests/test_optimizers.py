@@ -12,6 +12,7 @@ import pytest
 import sympy as sp
 
 from helpers import instance, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.answers import LETTERS
 from worksheetgen.errors import CheckError, WorksheetError
@@ -251,3 +252,31 @@ def test_records_are_declared():
     ex = instance("optimizers", seed=2)
     assert isinstance(ex.given, type(fam).Given) and isinstance(ex.data, type(fam).Data)
     assert not hasattr(fam, "rejection")
+
+
+# -- quality (issue 10): the draws teach --------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    report = assert_gate_passes("optimizers", 200)
+    assert report.draws < 1.1 * 200  # the sampler's float pass leaves little to the rules
+    assert_gate_passes("optimizers", 40, dim=2, steps=5)
+
+
+@pytest.mark.parametrize("params, flags", [
+    (dict(parts=["sgd"], problem="gradients", gradients=[[1], [0], [1]], theta0=[1], lr=0.1),
+     {"zero gradient at some step"}),
+    # θ_t = (1 - 0.9)^t: f(θ_3) = 10^-6
+    (dict(parts=["sgd"], curvature=[2], minimum=[0], theta0=[1], lr=0.45), {"a method ends below f = 0.001"}),
+    (dict(parts=["sgd"], curvature=[4], minimum=[0], theta0=[1], lr=0.6), {"a method runs away from the minimum"}),
+    (dict(parts=["sgd", "momentum", "compare"], momentum=0, curvature=[1], minimum=[0], theta0=[2], lr=0.1),
+     {"no clear winner"}),
+])
+def test_each_quality_flag_fires(params, flags):
+    assert flags <= raised(instance("optimizers", **params))
+
+
+def test_a_good_draw_raises_no_flag():
+    assert not raised(instance("optimizers", parts=["sgd", "adam", "compare"], curvature=[1], minimum=[0],
+                               theta0=[2], lr=0.1))
+    assert not raised(instance("optimizers", seed=2))

@@ -57,6 +57,10 @@ LEARNING_RATES = (sp.Rational(1, 20), sp.Rational(1, 10), sp.Rational(1, 5), sp.
 CLOSED_FORM_NODES = 24
 # The best method must beat the runner-up by this fraction of its loss (drawn instances).
 MARGIN = sp.Rational(1, 20)
+# Every method's final loss on a drawn quadratic is at least this: 4·10^-5 prints as 0 at four
+# decimals (5 % of draws had one), and 0.0004 is one digit next to a classmate's 3.
+MIN_LOSS = sp.Rational(1, 1000)
+SAMPLE_TRIES = 30
 
 
 # -- exact values -----------------------------------------------------------------------------
@@ -358,7 +362,22 @@ class Optimizers(Family):
                        for run in s.data.runs)),
         Constraint("one method ends clearly lowest", ("lr", "curvature", "minimum", "theta0"),
                    lambda g, s: not s.data.compare or _clear_winner(s.data.runs)),
+        Constraint(f"every method ends with f(θ_T) of at least {float(MIN_LOSS):g}", ("lr", "curvature", "minimum", "theta0"),
+                   lambda g, s: g.problem != "quadratic" or all(run.value >= MIN_LOSS for run in s.data.runs)),
     )
+
+    def quality(self, given: OptimizersGiven, solved: Solved) -> dict[str, bool]:
+        runs = solved.data.runs
+        out = {"zero gradient at some step": any(run.zero_gradient for run in runs)}
+        if given.problem == "quadratic":
+            start = 2 * max(abs(float(t0 - c0)) for t0, c0 in zip(given.theta0, given.minimum))
+            out.update({
+                f"a method ends below f = {float(MIN_LOSS):g}": any(run.value < MIN_LOSS for run in runs),
+                "a method runs away from the minimum": any(run.offset > start for run in runs),
+            })
+            if solved.data.compare:
+                out["no clear winner"] = not _clear_winner(runs)
+        return out
 
     def drawn(self, options: dict[str, Any]) -> frozenset[str]:
         """The values the chosen problem does not use are not drawn."""
@@ -424,6 +443,36 @@ class Optimizers(Family):
 
     # -- sampling --------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> OptimizersGiven:
+        """A problem drawn again (at most SAMPLE_TRIES times) until a float run of every method
+        (the independent check's) meets the teaching rules of a quadratic; the constraints decide
+        on the exact values of the draw that is kept."""
+        given = self._draw(rng, options)
+        random = any(options[k] is None for k in ("lr", "curvature", "minimum", "theta0"))
+        for _ in range(SAMPLE_TRIES - 1):
+            if given.problem != "quadratic" or not random or self._quick_ok(given):
+                break
+            given = self._draw(rng, options)
+        return given
+
+    def _quick_ok(self, g: OptimizersGiven) -> bool:
+        runs = self.check(g)
+        A, C = (np.array([float(v) for v in values]) for values in (g.curvature, g.minimum))
+        start = 2 * float(np.max(np.abs(np.array([float(v) for v in g.theta0]) - C)))
+        finals = []
+        for method in (p for p in g.parts if p in METHODS):
+            path = np.array(runs[f"theta_{method}"], dtype=float)
+            path = path.T if g.dim == 1 else path  # one row per step
+            if np.abs(path - C).max() > start or np.abs(path[:-1] - C).min() < 1e-9:
+                return False  # runs away, or the next gradient is 0 (Nesterov's look-ahead is left to the rule)
+            finals.append(0.5 * float(np.sum(A * (path[-1] - C) ** 2)))
+        if min(finals) < float(MIN_LOSS):
+            return False
+        if "compare" in g.parts:
+            top = sorted(finals)
+            return top[1] - top[0] >= float(MARGIN) * max(top[1], 1e-12)
+        return True
+
+    def _draw(self, rng: np.random.Generator, options: dict[str, Any]) -> OptimizersGiven:
         parts = tuple(p for p in PARTS if p in options["parts"])
         n, quadratic = options["dim"], options["problem"] == "quadratic"
         curvature = minimum = gradients = None
