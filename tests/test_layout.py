@@ -197,7 +197,8 @@ def test_a_long_title_stays_inside_the_running_head(tmp_path: Path) -> None:
     boxes, pdf = typeset(folder / "solutions.tex")
     assert boxes == []
     head = sorted(w for w in words(pdf, 2) if w[3] < MARGIN)  # above the text block
-    assert [w[4] for w in head[:3]] == ["Deep", "Neural", "Networks"] and head[-1][4].endswith("\u2026")
+    text = " ".join(w[4] for w in head)
+    assert text.startswith("Deep Neural Networks Week 12: Forward") and text.replace(" ", "").endswith(("\u2026", "..."))
     assert all(a[2] < b[0] for a, b in zip(head, head[1:]))  # no word overprints the next
     assert head[-1][2] <= A4_WIDTH - MARGIN
     body = [w for w in words(pdf, 2) if w[1] > MARGIN]
@@ -239,7 +240,7 @@ def test_width_estimates_err_on_the_wide_side(tmp_path: Path) -> None:
     body = "\n".join(rf"\setbox0\hbox{{$\displaystyle {s}$}}\typeout{{W{k}=\the\wd0}}" for k, s in enumerate(samples))
     tex = tmp_path / "w.tex"
     tex.write_text("\\documentclass[11pt]{article}\\usepackage[T1]{fontenc}\\usepackage{lmodern}"
-                   "\\usepackage{amsmath,amssymb}\\begin{document}\n" + body + "\n\\end{document}\n", encoding="utf-8")
+                   "\\usepackage{amsmath,amssymb}\\begin{document}\n" + body + "\nx\n\\end{document}\n", encoding="utf-8")
     typeset(tex)
     real = {int(k): float(v) for k, v in re.findall(r"W(\d+)=([\d.]+)pt", tex.with_suffix(".log").read_text())}
     assert len(real) == len(samples) > 20
