@@ -16,7 +16,9 @@ tell it from zero.
 
 from __future__ import annotations
 
+import copyreg
 import math
+import pickle
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -62,6 +64,27 @@ class Activation:
 
     def grad_at(self, z: Any, alpha: Any = 0) -> sp.Expr:
         return _evaluate(self, self.exact_grad, 1, z, alpha)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # One of the fixed table ACTIVATIONS, pickled by name (its functions are closures built
+        # at import): a solved exercise that names its activation crosses between processes.
+        if ACTIVATIONS.get(self.name) is not self:
+            raise pickle.PicklingError(f"activation {self.name!r} is not the table's")
+        return get, (self.name,)
+
+
+def _mpf(value: tuple[Any, ...]) -> Any:
+    return MP.make_mpf(value)
+
+
+def _mpc(value: tuple[Any, ...]) -> Any:
+    return MP.make_mpc(value)
+
+
+# The twins are numbers of the private context MP, whose classes pickle cannot find by name:
+# they are pickled as their exact binary value (mpmath's (sign, mantissa, exponent, bits)).
+copyreg.pickle(type(MP.mpf(0)), lambda x: (_mpf, (x._mpf_,)))
+copyreg.pickle(type(MP.mpc(0)), lambda x: (_mpc, (x._mpc_,)))
 
 
 # g(z) and g'(z) at rational points, by (function, 0 for g / 1 for g', z, alpha). Drawn inputs

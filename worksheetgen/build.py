@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from worksheetgen import formats as formats_module
+from worksheetgen import parallel
 from worksheetgen import mathfmt
 from worksheetgen.documents import (
     Question, SolvedVariant, class_context, class_documents, variant_context, variant_documents,
@@ -131,15 +132,14 @@ def build(
     only: str | None = None,
 ) -> BuildResult:
     """Build every variant of ``spec`` into ``out_dir/<spec.name>`` (with ``only``, one
-    student's folder inside it), atomically. ``jobs`` (default: the machine's cores) TeX
-    processes run at once; the files are the same whatever it is."""
+    student's folder inside it), atomically. ``jobs`` (default: the machine's cores) processes
+    solve and render the variants, and as many TeX processes run at once; the files are the same
+    whatever it is."""
     plan = make_plan(spec, only)
     run, keep, notes = choose_formats(formats, require_pdf)
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    jobs = max(1, jobs or parallel.cores())
     with ExitStack() as stack:
-        stack.enter_context(mathfmt.rounding_mode(spec.tolerance.rounding))  # every number printed
-        early = start_early(plan, run, jobs, progress, stack)
-        return _build(plan, run, keep, notes, Path(out_dir), jobs, progress, early)
+        return _build(plan, run, keep, notes, Path(out_dir), jobs, progress, stack)
 
 
 def start_early(plan: Plan, run: Sequence[Format], jobs: int, progress: Progress | None,
@@ -160,23 +160,24 @@ def start_early(plan: Plan, run: Sequence[Format], jobs: int, progress: Progress
 
 
 def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_dir: Path, jobs: int,
-           progress: Progress | None, early: dict[str, Any]) -> BuildResult:
+           progress: Progress | None, stack: ExitStack) -> BuildResult:
     spec, only = plan.spec, plan.only
     solved: list[SolvedVariant] = []
     rendered: list[tuple[SolvedVariant, dict[str, tuple[str, str]]]] = []
-    for i, variant in enumerate(plan.variants, start=1):
-        sv = solve_variant(plan, variant)
+    early: dict[str, Any] = {}
+    made = parallel.generate(plan, run, range(len(plan.variants)), jobs, stack)
+    for i, (_, sv, files) in enumerate(made, start=1):
+        if i == 1:
+            # Started once the first variant is made (the workers are forked then, before
+            # the TeX stage starts its threads).
+            early = start_early(plan, run, jobs, progress, stack)
         solved.append(sv)
-        try:
-            files = render_variant(plan, sv, run)
-        except WorksheetError as exc:
-            raise exc.at(source=spec.source) from None
         rendered.append((sv, files))
         for name, session in early.items():
             needs = formats_module.get_format(name).needs
             for file_name, (made_by, text) in files.items():
                 if made_by in needs and isinstance(text, str):
-                    session.add(f"{variant.folder}/{file_name}" if variant.folder else file_name, text)
+                    session.add(f"{sv.variant.folder}/{file_name}" if sv.variant.folder else file_name, text)
         if progress:
             progress("solving", i, len(plan.variants))
     for session in early.values():
@@ -206,7 +207,7 @@ def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_
             sources = [p for p, made_by in written.items() if made_by in fmt.needs]
             if sources and fmt.needs:
                 made = early[fmt.name].finish(sources) if fmt.name in early else \
-                    make_format(plan, fmt, sources, staging, jobs, progress)
+                    make_format(plan, fmt, sources, staging, jobs, progress, stack)
                 for path in made:
                     written[path] = fmt.name
                 late = render_class(plan, solved, report, [formats_module.get_format(n) for n in fmt.needs],
@@ -224,7 +225,7 @@ def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_
 
 
 def make_format(plan: Plan, fmt: Format, sources: list[Path], staging: Path, jobs: int,
-                progress: Progress | None) -> list[Path]:
+                progress: Progress | None, stack: ExitStack) -> list[Path]:
     """``fmt``'s files made from ``sources`` (PDFs from .tex). A format that makes several
     variants' files together (PDFs: a batch of students per TeX run) gets, for a reprint of
     one student, the same company as in the full build (rendered here into a scratch folder
@@ -238,11 +239,13 @@ def make_format(plan: Plan, fmt: Format, sources: list[Path], staging: Path, job
     needed = [formats_module.get_format(name) for name in fmt.needs]
     with tempfile.TemporaryDirectory(prefix="worksheetgen-batch-") as scratch_dir:
         scratch = Path(scratch_dir)
+        group = list(companions(index, len(full.variants)))
+        others = parallel.generate(full, needed, [i for i in group if i != index], jobs, stack, solved=False)
+        made_others = {i: files for i, _, files in others}
         ordered: list[Path] = []
         own: dict[Path, Path] = {}  # scratch copy → the student's file in staging
-        for i in companions(index, len(full.variants)):
-            variant = full.variants[i]
-            folder = scratch / (variant.folder or "variant")
+        for i in group:
+            folder = scratch / (full.variants[i].folder or "variant")
             if i == index:
                 for path in sources:
                     copy = folder / path.relative_to(staging)
@@ -251,12 +254,7 @@ def make_format(plan: Plan, fmt: Format, sources: list[Path], staging: Path, job
                     own[copy] = path
                     ordered.append(copy)
                 continue
-            sv = solve_variant(full, variant)
-            try:
-                files = render_variant(full, sv, needed)
-            except WorksheetError as exc:
-                raise exc.at(source=plan.spec.source) from None
-            ordered.extend(write_files(folder, files, {}))
+            ordered.extend(write_files(folder, made_others[i], {}))
         made = []
         for path in fmt.make(ordered, jobs, progress):
             for copy, original in own.items():
