@@ -11,15 +11,15 @@ from worksheetgen.qualitygate import GateReport, gate
 from worksheetgen.registry import get_family
 
 
-def gate_report(family: str, n: int = 200, **params: Any) -> GateReport:
-    """The gate's checks that need no TeX over seeds 0 … n-1 at these parameters."""
+def gate_report(family: str, seeds: int = 200, **params: Any) -> GateReport:
+    """The gate's checks that need no TeX over seeds 0 … seeds-1 at these parameters."""
     fam = get_family(family)
     options = parse_params(fam.params, params, validate=fam.validate)
-    return gate(fam, options, n, tex=False)
+    return gate(fam, options, seeds, tex=False)
 
 
-def assert_gate_passes(family: str, n: int = 200, **params: Any) -> GateReport:
-    report = gate_report(family, n, **params)
+def assert_gate_passes(family: str, seeds: int = 200, **params: Any) -> GateReport:
+    report = gate_report(family, seeds, **params)
     assert report.passed, "\n".join(report.lines())
     return report
 

@@ -6,6 +6,7 @@ import pytest
 import sympy as sp
 
 from helpers import instance, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.instance import cross_check
@@ -255,3 +256,36 @@ def test_pinned_example():
     assert value(numeric, "scores") == [[1, 0], [0, -1]]
     check_against_reference(numeric)
     assert counts.answers["block"].value == 3_152_384
+
+
+# -- quality (issue 10): the draws teach ----------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    report = assert_gate_passes("attention", 200)
+    assert report.draws < 1.1 * 200  # the sampler's cheap pass leaves little to the rules
+    assert_gate_passes("attention", 60, n=3, m=3, d_k=2, qk_grid=[-2, 2, 1])
+
+
+@pytest.mark.parametrize("params, flags", [
+    (dict(Q=[[1, 0], [0, 1]], K=[[0, 1], [0, -1]], V=[[1, 2], [3, 4]]), {"uniform attention row"}),
+    (dict(Q=[[1, 1], [1, 1]], K=[[1, 0], [0, 1]], V=[[1, 2], [3, 4]]), {"repeated query or key"}),
+    (dict(Q=[[1, 0], [0, 1]], K=[[1, 0], [0, 1]], V=[[1, 2], [1, 2]]), {"all value vectors equal"}),
+    # scores ±8/√2: the first query puts 0.99999 on the first key
+    (dict(Q=[[4, 4], [1, 0]], K=[[1, 1], [-1, -1]], V=[[1, 2], [3, 4]]),
+     {"attention weights nearly one-hot", "attention weight below 0.001"}),
+    # scores 0.5 and 0.7 beside -9.5: the third key is ignored though no weight reaches 0.95
+    (dict(Q=[[2, 0, 0, 0]], K=[[0.5, 0, 0, 0], [0.7, 0, 0, 0], [-9.5, 0, 0, 0]], V=[[1], [2], [3]]),
+     {"attention weight below 0.001"}),
+])
+def test_each_quality_flag_fires(params, flags):
+    assert flags <= raised(instance("attention", parts=["scores", "weights", "output"], **params))
+
+
+def test_good_draws_raise_no_flag():
+    assert not raised(instance("attention", parts=["scores", "weights", "output"], Q=[[1, 0], [0, 1]],
+                               K=[[1, 0], [0, 1]], V=[[1, 2], [3, 4]]))
+    for seed in range(3):
+        ex = instance("attention", seed=seed)
+        assert not raised(ex)
+        assert max(float(w) for r in ex.data.rows for w in r.weights) < 0.95

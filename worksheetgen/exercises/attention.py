@@ -40,7 +40,13 @@ MAX_D_FF = 1_000_000
 MAX_SEQ = 100_000
 D_MODELS = (64, 128, 256, 512, 768, 1024)
 HEADS = (2, 4, 8, 12, 16)
-SEQS = (8, 16, 32, 64, 128, 256)
+# Drawn sequence lengths: h·T² attention weights stay within 2.7 decades over a class (with 8 and
+# 256 they spread over 3.3).
+SEQS = (16, 32, 64, 128)
+# A softmax row whose largest weight reaches this picks one key: nothing to learn about mixing.
+ONE_HOT = 0.95
+# ... and a visible key whose weight is below this is ignored (and prints as 0.000x).
+MIN_WEIGHT = 0.001
 NEG_INF = r"-\infty"
 
 
@@ -124,6 +130,52 @@ def _varied_scores(given: AttentionGiven) -> bool:
         return False
     if "masked" in given.parts:
         return not any(_row_constant(list(S.row(i))[: i + 1]) for i in range(S.rows))
+    return True
+
+
+def _weight_rows(s: Solved) -> list[list[float]]:
+    """The visible keys' weights of every softmax row (masked: from the second query on, the
+    first sees only itself)."""
+    d = s.data
+    if not d.numeric:
+        return []
+    rows = [r.weights for r in d.rows]
+    if d.masked_rows is not None:
+        rows += [[w for w, seen in zip(r.weights, r.allowed) if seen] for r in d.masked_rows[1:]]
+    return [[float(sp.N(w, 30)) for w in row] for row in rows]
+
+
+def _one_hot(s: Solved) -> bool:
+    """Some query puts ONE_HOT or more of its weight on one key."""
+    return any(max(row) >= ONE_HOT for row in _weight_rows(s))
+
+
+def _negligible(s: Solved) -> bool:
+    """Some query gives a key it sees less than MIN_WEIGHT."""
+    return any(min(row) < MIN_WEIGHT for row in _weight_rows(s))
+
+
+SAMPLE_TRIES = 30
+
+
+def _quick_ok(Q: Any, K: Any, d_k: int, masked: bool) -> bool:
+    """The constraints on Q and K without SymPy: distinct queries and keys, no query with equal
+    scores (exact, on integer-scaled products), no nearly one-hot softmax row and no negligible
+    weight (floats)."""
+    Qf, Kf = (np.array(sp.Matrix(M).tolist(), dtype=object) for M in (Q, K))
+    if len({tuple(r) for r in Qf}) < len(Qf) or len({tuple(r) for r in Kf}) < len(Kf):
+        return False
+    dots = [[sum((sp.Rational(a) * sp.Rational(b) for a, b in zip(q, k)), sp.Integer(0)) for k in Kf] for q in Qf]
+    rows = [row for row in dots] + ([row[: i + 1] for i, row in enumerate(dots)] if masked else [])
+    if any(len(row) > 1 and len(set(row)) == 1 for row in rows):
+        return False
+    for i, row in enumerate(rows):
+        if masked and i == len(dots):  # the first masked row sees one key: one-hot by design
+            continue
+        s = np.array([float(v) for v in row]) / math.sqrt(d_k)
+        e = np.exp(s - s.max())
+        if (e / e.sum()).max() >= ONE_HOT or (e / e.sum()).min() < MIN_WEIGHT:
+            return False
     return True
 
 
@@ -223,7 +275,22 @@ class Attention(Family):
         Constraint("every query's scores differ (no uniform attention row)", ("Q", "K"), lambda g, s: _varied_scores(g)),
         Constraint("no two equal queries, no two equal keys", ("Q", "K"), lambda g, s: _distinct_tokens(g)),
         Constraint("value vectors that are not all equal", ("V",), lambda g, s: _varied_values(g)),
+        Constraint(f"no query that puts {ONE_HOT:g} or more of its attention on one key", ("Q", "K"),
+                   lambda g, s: not _one_hot(s)),
+        Constraint(f"no key a query sees with a weight below {MIN_WEIGHT:g}", ("Q", "K"),
+                   lambda g, s: not _negligible(s)),
     )
+
+    def quality(self, given: AttentionGiven, solved: Solved) -> dict[str, bool]:
+        if not solved.data.numeric:
+            return {}
+        return {
+            "uniform attention row": not _varied_scores(given),
+            "repeated query or key": not _distinct_tokens(given),
+            "all value vectors equal": not _varied_values(given),
+            "attention weights nearly one-hot": _one_hot(solved),
+            f"attention weight below {MIN_WEIGHT:g}": _negligible(solved),
+        }
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
@@ -300,9 +367,19 @@ class Attention(Family):
             m = m or int(rng.integers(2, 4))
             d_v = options["d_v"] or (V.cols if V is not None else 2)
             # Non-zero entries: a zero query row would attend uniformly.
-            Q = Q if Q is not None else nonzero_grid_values(rng, *options["qk_grid"], size=(n, d_k))
-            K = K if K is not None else nonzero_grid_values(rng, *options["qk_grid"], size=(m, d_k))
-            V = V if V is not None else grid_values(rng, *options["v_grid"], size=(m, d_v))
+            # Drawn again (at most SAMPLE_TRIES times) until a cheap pass meets the rules on Q and K
+            # (and V); the constraints decide on the exact values of the draw that is kept.
+            for _ in range(SAMPLE_TRIES):
+                Qd = Q if Q is not None else nonzero_grid_values(rng, *options["qk_grid"], size=(n, d_k))
+                Kd = K if K is not None else nonzero_grid_values(rng, *options["qk_grid"], size=(m, d_k))
+                if (Q is not None and K is not None) or _quick_ok(Qd, Kd, d_k, "masked" in parts):
+                    break
+            Q, K = Qd, Kd
+            if V is None:
+                for _ in range(SAMPLE_TRIES):
+                    V = grid_values(rng, *options["v_grid"], size=(m, d_v))
+                    if m < 2 or any(V.row(i) != V.row(0) for i in range(1, m)):
+                        break
             fields.update(n=n, m=m, d_k=d_k, d_v=d_v, Q=_imm(Q), K=_imm(K), V=_imm(V))
         if any(p in parts for p in COUNT_PARTS):
             d_model = options["d_model"] or int(D_MODELS[int(rng.integers(len(D_MODELS)))])
