@@ -62,7 +62,11 @@ family = "preprocessing"
 pool = "short"
 points = 2
 """
-BATCH = 3  # students per TeX run in these tests: 7 students make batches of 3, 3 and 1
+BATCH = 3  # students per TeX run in these tests, on average
+# Where the boundaries fall for these names (texbatch.Boundaries: a hash of the folder names).
+BATCHES = [["S1", "S2"], ["S3", "S4", "S5"], ["S6"], ["S7"]]
+# A student added after S5 joins S6's batch; the others keep theirs.
+INSERTED = ("S5b", "Hana Sato", ["S6"])
 
 
 def tree(folder: Path) -> dict[str, str]:
@@ -81,11 +85,17 @@ def build(spec: Path, out: Path, *args: str) -> int:
 
 @pytest.fixture(scope="module")
 def exam(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two full builds (--jobs 1 and 2) and two reprints, in batches of three students."""
+    """Two full builds (--jobs 1 and 2), two reprints, and a build of the roster with one more
+    student, in batches of about three students."""
     require_tex()
     root = tmp_path_factory.mktemp("pdf_stage")
     (root / "roster.csv").write_text(ROSTER, encoding="utf-8")
     (root / "exam.toml").write_text(EXAM, encoding="utf-8")
+    grown = root / "grown"
+    grown.mkdir()
+    student, name, _ = INSERTED
+    (grown / "roster.csv").write_text(ROSTER.replace("S6,", f"{student},{name}\nS6,"), encoding="utf-8")
+    (grown / "exam.toml").write_text(EXAM, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Pdf, "batch", BATCH)
         patch.setenv("XDG_CACHE_HOME", str(root / "cache"))  # formats dumped afresh
@@ -93,9 +103,31 @@ def exam(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert build(root / "exam.toml", root / "one", "--jobs", "1") == 0
         (root / "runs").write_text(str(pdf.tex_runs() - runs))
         assert build(root / "exam.toml", root / "two", "--jobs", "2") == 0
-        for student in ("S5", "S7"):  # the middle of a batch, a batch of one
+        for student in ("S4", "S7"):  # the middle of a batch, a batch of one
             assert build(root / "exam.toml", root / student, "--student", student) == 0
+        assert build(grown / "exam.toml", grown / "out") == 0
     return root
+
+
+def test_batches_are_where_the_tests_expect_them() -> None:
+    assert [[f"S{i + 1}" for i in r] for r in texbatch.batches(list(NAMES), BATCH)] == BATCHES
+    grown = [*list(NAMES)[:5], INSERTED[0], *list(NAMES)[5:]]
+    changed = [batch for batch in BATCHES if batch not in
+               [[grown[i] for i in r] for r in texbatch.batches(grown, BATCH)]]
+    assert changed == [INSERTED[2]]
+
+
+def test_an_added_student_moves_no_other_batch() -> None:
+    roster = [f"S{i:03d}" for i in range(1, 501)]
+    before = {tuple(roster[i] for i in r) for r in texbatch.batches(roster, 40)}
+    assert len(before) > 8 and max(len(b) for b in before) <= 60
+    assert sorted(s for b in before for s in b) == roster
+    moved = []
+    for at in range(0, 500, 25):
+        grown = roster[:at] + ["NEW"] + roster[at:]
+        after = {tuple(grown[i] for i in r) for r in texbatch.batches(grown, 40)}
+        moved.append(len(before - after))
+    assert max(moved) <= 3 and sum(moved) <= 1.5 * len(moved)  # its own batch, seldom the next
 
 
 @pytest.mark.pdf
@@ -110,7 +142,7 @@ def test_rebuilds_and_jobs_give_the_same_bytes(exam: Path) -> None:
 @pytest.mark.pdf
 @pytest.mark.slow
 def test_a_reprint_has_the_full_builds_bytes(exam: Path) -> None:
-    for student in ("S5", "S7"):
+    for student in ("S4", "S7"):
         alone = tree(exam / student / "exam" / student)
         assert {"problems.pdf", "solutions.pdf", "problems.tex"} <= set(alone)
         assert alone == tree(exam / "one" / "exam" / student), student
@@ -120,9 +152,22 @@ def test_a_reprint_has_the_full_builds_bytes(exam: Path) -> None:
 @pytest.mark.pdf
 @pytest.mark.slow
 def test_tex_runs_per_document(exam: Path) -> None:
-    # Formats for two preambles (problems, solutions), one pass per batch and view (3 batches),
-    # two passes for the instructor key's table widths; nothing per student.
-    assert int((exam / "runs").read_text()) == 2 + 2 * 3 + 2
+    # Formats for two preambles (problems, solutions), one pass per batch and view, two passes
+    # for the instructor key's table widths; nothing per student.
+    assert int((exam / "runs").read_text()) == 2 + 2 * len(BATCHES) + 2
+
+
+@pytest.mark.pdf
+@pytest.mark.slow
+def test_a_student_added_to_the_roster_changes_only_their_batchs_pdfs(exam: Path) -> None:
+    before, after = tree(exam / "one" / "exam"), tree(exam / "grown" / "out" / "exam")
+    student, _, joined = INSERTED
+    assert f"{student}/problems.pdf" in after
+    for batch in BATCHES:
+        for s in batch:
+            for view in ("problems", "solutions"):
+                same = before[f"{s}/{view}.pdf"] == after[f"{s}/{view}.pdf"]
+                assert same == (batch != joined), (s, view)
 
 
 @pytest.mark.pdf

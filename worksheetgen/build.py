@@ -239,7 +239,7 @@ def make_format(plan: Plan, fmt: Format, sources: list[Path], staging: Path, job
     needed = [formats_module.get_format(name) for name in fmt.needs]
     with tempfile.TemporaryDirectory(prefix="worksheetgen-batch-") as scratch_dir:
         scratch = Path(scratch_dir)
-        group = list(companions(index, len(full.variants)))
+        group = list(companions([v.folder for v in full.variants], index))
         others = parallel.generate(full, needed, [i for i in group if i != index], jobs, stack, solved=False)
         made_others = {i: files for i, _, files in others}
         ordered: list[Path] = []

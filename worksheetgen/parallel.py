@@ -178,10 +178,18 @@ def dumps(obj: Any, shared: Shared) -> bytes:
 
 
 def loads(data: bytes, shared: Shared) -> Any:
-    unpickler = _Unpickler(io.BytesIO(data), shared)
-    obj = unpickler.load()
-    for expr, value in unpickler.load():
-        mathfmt.remember_value(expr, value)
+    # Everything unpickled here lives until the build ends: the collector's passes over the
+    # new objects (a third of the time otherwise) cannot free any of them.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        unpickler = _Unpickler(io.BytesIO(data), shared)
+        obj = unpickler.load()
+        for expr, value in unpickler.load():
+            mathfmt.remember_value(expr, value)
+    finally:
+        if enabled:
+            gc.enable()
     return obj
 
 

@@ -23,9 +23,11 @@ A document made of units already typeset (the class's print document, all-proble
 together from their pages. Any other document (the instructor key) is compiled on its own, as
 many passes as its log asks for.
 
-Which folders share a batch depends only on their order (``batch`` at a time), never on
-``--jobs``: the bytes of every PDF are the same whatever the parallelism, and a reprint of one
-student typesets that student's batch again (:func:`batch_of`).
+Which folders share a batch depends only on the folders (their names, in order: about ``batch``
+at a time, :class:`Boundaries`), never on ``--jobs``: the bytes of every PDF are the same
+whatever the parallelism, a reprint of one student typesets that student's batch again
+(:func:`batch_of`), and a student added to the roster changes only the PDFs of the batch they
+join (a PDF depends on its batch: the fonts it embeds hold the glyphs the whole batch uses).
 """
 
 from __future__ import annotations
@@ -63,10 +65,54 @@ _FIGURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.S)
 Progress = Callable[[str, int, int], None]
 
 
-def batch_of(index: int, count: int, size: int) -> range:
-    """The variant indices typeset together with variant ``index`` (of ``count``)."""
-    start = index - index % size
-    return range(start, min(count, start + size))
+class Boundaries:
+    """Where batches start, decided by the variant folders themselves (content-defined
+    chunking): whether a batch ends after a folder depends on a hash of the folder's name and
+    on how many the batch holds (rarely below ``size``, readily beyond it, always at 1.5 times
+    ``size``: about ``size`` on average). Inserting or removing a student changes the batch
+    they fall in and seldom the next, never the others: those are typeset in the same company,
+    so their PDFs keep their bytes. Fed the folders in plan order; nothing else (not --jobs)
+    moves a boundary."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self.count = 0
+        self.last = ""
+
+    def starts(self, folder: str) -> bool:
+        """Whether ``folder`` (the next in order) starts a new batch."""
+        new = self.count > 0 and _ends_batch(self.last, self.count, self.size)
+        self.count = 1 if new else self.count + 1
+        self.last = folder
+        return new
+
+
+def _ends_batch(folder: str, count: int, size: int) -> bool:
+    if count >= size * 3 // 2:
+        return True
+    if count < max(1, size // 4):
+        return False
+    digest = int.from_bytes(hashlib.sha256(folder.encode("utf-8")).digest()[:8], "big")
+    return digest % (2 * size if count < size else max(1, size // 4)) == 0
+
+
+def batches(folders: Sequence[str], size: int) -> list[range]:
+    """The batches (index ranges into ``folders``, in order) that ``folders`` are typeset in."""
+    out: list[range] = []
+    boundaries = Boundaries(size)
+    start = 0
+    for i, folder in enumerate(folders):
+        if boundaries.starts(folder):
+            out.append(range(start, i))
+            start = i
+    if folders:
+        out.append(range(start, len(folders)))
+    return out
+
+
+def batch_of(folders: Sequence[str], index: int, size: int) -> range:
+    """The indices of the folders typeset together with ``folders[index]``."""
+    return next(r for r in batches(folders, size) if index in r)
 
 
 # -- reading the documents ---------------------------------------------------------------------
@@ -418,8 +464,8 @@ class Typesetter:
         self.formats: dict[str, Future[Path]] = {}
         self.futures: list[Future[None]] = []
         self.batch_futures: set[Future[None]] = set()
-        self.folders: dict[str, int] = {}
-        self.chunk = -1
+        self.batched: set[str] = set()  # folders whose documents are in a batch
+        self.boundaries = Boundaries(batch)
         self.pending: list[Document] = []
         self.others: list[Document] = []
         self.added: dict[str, str] = {}  # label → sha256 of the text handed over
@@ -438,7 +484,6 @@ class Typesetter:
         self.added[label] = _digest(text)
         doc = parse(self.work / "documents" / label, label, text)
         folder = label.rsplit("/", 1)[0] if "/" in label else ""
-        index = self.folders.setdefault(folder, len(self.folders))
         if doc.kind == "plain" and self.cutter is not None:
             # Handed over early (the build is still writing): compiled now, in the work folder.
             doc.path = self.work / "plain" / label
@@ -451,10 +496,10 @@ class Typesetter:
         if doc.kind != "single":
             self.others.append(doc)
             return
-        chunk = index // self.batch
-        if chunk != self.chunk:
-            self._flush()
-            self.chunk = chunk
+        if folder not in self.batched:
+            self.batched.add(folder)
+            if self.boundaries.starts(folder):
+                self._flush()
         self.pending.append(doc)
 
     def flush(self) -> None:

@@ -9,7 +9,7 @@ so the reprinted PDF has the bytes of the full build's.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from worksheetgen import pdf, texbatch
 from worksheetgen.formats import Format
@@ -20,7 +20,8 @@ class Pdf(Format):
     description = "PDF typeset by pdflatex from the .tex files"
     suffix = "pdf"
     needs = ("tex",)
-    # Variants typeset in one run: fewer runs the more, a reprint retypesets that many.
+    # Variants typeset in one run, on average (texbatch.Boundaries): fewer runs the more, a
+    # reprint retypesets that many.
     batch = 40
 
     def available(self) -> bool:
@@ -28,9 +29,10 @@ class Pdf(Format):
 
     install_hint = pdf.INSTALL_HINT
 
-    def companions(self, index: int, count: int) -> range:
-        """The variants (indices into the plan) whose documents are typeset with variant ``index``."""
-        return texbatch.batch_of(index, count, self.batch)
+    def companions(self, folders: Sequence[str], index: int) -> range:
+        """The variants (indices into ``folders``, the plan's variant folders) whose documents
+        are typeset with variant ``index``'s."""
+        return texbatch.batch_of(folders, index, self.batch)
 
     def make(self, sources: list[Path], jobs: int, progress: Any = None) -> list[Path]:
         tex_files = [p for p in sources if p.suffix == ".tex"]
