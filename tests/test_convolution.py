@@ -15,6 +15,7 @@ import sympy as sp
 import conv_reference
 from conv_reference import channels
 from helpers import instance, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.instance import cross_check
@@ -262,3 +263,34 @@ def test_records_are_declared():
     ex = instance("convolution", seed=2)
     assert isinstance(ex.given, type(fam).Given) and isinstance(ex.data, type(fam).Data)
     assert not hasattr(fam, "rejection")
+
+
+# -- quality (issue 10): the draws teach ------------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    assert_gate_passes("convolution", 300)
+    assert_gate_passes("convolution", 100, activation="relu")
+
+
+@pytest.mark.parametrize("params, flags", [
+    (dict(parts=["output"], input=[[0, 0], [0, 0]], kernel=[[1]]), {"output all 0", "constant output"}),
+    (dict(parts=["output"], input=[[1, 1], [1, 1]], kernel=[[1]]), {"constant output"}),
+    (dict(parts=["output"], input=[[1, 2], [3, 1]], kernel=[[1]], activation="relu", bias=-10),
+     {"ReLU zeroes everything or nothing"}),
+    (dict(parts=["output", "pool"], input=[[1, 1], [1, 1]], kernel=[[1]], pool_size=2, pool_stride=1),
+     {"every pooling window constant"}),
+    # Y = [[0, -1], [-1, 0]]: the one window's maximum is 0
+    (dict(parts=["output", "pool"], input=[[0, 1], [1, 0]], kernel=[[-1]], pooling="max", pool_size=2,
+          pool_stride=1), {"pooled map all 0"}),
+    (dict(parts=["receptive"], rf_kernels=[3, 3, 3], rf_strides=[1, 1, 1], rf_dilations=[1, 1, 1]),
+     {"the jump does not grow"}),
+])
+def test_each_quality_flag_fires(params, flags):
+    sizes = PINNED_SIZES if "output" in params["parts"] else {}
+    assert flags <= raised(instance("convolution", **{**sizes, **params}))
+
+
+def test_a_good_draw_raises_no_flag():
+    for seed in range(3):
+        assert not raised(instance("convolution", seed=seed))

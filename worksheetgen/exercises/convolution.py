@@ -159,6 +159,13 @@ def _pooling_differs(g: ConvolutionGiven, s: Solved) -> bool:
     return any(len(set(e.values)) > 1 for e in s.data.pool_entries)
 
 
+def _pooled_nonzero(g: ConvolutionGiven, s: Solved) -> bool:
+    """Each pooled map asked has a non-zero entry (a map of 0s is asked for nothing)."""
+    if not _has(g, "pool"):
+        return True
+    return all(P is None or any(v != 0 for v in P) for P in (s.data.P_max, s.data.P_avg))
+
+
 class Convolution(Family):
     name = "convolution"
     title = "Convolution and pooling"
@@ -200,11 +207,27 @@ class Convolution(Family):
                    lambda g, s: not _has(g, "output") or len(set(s.data.Y)) > 1),
         Constraint("a ReLU that zeroes some entries and keeps others", VALUE_READS, _relu_does_something),
         Constraint("a pooling window with two different values", (*VALUE_READS, "pool_stride"), _pooling_differs),
+        Constraint("pooled maps that are not all 0", (*VALUE_READS, "pool_stride"), _pooled_nonzero),
         Constraint("a stride above 1 below the last layer of the stack (the jump grows)",
                    ("rf_strides",),
                    lambda g, s: not _has(g, "receptive") or len(g.rf_strides) == 1
                    or any(v > 1 for v in g.rf_strides[:-1])),
     )
+
+    def quality(self, given: ConvolutionGiven, solved: Solved) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        if _has(given, "output"):
+            Y = list(solved.data.Y)
+            out["output all 0"] = all(v == 0 for v in Y)
+            out["constant output"] = len(set(Y)) == 1
+            if given.activation == "relu":
+                out["ReLU zeroes everything or nothing"] = not _relu_does_something(given, solved)
+        if _has(given, "pool"):
+            out["every pooling window constant"] = not _pooling_differs(given, solved)
+            out["pooled map all 0"] = not _pooled_nonzero(given, solved)
+        if _has(given, "receptive") and len(given.rf_strides) > 1:
+            out["the jump does not grow"] = all(v == 1 for v in given.rf_strides[:-1])
+        return out
 
     def drawn(self, options: dict[str, Any]) -> frozenset[str]:
         """Sizes implied by a pinned input or kernel (or a pinned list of the stack) are not drawn."""
