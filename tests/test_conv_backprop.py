@@ -11,6 +11,7 @@ import sympy as sp
 
 import conv_reference
 from helpers import instance, numeric_gradient, value
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.instance import cross_check
@@ -198,3 +199,31 @@ def test_records_are_declared():
     ex = instance("conv_backprop", seed=2)
     assert isinstance(ex.given, type(fam).Given) and isinstance(ex.data, type(fam).Data)
     assert not hasattr(fam, "rejection")
+
+
+# -- quality (issue 10): the draws teach ------------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    assert_gate_passes("conv_backprop", 300)
+
+
+UPSTREAM = dict(loss="upstream", bias=0, stride=1, padding=0)
+
+
+@pytest.mark.parametrize("params, flags", [
+    (dict(input=[[1, 2], [3, 4]], kernel=[[1]], upstream=[[1, 0], [0, 0]]), {"δ with fewer than two non-zero entries"}),
+    (dict(input=[[1, 1], [1, 1]], kernel=[[1]], upstream=[[1, -1], [1, 2]]), {"constant output"}),
+    (dict(input=[[0, 0], [0, 0]], kernel=[[1]], upstream=[[1, -1], [1, 2]]), {"∂L/∂K all 0"}),
+    (dict(input=[[1, 2], [3, 4]], kernel=[[1]], upstream=[[1, -1], [1, -1]]), {"∂L/∂b = 0"}),
+    (dict(input=[[1, 2], [3, 4]], kernel=[[0]], upstream=[[1, -1], [1, 2]]), {"∂L/∂X all 0"}),
+])
+def test_each_quality_flag_fires(params, flags):
+    assert flags <= raised(instance("conv_backprop", **UPSTREAM, **params))
+
+
+def test_a_good_draw_raises_no_flag():
+    assert not raised(instance("conv_backprop", **UPSTREAM, input=[[1, 2, 3], [4, 5, 6], [7, 8, 9]],
+                               kernel=[[1, 0], [0, 2]], upstream=[[1, 2], [3, 4]]))
+    for seed in range(3):
+        assert not raised(instance("conv_backprop", seed=seed))

@@ -179,6 +179,19 @@ class ConvBackprop(Family):
                    lambda g, s: "forward" not in g.parts or len(set(s.data.Y)) > 1),
     )
 
+    def quality(self, given: Any, solved: Solved) -> dict[str, bool]:
+        d = solved.data
+        out = {"δ with fewer than two non-zero entries": _nonzero(d.delta) < 2}
+        if "forward" in given.parts:
+            out["constant output"] = len(set(d.Y)) == 1
+        if "kernel" in given.parts:
+            out["∂L/∂K all 0"] = any(_nonzero(ch.dK) == 0 for ch in d.channels)
+        if "bias" in given.parts:
+            out["∂L/∂b = 0"] = d.db == 0
+        if "input" in given.parts:
+            out["∂L/∂X all 0"] = any(_nonzero(ch.dX) == 0 for ch in d.channels)
+        return out
+
     def drawn(self, options: dict[str, Any]) -> frozenset[str]:
         """Sizes implied by a pinned input or kernel are not drawn."""
         implied = conv.implied_sizes(options)
