@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import instance
+from quality_helpers import assert_gate_passes, raised
 from worksheetgen import render
 from worksheetgen.errors import WorksheetError
 from worksheetgen.registry import get_family
@@ -208,3 +209,24 @@ def test_help_states_the_limits():
     params = {p.name: p for p in get_family("mlp_dimensions").params}
     assert "4096" in params["height"].help and "100 000" in params["hidden"].help
     assert "1 to 5" in params["hidden"].help and "3L + 1" in params["blanks"].help
+
+
+# -- quality (issue 10): the draws teach ----------------------------------------------------------
+
+@pytest.mark.slow
+def test_quality_gate_over_200_seeds():
+    report = assert_gate_passes("mlp_dimensions", 400)
+    assert report.check("spread").value < 3  # parameter counts of one class within 3 decades
+    assert_gate_passes("mlp_dimensions", 200, convention="W")
+
+
+def test_each_quality_flag_fires():
+    # Blanks may be pinned to anything; quality() looks at the given record, so a bad one is built here.
+    ex = instance("mlp_dimensions", seed=0, hidden=[64], classes=10)
+    assert not raised(ex)
+    hidden_blank = ex.given.replace(blank_cells=("out1", "in2"), hidden=(64,))
+    assert ex.family.quality(hidden_blank, ex.solved)["a blank that cannot be filled in"] is False
+    every_hidden_cell = ex.given.replace(blank_cells=("Wout1", "out1", "in2", "Win2"))
+    assert ex.family.quality(every_hidden_cell, ex.solved)["a blank that cannot be filled in"]
+    narrow = instance("mlp_dimensions", seed=0, hidden=[8], classes=10)
+    assert raised(narrow) == {"a hidden layer no wider than the output"}
