@@ -145,11 +145,18 @@ def _exact_decimal(value) -> Decimal:
 
 
 def _student(value, asked: Rounding) -> tuple[Decimal, Decimal]:
-    """(what a student writes, one unit of its last digit) for an exact value."""
+    """(what a student writes, one unit of the last printed digit) for an exact value. Printed:
+    an integer to its units; under decimals a value of 10^12 or more that is not an integer in
+    scientific notation, to its digits-th significant digit."""
     d = _exact_decimal(value)
     if asked.mode == "decimals":
         unit = Decimal(1).scaleb(-asked.digits)
-        return d.quantize(unit, rounding=ROUND_HALF_UP), unit
+        written = d.quantize(unit, rounding=ROUND_HALF_UP)
+        if d == d.to_integral_value():
+            unit = Decimal(1)
+        elif abs(d) >= Decimal(10) ** 12:
+            unit = Decimal(1).scaleb(d.adjusted() - asked.digits + 1)
+        return written, unit
     if d == 0:
         return d, Decimal(0)
     unit = Decimal(1).scaleb(d.adjusted() - asked.digits + 1)
@@ -275,3 +282,15 @@ def test_a_sheet_in_significant_digits_prints_and_grades_them(tmp_path):
     numbers = [a for a in key["exercises"][0]["answers"] if a["kind"] == "number"]
     assert numbers and all(a["tolerance"] == {"kind": "significant", "digits": 4} for a in numbers)
     assert mf.current_mode() == "decimals"  # the build's mode does not leak
+
+
+def test_huge_values_print_and_grade_in_significant_digits():
+    big = NumberAnswer("r", "r", sp.Rational(29505792352943, 7))  # 4215113193277.571...
+    entry = _entry(big)
+    assert mf.num(big.value) == r"4.215 \times 10^{12}" and entry["shown"] == "4.215e12"
+    assert entry["tolerance"] == {"kind": "significant", "digits": 4}
+    assert grade_entry(entry, "4215113193277.5714") == 1 and grade_entry(entry, "4.215e12") == 1
+    assert grade_entry(entry, "4.217e12") == 0
+    exact = NumberAnswer("n", "n", sp.Integer(12824902874416))
+    assert _entry(exact)["tolerance"] == {"kind": "decimals", "digits": 4}
+    assert grade_entry(_entry(exact), "12824902874416") == 1 and grade_entry(_entry(exact), "12824902874418") == 0

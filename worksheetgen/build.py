@@ -139,6 +139,8 @@ def build(
     run, keep, notes = choose_formats(formats, require_pdf)
     jobs = max(1, jobs or parallel.cores())
     with ExitStack() as stack:
+        # Every number printed (here and in the workers forked from here) follows the spec's rule.
+        stack.enter_context(mathfmt.rounding_mode(spec.tolerance.rounding))
         return _build(plan, run, keep, notes, Path(out_dir), jobs, progress, stack)
 
 
