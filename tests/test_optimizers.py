@@ -261,11 +261,14 @@ def test_quality_gate_over_200_seeds():
     report = assert_gate_passes("optimizers", 200)
     assert report.draws < 1.1 * 200  # the sampler's float pass leaves little to the rules
     assert_gate_passes("optimizers", 40, dim=2, steps=5)
+    assert_gate_passes("optimizers", 20, dim=2, steps=10)  # θ → c = 0 must not print 0.0000
 
 
 @pytest.mark.parametrize("params, flags", [
     (dict(parts=["sgd"], problem="gradients", gradients=[[1], [0], [1]], theta0=[1], lr=0.1),
      {"zero gradient at some step"}),
+    (dict(parts=["sgd"], problem="gradients", steps=1, gradients=[[9.995]], theta0=[1], lr=0.1),  # θ_1 = 0.0005
+     {"iterate within 0.001 of 0 but not 0"}),
     # θ_t = (1 - 0.9)^t: f(θ_3) = 10^-6
     (dict(parts=["sgd"], curvature=[2], minimum=[0], theta0=[1], lr=0.45), {"a method ends below f = 0.001"}),
     (dict(parts=["sgd"], curvature=[4], minimum=[0], theta0=[1], lr=0.6), {"a method runs away from the minimum"}),

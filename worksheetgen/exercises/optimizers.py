@@ -60,6 +60,8 @@ MARGIN = sp.Rational(1, 20)
 # Every method's final loss on a drawn quadratic is at least this: 4·10^-5 prints as 0 at four
 # decimals (5 % of draws had one), and 0.0004 is one digit next to a classmate's 3.
 MIN_LOSS = sp.Rational(1, 1000)
+# ... and no iterate is within this of 0 without being 0 (θ → c = 0 over ten steps reaches 2·10^-5).
+NEAR_ZERO = 0.001
 SAMPLE_TRIES = 30
 
 
@@ -364,11 +366,13 @@ class Optimizers(Family):
                    lambda g, s: not s.data.compare or _clear_winner(s.data.runs)),
         Constraint(f"every method ends with f(θ_T) of at least {float(MIN_LOSS):g}", ("lr", "curvature", "minimum", "theta0"),
                    lambda g, s: g.problem != "quadratic" or all(run.value >= MIN_LOSS for run in s.data.runs)),
+        Constraint(f"no iterate within {NEAR_ZERO:g} of 0 but not 0", DRAWN_READS, lambda g, s: not _near_zero(s.data.runs)),
     )
 
     def quality(self, given: OptimizersGiven, solved: Solved) -> dict[str, bool]:
         runs = solved.data.runs
-        out = {"zero gradient at some step": any(run.zero_gradient for run in runs)}
+        out = {"zero gradient at some step": any(run.zero_gradient for run in runs),
+               f"iterate within {NEAR_ZERO:g} of 0 but not 0": _near_zero(runs)}
         if given.problem == "quadratic":
             start = 2 * max(abs(float(t0 - c0)) for t0, c0 in zip(given.theta0, given.minimum))
             out.update({
@@ -464,6 +468,8 @@ class Optimizers(Family):
             path = path.T if g.dim == 1 else path  # one row per step
             if np.abs(path - C).max() > start or np.abs(path[:-1] - C).min() < 1e-9:
                 return False  # runs away, or the next gradient is 0 (Nesterov's look-ahead is left to the rule)
+            if np.any((np.abs(path) < NEAR_ZERO) & (np.abs(path) > 1e-12)):
+                return False
             finals.append(0.5 * float(np.sum(A * (path[-1] - C) ** 2)))
         if min(finals) < float(MIN_LOSS):
             return False
@@ -664,6 +670,10 @@ class Optimizers(Family):
             out["final_loss"] = np.array([finals])
             out["best"] = [LETTERS[i] for i, v in enumerate(finals) if v - low <= 1e-9 * max(1.0, abs(low))]
         return out
+
+
+def _near_zero(runs: tuple[OptRun, ...]) -> bool:
+    return any(v != 0 and abs(float(v)) < NEAR_ZERO for run in runs for step in run.steps for v in step.theta)
 
 
 def _clear_winner(runs: tuple[OptRun, ...]) -> bool:
