@@ -92,7 +92,7 @@ def test_student_text_that_mentions_seeds_or_the_tool_is_flagged():
 def test_an_overfull_box_in_the_log_is_attributed_to_its_instance():
     log = "\n".join([
         "GATE-GEOMETRY 597.50787pt,845.04684pt,0.0pt,0.0pt,-9.67403pt,-39.67403pt,15.0pt,15.0pt,"
-        "472.31595pt,719.85492pt,29.0pt",
+        "472.31595pt,719.85492pt,29.0pt,5.5pt",
         "GATE-UNIT 0",
         "Overfull \\hbox (0.4pt too wide) in paragraph at lines 10--12",  # invisible: ignored
         "GATE-UNIT 1",
@@ -119,8 +119,8 @@ def test_an_overfull_box_in_the_log_is_attributed_to_its_instance():
 # A4 with margin 2.2cm as the sheets have it (TeX's numbers, from the log line above).
 GEO = Geometry.from_tex(dict(zip(
     ("paperwidth", "paperheight", "hoffset", "voffset", "oddsidemargin", "topmargin", "headheight",
-     "headsep", "textwidth", "textheight", "footskip"),
-    (597.50787, 845.04684, 0, 0, -9.67403, -39.67403, 15, 15, 472.31595, 719.85492, 29))))
+     "headsep", "textwidth", "textheight", "footskip", "maxdepth"),
+    (597.50787, 845.04684, 0, 0, -9.67403, -39.67403, 15, 15, 472.31595, 719.85492, 29, 5.5))))
 HEADER = ["Deep Neural Networks", "Week 5: Practice sheet", "Week 5"]
 
 
@@ -135,11 +135,14 @@ def test_a_word_in_the_footer_band_is_a_collision():
               Word(306.5, 811.8, 315.3, 821.4, "of"), Word(318.9, 811.8, 324.4, 821.4, "3")]
     header = [Word(62.4, 35.4, 86.5, 45.1, "Deep"), Word(90.1, 35.4, 121.9, 45.1, "Neural"),
               Word(125.6, 35.4, 169.9, 45.1, "Networks")]
-    body = [Word(81.8, 700.0, 112.2, 709.6, "Layer"), Word(420, 770.3, 450, 779.9, "0.1674")]
+    # glyph boxes reaching past the text area as pdftotext measures fonts, not ink: a subscript
+    # of the last line, a radical on the first
+    body = [Word(81.8, 700.0, 112.2, 709.6, "Layer"), Word(420, 770.3, 450, 779.9, "0.1674"),
+            Word(319.9, 773.5, 325.4, 787.6, "3"), Word(375.7, 59.1, 384.8, 69.4, "√")]
     assert page_collisions(header + body + footer, GEO, HEADER) == []
     equation = Word(270.6, 813.1, 300.9, 822.7, "0.1015")  # a display over "Page 2 of 3"
     assert page_collisions(header + body + footer + [equation], GEO, HEADER) == [("footer", equation)]
-    into_header = Word(200, 40, 230, 50, "(0.2)")
+    into_header = Word(200, 40, 230, 50.5, "(0.2)")
     margin = Word(525, 143, 560, 152, "0.1015)")
     assert page_collisions([into_header, margin], GEO, HEADER) == [("header", into_header), ("margin", margin)]
     # a running title so long that it runs into the course name

@@ -38,15 +38,18 @@ if TYPE_CHECKING:
 
 HBOX_FUZZ = 1.0  # pt: narrower overfull boxes are invisible
 SLACK_X = 3.0  # bp: word boxes are advance widths; italic and accent overhang
-SLACK_BELOW = 6.0  # bp: the last line's descenders (TeX allows \maxdepth below the text area)
-SLACK_ABOVE = 3.0  # bp: the first line's ascenders above the text area
+# Vertically, pdftotext's boxes are the fonts' ascent and descent, not the ink: a radical's box
+# reaches well above its line, a subscript's below. A body word is out of the text area only when
+# its whole box is: above the top, or below the bottom plus \maxdepth (the depth TeX lets the
+# last line have), or when it overlaps a header or footer word.
+SLACK_Y = 1.0
 PT_TO_BP = 72 / 72.27
 
 SHEET = {"title": "Week 5: Practice sheet", "course": "Deep Neural Networks", "date": "Week 5",
          "instructions": "Show every step.", "seed": 0, "name": "gate"}
 
 GEOMETRY = ("paperwidth", "paperheight", "hoffset", "voffset", "oddsidemargin", "topmargin",
-            "headheight", "headsep", "textwidth", "textheight", "footskip")
+            "headheight", "headsep", "textwidth", "textheight", "footskip", "maxdepth")
 
 _MARK = re.compile(r"^GATE-UNIT (\d+)")
 _GEOMETRY = re.compile(r"^GATE-GEOMETRY (.*)$")
@@ -77,6 +80,7 @@ class Geometry:
     bottom: float
     head: float  # the running header's baseline
     foot: float  # the footer's baseline
+    maxdepth: float = 5.0  # below the bottom: the last line's depth
 
     @classmethod
     def from_tex(cls, values: dict[str, float]) -> "Geometry":
@@ -89,7 +93,7 @@ class Geometry:
         top = head_top + v["headheight"] + v["headsep"]
         bottom = top + v["textheight"]
         return cls(v["paperwidth"], v["paperheight"], left, left + v["textwidth"], top, bottom,
-                   head_top + v["headheight"], bottom + v["footskip"])
+                   head_top + v["headheight"], bottom + v["footskip"], v.get("maxdepth", 5.0))
 
 
 @dataclass
@@ -169,7 +173,7 @@ def page_collisions(words: Sequence[Word], geo: Geometry, header_text: Sequence[
     # The footer is one line, "Page X of Y": its words sit on the baseline of its "Page".
     lines = {round(w.y1, 1) for w in words if w.text == footer_text[0] and w.y0 >= geo.foot - 14}
     for w in words:
-        if w.y1 <= geo.top - SLACK_ABOVE + 1 and w.text in head_tokens and w.y1 <= geo.head + 4:
+        if w.y1 <= geo.top and w.text in head_tokens and w.y1 <= geo.head + 4:
             header.append(w)
         elif (w.y0 >= geo.bottom and (w.text in foot_tokens or w.text.isdigit())
               and any(abs(w.y1 - y) < 1 for y in lines)):
@@ -178,9 +182,9 @@ def page_collisions(words: Sequence[Word], geo: Geometry, header_text: Sequence[
             body.append(w)
     out: list[tuple[str, Word]] = []
     for w in body:
-        if w.y1 > geo.bottom + SLACK_BELOW:
+        if w.y0 > geo.bottom + geo.maxdepth + SLACK_Y or any(_overlap(w, f) for f in footer):
             out.append(("footer", w))
-        elif w.y0 < geo.top - SLACK_ABOVE:
+        elif w.y1 < geo.top - SLACK_Y or any(_overlap(w, h) for h in header):
             out.append(("header", w))
         elif w.x0 < geo.left - SLACK_X or w.x1 > geo.right + SLACK_X:
             out.append(("margin", w))
@@ -192,6 +196,10 @@ def page_collisions(words: Sequence[Word], geo: Geometry, header_text: Sequence[
         if abs(a.y1 - b.y1) < 3 and b.x0 < a.x1 - 0.5:
             out.append(("header overprint", b))
     return out
+
+
+def _overlap(a: Word, b: Word) -> bool:
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > 0.5 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5
 
 
 # -- the run ----------------------------------------------------------------------------------
