@@ -423,3 +423,19 @@ def test_activation_match_wide_networks_keep_visible_kinks():
     ex = instance("activation_match", seed=76, hidden=50, points=400)
     assert ex.attempt > 1
     assert _raised(ex) == set() and ex.data.turns["relu"] >= am.KINK_DEGREES
+
+
+def test_lr_grid_twelve_small_rates_fit_the_page():
+    # Twelve rates written as 3.7 × 10^{-4}: the set is cut into display lines and the table's
+    # values into rows that fit (real TeX: the quality gate; here texfit's estimate).
+    from worksheetgen.texfit import DISPLAY_WIDTH, math_width
+
+    ex = instance("lr_grid", seed=140, low_exponent=-6, high_exponent=-3, count=12)
+    assert len(ex.data.set_lines) >= 2
+    assert all(math_width(line) <= DISPLAY_WIDTH for line in ex.data.set_lines)
+    printed = [row[1].strip("$,") for row in ex.data.rows if row[1] != "$\\text{none}$"]
+    assert ",\\ ".join(printed) == ",\\ ".join(lg.value_tex(v) for v in ex.given.values)  # all, in order
+    assert all(math_width(row[1].strip("$")) <= lg.CELL_WIDTH for row in ex.data.rows)
+    assert [int(row[2]) for row in ex.data.rows if row[2]] == [int(c) for c in ex.data.counts_text.split(", ")]
+    problem, _ = render.render_exercise(ex, "markdown")
+    assert "between $10^{-6}$ and $10^{-3}$" in problem

@@ -23,6 +23,7 @@ from worksheetgen.answers import BooleanAnswer, IntegerAnswer
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.mathfmt import num
+from worksheetgen.texfit import DISPLAY_WIDTH, math_width
 from worksheetgen.params import Bool, Int, ListOf, Number, Param
 
 LOW_RANGE = (-6, 0)  # low_exponent
@@ -86,6 +87,23 @@ def value_tex(v: sp.Rational) -> str:
     return f"10^{{{exponent}}}" if mantissa == "1" else f"{mantissa} \\times 10^{{{exponent}}}"
 
 
+CELL_WIDTH = 230.0  # pt: the table's values column, beside the decade and count columns
+
+
+def packed(texts: list[str], width: float, lead: str = "") -> list[list[str]]:
+    """The texts in order, in groups whose comma-separated list fits ``width`` pt (after
+    ``lead`` on the first line); one text per group at least."""
+    groups: list[list[str]] = [[]]
+    for text in texts:
+        trial = groups[-1] + [text]
+        prefix = lead if len(groups) == 1 else ""
+        if groups[-1] and math_width(prefix + ",\\ ".join(trial) + ",") > width:
+            groups.append([text])
+        else:
+            groups[-1] = trial
+    return groups
+
+
 def decade_tex(k: int) -> str:
     return f"10^{{{k}}}"
 
@@ -126,6 +144,7 @@ class LrGridData(Record):
     lo_value: sp.Rational
     hi_value: sp.Rational
     values_tex: list[str]  # value_tex() of each value, in order
+    set_lines: list[str]  # the displayed set α ∈ {…}, cut into lines that fit a display
     lo_tex: str
     hi_tex: str
 
@@ -258,9 +277,23 @@ class LrGrid(Family):
         decades = [Decade(k, counts[k - low], tuple(v for v in values if decade_of(v, low, high) == k),
                           k == high - 1)
                    for k in range(low, high)]
-        rows = [[f"${d.tex}$", "$" + (",\\ ".join(value_tex(v) for v in d.values) or "\\text{none}") + "$",
-                 str(d.count)]
-                for d in decades]
+        # A decade holding many rates written as 3.4 × 10^{-5} continues on rows of its own
+        # (empty decade and count cells) instead of widening the table beyond the page.
+        rows = []
+        for d in decades:
+            groups = packed([value_tex(v) for v in d.values], CELL_WIDTH) if d.values else [[]]
+            for k, group in enumerate(groups):
+                cell = "$" + (",\\ ".join(group) or "\\text{none}") + ("," if k < len(groups) - 1 else "") + "$"
+                rows.append([f"${d.tex}$" if k == 0 else "", cell, str(d.count) if k == 0 else ""])
+        texts = [value_tex(v) for v in values]
+        lead = "\\alpha \\in \\{"
+        groups = packed(texts, DISPLAY_WIDTH - 20, lead)
+        if len(groups) == 1:
+            set_lines = [lead + ",\\ ".join(texts) + "\\}"]
+        else:
+            set_lines = ["\\alpha &\\in \\bigl\\{" + ",\\ ".join(groups[0]) + ","]
+            set_lines += ["&\\quad " + ",\\ ".join(g) + ("," if k < len(groups) - 2 else "\\bigr\\}")
+                          for k, g in enumerate(groups[1:])]
         answers = [BooleanAnswer("good", r"\text{good search?}", good)]
         answers += [IntegerAnswer(_count_key(d.k), rf"\#{d.tex}", sp.Integer(d.count)) for d in decades]
         crowded = max(decades, key=lambda d: d.count)
@@ -269,8 +302,10 @@ class LrGrid(Family):
             rows=rows, crowded=crowded, sparse=sparse, crowded_top=crowded.k == high - 1,
             counts_text=", ".join(str(c) for c in counts), good=good, n=n, span=span,
             fair_low=n // span, fair_high=-(-n // span), exact_share=sp.Rational(n, span),
-            lo_value=lo_value, hi_value=hi_value, values_tex=[value_tex(v) for v in values],
-            lo_tex=value_tex(lo_value), hi_tex=value_tex(hi_value))
+            lo_value=lo_value, hi_value=hi_value, values_tex=texts, set_lines=set_lines,
+            # bounds as powers of ten when the rates below 0.001 are written that way
+            lo_tex=value_tex(lo_value) if low >= -3 else decade_tex(low),
+            hi_tex=value_tex(hi_value) if low >= -3 else decade_tex(high))
         return Solved(answers, data)
 
     def check(self, given: LrGridGiven) -> dict[str, Any]:
