@@ -719,7 +719,7 @@ def _figure_lines(code: str) -> float:
 
 
 # -- the running head --------------------------------------------------------------------------
-_GAP = 14.0  # pt between the head's parts
+_GAP = 8.0  # pt between the head's parts
 _ELLIPSIS = "\u2026"
 
 
@@ -745,13 +745,26 @@ def shorten(text: str, width: float, size: float = PT, mono: bool = False) -> st
 
 def fit_header(left: str, center: str, right: str, width: float = TEXT_WIDTH,
                right_mono: bool = False) -> tuple[str, str, str]:
-    """The three parts of a running head (plain text, before TeX escaping), shortened so they
-    do not overlap: the exam class sets the left part flush left, the right flush right and
-    the centre centred on the line, whatever their widths. The sides keep at most a third of
-    the line each; the centre (a sheet's title) gets what is left between them."""
-    side = width / 3 - _GAP
-    left = shorten(left, side)
-    right = shorten(right, side, mono=right_mono)
-    widest = max(text_width(left) if left else 0.0, 5.75 * len(right) if right_mono else text_width(right) if right else 0.0)
-    room = width - 2 * (widest + _GAP) if widest else width
-    return left, shorten(center, room), right
+    """The three parts of a running head (plain text, before TeX escaping), shortened only as
+    much as they must be not to overlap: the exam class sets the left part flush left, the right
+    flush right and the centre centred on the line, whatever their widths. The centre (a
+    sheet's title) gives way first, down to a quarter of the line; then the sides (a student's
+    name or id) are cut too."""
+    def side_width(text: str, mono: bool) -> float:
+        return 5.75 * len(text) if mono else text_width(text)
+
+    lw, rw = side_width(left, False), side_width(right, right_mono)
+    if not center:
+        if lw + rw + _GAP <= width:
+            return left, center, right
+        cap = max((width - _GAP) / 2, width - _GAP - min(lw, rw))
+        return shorten(left, cap), center, shorten(right, cap, mono=right_mono)
+    cw = text_width(center)
+    if max(lw, rw) + _GAP + cw / 2 <= width / 2:
+        return left, center, right
+    keep = min(cw, width / 4)  # the least of the centre kept
+    cap = (width - keep) / 2 - _GAP
+    if max(lw, rw) > cap:
+        left, right = shorten(left, cap), shorten(right, cap, mono=right_mono)
+        lw, rw = side_width(left, False), side_width(right, right_mono)
+    return left, shorten(center, width - 2 * (max(lw, rw) + _GAP)), right
