@@ -25,7 +25,7 @@ import sympy as sp
 from sympy.core.function import _coeff_isneg
 from sympy.simplify.radsimp import fraction as _fraction
 
-from worksheetgen import activations, mathfmt
+from worksheetgen import activations, drawrules, mathfmt
 from worksheetgen.activations import MP, add, mul, power
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Record
@@ -198,17 +198,35 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
     if alpha is None:
         alpha = DEFAULT_ALPHA.get(act, DEFAULT_ALPHA.get(out_act, sp.Rational(1, 100)))
     wgrid = options["weight_grid"]
-    weights = options["weights"]
-    drawn_weights = weights is None  # fresh matrices; given ones are copied
-    if weights is None:
-        weights = [nonzero_grid_values(rng, *wgrid, size=display_shape(sizes[l - 1], sizes[l], options))
-                   for l in range(1, len(sizes))]
-    biases = options["biases"]
-    if options["bias"] == "vector" and biases is None:
-        biases = [sp.Matrix(grid_values(rng, *wgrid, size=(sizes[l], 1))) for l in range(1, len(sizes))]
-    x = options["x"]
-    if x is None:
-        x = nonzero_grid_values(rng, *options["input_grid"], size=sizes[0])
+    drawn_weights = options["weights"] is None  # fresh matrices; given ones are copied
+    draw_biases = options["bias"] == "vector" and options["biases"] is None
+    drawn_any = drawn_weights or draw_biases or options["x"] is None
+    broken = None
+    # Candidates are screened against the network's teaching rules in float64 (microseconds), so
+    # the exact solve runs about once per instance; the exact constraints then decide.
+    for _ in range(SCREEN_DRAWS if drawn_any else 1):
+        weights = options["weights"]
+        if drawn_weights:
+            weights = [nonzero_grid_values(rng, *wgrid, size=display_shape(sizes[l - 1], sizes[l], options))
+                       for l in range(1, len(sizes))]
+        biases = options["biases"]
+        if draw_biases:
+            biases = [sp.Matrix(grid_values(rng, *wgrid, size=(sizes[l], 1))) for l in range(1, len(sizes))]
+        x = options["x"]
+        if x is None:
+            x = nonzero_grid_values(rng, *options["input_grid"], size=sizes[0])
+        if not drawn_any:
+            break
+        if drawn_weights and out_act == "relu" and wgrid[0] == -wgrid[1]:
+            weights, biases = _revive_outputs(weights, biases, x, options, alpha, draw_biases)
+        broken = screen_network(dict(options, weights=weights, biases=biases, x=vector(list(x)), alpha=alpha,
+                                     output_activation=out_act, loss="none"))
+        if broken is None:
+            break
+    else:
+        field = "weight_grid" if drawn_weights else "input_grid" if options["x"] is None else "weight_grid"
+        raise WorksheetError(f"no draw of {SCREEN_DRAWS} met the constraint {broken!r}", field=field,
+                             allowed="smaller weights or inputs (narrower grids), or fewer or smaller layers")
     y = options["y"]
     loss = options["loss"]
     if y is None and loss != "none":
@@ -226,6 +244,64 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
         biases=[sp.Matrix(b) for b in biases] if biases is not None and options["bias"] == "vector" else None,
         x=vector(list(x)), y=vector(list(y)) if y is not None else None,
     )
+
+
+SCREEN_DRAWS = 200  # network candidates screened in float64 before the grids are declared hopeless
+
+
+def screen_network(probe: dict[str, Any]) -> str | None:
+    """The network rule a candidate plainly breaks, judged in float64 with a little slack (the
+    exact constraints decide the borderline cases), or None."""
+    result = numpy_forward_backward(probe)
+    alpha = float(probe["alpha"])
+    n = len(result["z"])
+    for l, (z, a) in enumerate(zip(result["z"], result["a"])):
+        name = probe["output_activation"] if l == n - 1 else probe["activation"]
+        if np.abs(z).max() > MAX_LARGE_PRE_ACTIVATION * (1 + 1e-9):
+            return "pre-activations of moderate size"
+        if name == "relu" and (z < -1e-12).all() and l < n - 1:
+            return "not every ReLU unit of a hidden layer dead"
+        if name == "relu" and (z < -1e-12).any() and l == n - 1:
+            return "every output ReLU unit alive"
+        if name == "softmax":
+            if a.max() > SOFTMAX_MAX * (1 + 1e-9):
+                return "no saturated unit"
+        elif name in drawrules.SATURATING:
+            grads = activations.get(name).numeric_grad(z, alpha)
+            if any(drawrules.saturated(name, v, d / (1 - 1e-9)) for v, d in zip(z, grads)):
+                return "no saturated unit"
+    return None
+
+
+def _revive_outputs(weights: list[sp.Matrix], biases: list[sp.Matrix] | None, x: Sequence[Any],
+                    options: dict[str, Any], alpha: Any, biases_drawn: bool
+                    ) -> tuple[list[sp.Matrix], list[sp.Matrix] | None]:
+    """Drawn weights with every dead output ReLU unit (z_k < 0) revived by negating the weights
+    into it (and its bias, when drawn): on a grid symmetric about 0 this maps the draws with a
+    dead output one to one onto draws without, so the draw stays uniform over the networks the
+    rule "every output ReLU unit alive" accepts, at no redraw (six outputs would all be alive in
+    one draw of 64). A pinned bias may keep the unit dead: the rule then redraws."""
+    probe = dict(options, weights=weights, biases=biases, x=vector(list(x)), alpha=alpha,
+                 output_activation="relu", loss="none")
+    z = numpy_forward_backward(probe)["z"][-1]
+    dead = [k for k, v in enumerate(z) if v < 0]
+    if not dead:
+        return weights, biases
+    last = sp.Matrix(weights[-1])
+    bias = sp.Matrix(biases[-1]) if biases is not None else None
+    for k in dead:
+        if bias is not None and not biases_drawn and 2 * float(bias[k]) <= float(z[k]):
+            continue  # -A_k a + b_k = 2 b_k - z_k would stay <= 0
+        if options["convention"] == "W":
+            last[k, :] = -last[k, :]
+        else:
+            last[:, k] = -last[:, k]  # the bias row (bias = row) is flipped with the column
+        if bias is not None and biases_drawn:
+            bias[k] = -bias[k]
+    weights = list(weights[:-1]) + [last]
+    if biases is not None:
+        biases = list(biases[:-1]) + [bias]
+    return weights, biases
 
 
 def canonical(given: Any) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
@@ -839,8 +915,26 @@ def hidden_relu_alive(layers: list[Layer]) -> bool:
 
 
 def output_relu_alive(layers: list[Layer]) -> bool:
+    """Every output ReLU unit alive: a dead output gives ŷ_k = 0 and passes no gradient, so
+    every weight into it has ∂L/∂w = 0 (issue 10: 72 % of backprop draws had one)."""
     out = layers[-1]
-    return not (out.activation == "relu" and all(v <= 0 for v in out.z))
+    return not (out.activation == "relu" and any(v <= 0 for v in out.z_mp))
+
+
+SOFTMAX_MAX = 0.99  # a softmax output above this is as saturated as σ(4.6)
+
+
+def saturated(layers: list[Layer]) -> bool:
+    """Some unit sits on the flat part of a smooth activation (drawrules.saturated), or a softmax
+    output is (almost) one-hot: the chain rule multiplies by almost nothing there."""
+    for layer in layers:
+        if layer.activation == "softmax":
+            if max(layer.a_mp) > SOFTMAX_MAX:
+                return True
+            continue
+        if any(drawrules.saturated(layer.activation, z, d) for z, d in zip(layer.z_mp, layer.dz_mp)):
+            return True
+    return False
 
 
 def moderate(layers: list[Layer]) -> bool:

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations, nets
+from worksheetgen import activations, drawrules, nets
 from worksheetgen.answers import make_answer
 from worksheetgen.errors import CheckError, WorksheetError
-from worksheetgen.exercises.forward_pass import NETWORK_RULES, ForwardData, forward_check, forward_parts
+from worksheetgen.exercises.forward_pass import (ANSWER_RULES, NETWORK_RULES, ForwardData, forward_check,
+                                                 forward_parts, network_quality)
 from worksheetgen.family import Constraint, Family, Solved
 from worksheetgen.params import Bool, ListOf, Number, Param, Text
 
@@ -132,6 +133,30 @@ def _asked_gradient(given: Any, solved: Solved) -> bool:
             or not any(_nonzero(G) for G in solved.data.grads.values()))
 
 
+def _asked_gradients(solved: Solved) -> list[Any]:
+    return [a for a in solved.answers if a.key.startswith("dL_d")]
+
+
+def _gradients_in_band(given: Any, solved: Solved) -> bool:
+    asked = _asked_gradients(solved)
+    return not (drawrules.gradient_below(asked) or drawrules.gradient_above(asked))
+
+
+def _pick_entry(rng: np.random.Generator, net: dict[str, Any], options: dict[str, Any]) -> tuple[int, int]:
+    """The (row, column) of W^{[1]}, as displayed, whose gradient is asked: drawn among the
+    entries whose gradient lies in the band (by a float64 pass), so that a draw is not thrown
+    away for asking ∂L/∂w = 0 of a weight into a dead unit; among all entries if none does
+    (the rules then redraw the network)."""
+    rows, cols = nets.display_shape(net["layers"][0], net["layers"][1], options)
+    first = 0 if net["bias"] == "row" else 1
+    G = nets.numpy_forward_backward(net)["grads"][0]
+    low, high = drawrules.GRADIENT_BAND
+    good = [(r, c) for r in range(rows) for c in range(cols) if low <= abs(G[r, c]) <= high]
+    cells = good or [(r, c) for r in range(rows) for c in range(cols)]
+    r, c = cells[int(rng.integers(0, len(cells)))]
+    return r + first, c + 1
+
+
 class Backprop(Family):
     name = "backprop"
     title = "Backpropagation"
@@ -149,7 +174,16 @@ class Backprop(Family):
         Constraint("a network that passes the gradient back", nets.NETWORK_VALUES, _passes_gradient),
         Constraint("a non-zero gradient in the network", nets.NETWORK_VALUES + ("y",), _network_gradient),
         Constraint("not every asked gradient zero", nets.NETWORK_VALUES + ("y", "targets"), _asked_gradient),
-    )
+        Constraint(f"asked gradients between {drawrules.GRADIENT_BAND[0]} and {drawrules.GRADIENT_BAND[1]:g} in size "
+                   "(the largest entry of a matrix)", nets.NETWORK_VALUES, _gradients_in_band),
+    ) + ANSWER_RULES
+
+    def quality(self, given: BackpropGiven, solved: Solved) -> dict[str, bool]:
+        asked = _asked_gradients(solved)
+        low, high = drawrules.GRADIENT_BAND
+        return {**network_quality(given, solved),
+                f"gradient below {low}": drawrules.gradient_below(asked),
+                f"gradient above {high:g}": drawrules.gradient_above(asked)}
 
     def validate(self, options: dict[str, Any]) -> None:
         nets.validate_net(options)
@@ -172,10 +206,7 @@ class Backprop(Family):
         targets = options["targets"]
         if targets is None:
             # One entry of the first layer (the long chain) and the whole last layer.
-            rows, cols = nets.display_shape(net["layers"][0], net["layers"][1], options)
-            first = 0 if net["bias"] == "row" else 1
-            row = int(rng.integers(first, rows + first))
-            col = int(rng.integers(1, cols + 1))
+            row, col = _pick_entry(rng, net, options)
             targets = [f"w1[{row},{col}]", f"W{len(net['layers']) - 1}"]
         rate = options["learning_rate"]
         if rate is None and options["update"]:

@@ -20,12 +20,15 @@ import sympy as sp
 from worksheetgen import mathfmt
 from worksheetgen.answers import LETTERS, Answer, ChoiceAnswer, IntegerAnswer
 from worksheetgen.errors import CheckError, WorksheetError
-from worksheetgen.family import Family, Record, Solved
+from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.figures import Figure, boolean_network
 from worksheetgen.params import Bool, Choice, ListOf, Matrix, Number, Param
 
 FUNCTIONS = ("AND", "OR", "XOR", "NAND", "NOR", "XNOR")
 NONE = "none of these"
+# How often a drawn net computes none of the listed functions (with none_option): often enough
+# that "none of these" must be considered, well below the quality gate's bound of 1/4.
+NONE_RATE = 0.15
 # Outputs on the inputs (A, B) = (0,0), (0,1), (1,0), (1,1), the seed's order x_1..x_4.
 TRUTH = {
     "AND": (0, 0, 0, 1),
@@ -98,6 +101,15 @@ class BooleanNetData(Record):
     implement_cells: list[list[str]] | None = None
     implement_scalar: str | None = None
     implement_fail_items: list[str] | None = None
+
+
+def _boolean_outputs(out: np.ndarray) -> np.ndarray:
+    """Per enumerated net: all four outputs are 0 or 1."""
+    return np.all((out == 0) | (out == 1), axis=1)
+
+
+def _boolean(given: BooleanNetGiven, solved: Solved) -> bool:
+    return not solved.data.non_boolean
 
 
 def named_function(outputs: tuple[int, ...]) -> str:
@@ -336,6 +348,23 @@ class BooleanNet(Family):
         Param("target_b2", Number(), None, "b2 of the correct option of the implement part"),
     )
 
+    # The outputs 0 … 3 of the truth table are Boolean: 0 is a fine value to ask for.
+    zero_ok = frozenset(f"out_{i}" for i in range(1, 5))
+    constraints = (
+        Constraint("outputs 0 or 1 on all four inputs (the sheet says they are Boolean)",
+                   ("W1", "W2", "b1", "b2"), _boolean),
+    )
+
+    def quality(self, given: BooleanNetGiven, solved: Solved) -> dict[str, bool]:
+        return {"non-Boolean output": bool(solved.data.non_boolean)}
+
+    def drawn(self, options: dict[str, Any]) -> frozenset[str]:
+        """As the base class, less the biases of a net without bias (nothing is drawn for them)."""
+        drawn = set(super().drawn(options))
+        if not options["bias"]:
+            drawn -= {"b1", "b2", "target_b1", "target_b2"}
+        return frozenset(drawn)
+
     # -- validation ----------------------------------------------------------------------------
     def validate(self, options: dict[str, Any]) -> None:
         if len(set(options["tasks"])) != len(options["tasks"]):
@@ -367,6 +396,12 @@ class BooleanNet(Family):
                 raise WorksheetError(
                     "the given weights do not compute AND, OR, XOR, NAND, NOR or XNOR",
                     field="W1", allowed="weights computing a named function, or none_option = true")
+            drawn = self.drawn(options) & {"W1", "W2", "b1", "b2"}
+            if drawn and not (mask & _boolean_outputs(self._outputs(bias))).any():
+                raise WorksheetError(
+                    "no net with the given weights has outputs 0 or 1 on all four inputs",
+                    field=sorted(set(("W1", "W2", "b1", "b2")) - drawn)[0],
+                    allowed="weights some Boolean-valued net shares, or every weight given")
         if "implement" in options["tasks"]:
             names = reachable(bias)
             target = options["target"]
@@ -381,6 +416,10 @@ class BooleanNet(Family):
                 raise WorksheetError(
                     f"the given target weights do not compute {target or 'a named function'}",
                     field="target_W1", allowed="weights computing the target function")
+
+    @staticmethod
+    def _outputs(bias: bool) -> np.ndarray:
+        return _space(bias)[1]
 
     @staticmethod
     def _pins(options: dict[str, Any], prefix: str) -> tuple[Any, Any, Any, Any]:
@@ -402,16 +441,17 @@ class BooleanNet(Family):
             mask = _pin_mask(rows, *self._pins(options, ""))
             named = mask & (fn >= 0)
             unnamed = mask & (fn < 0)
-            pick_none = options["none_option"] and rng.random() < 0.25
+            # Only nets whose four outputs are 0 or 1: the sheet says the outputs are Boolean, so
+            # "none of these" is a Boolean function outside the list (A ∧ ¬B, ...), never out = 2.
+            unnamed &= _boolean_outputs(out)
+            pick_none = options["none_option"] and rng.random() < NONE_RATE
             if named.any() and not (pick_none and unnamed.any()):
                 # Function first, then a net: keeps rarely reachable XOR as likely as OR.
                 names = sorted({int(i) for i in fn[named & good]} or {int(i) for i in fn[named]})
                 wanted = names[int(rng.integers(len(names)))]
                 pool = named & (fn == wanted)
             else:
-                # Near misses (outputs 0..2) teach more than nets far from any Boolean function.
-                close = unnamed & np.all((out >= 0) & (out <= 2), axis=1)
-                pool = close if close.any() else unnamed
+                pool = unnamed if unnamed.any() else mask  # mask: pins without a Boolean net
             pool = pool & good if (pool & good).any() else pool
             net = _net(rows[self._choose(rng, pool)], bias)
             drawn.update(net.as_dict())

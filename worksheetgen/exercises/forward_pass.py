@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations, nets
+from worksheetgen import activations, drawrules, nets
 from worksheetgen.answers import Answer, MatrixAnswer, NumberAnswer
 from worksheetgen.family import Constraint, Family, Record, Solved
 
@@ -44,11 +44,43 @@ NETWORK_RULES = (
                lambda g, s: nets.no_kink_hit(s.data.layers)),
     Constraint("not every ReLU unit of a hidden layer dead", nets.NETWORK_VALUES,
                lambda g, s: nets.hidden_relu_alive(s.data.layers)),
-    Constraint("not every output ReLU unit dead", nets.NETWORK_VALUES,
+    Constraint("every output ReLU unit alive", nets.NETWORK_VALUES,
                lambda g, s: nets.output_relu_alive(s.data.layers)),
     Constraint("pre-activations of moderate size", nets.NETWORK_VALUES,
                lambda g, s: nets.moderate(s.data.layers)),
+    Constraint("no saturated unit (|g'(z)| >= 0.02, softmax outputs at most 0.99)", nets.NETWORK_VALUES,
+               lambda g, s: not nets.saturated(s.data.layers)),
 )
+# The rules on what a student is asked. They read the network's values: a drawn network is drawn
+# again with its target (and targets, learning rate), while around a pinned network the drawn
+# target only picks among the instructor's numbers (seed 004 Ex2's dead layer asks a^{[1]} = 0).
+ANSWER_RULES = (
+    Constraint("no asked value exactly 0", nets.NETWORK_VALUES,
+               lambda g, s: not drawrules.zero_asked(s.answers)),
+    Constraint(f"every asked value 0 or at least {drawrules.FLOOR} in size", nets.NETWORK_VALUES,
+               lambda g, s: not drawrules.below_floor(s.answers)),
+    Constraint(f"a loss between {drawrules.LOSS_BAND[0]} and {drawrules.LOSS_BAND[1]:g}", nets.NETWORK_VALUES,
+               lambda g, s: not any(_loss_outside(s).values())),
+)
+
+
+def _loss_outside(solved: Solved) -> dict[str, bool]:
+    low, high = drawrules.LOSS_BAND
+    loss = solved.data.loss
+    size = abs(float(loss)) if loss is not None else None
+    return {f"loss below {low}": size is not None and size < low,
+            f"loss above {high:g}": size is not None and size > high}
+
+
+def network_quality(given: nets.NetGiven, solved: Solved) -> dict[str, bool]:
+    """The defects the network rules reject, as the quality gate counts them."""
+    layers = solved.data.layers
+    return {
+        "dead output unit": not nets.output_relu_alive(layers),
+        "saturated unit": nets.saturated(layers),
+        f"asked value below {drawrules.FLOOR}": drawrules.below_floor(solved.answers),
+        **_loss_outside(solved),
+    }
 
 
 def forward_parts(given: nets.NetGiven, layers: list[nets.Layer],
@@ -104,7 +136,10 @@ class ForwardPass(Family):
     params = nets.NET_PARAMS
     Given = nets.NetGiven
     Data = ForwardData
-    constraints = NETWORK_RULES
+    constraints = NETWORK_RULES + ANSWER_RULES
+
+    def quality(self, given: nets.NetGiven, solved: Solved) -> dict[str, bool]:
+        return network_quality(given, solved)
 
     def validate(self, options: dict[str, Any]) -> None:
         nets.validate_net(options)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations
+from worksheetgen import activations, drawrules
 from worksheetgen.activations import add, mul, neg, power
 from worksheetgen.answers import NumberAnswer
 from worksheetgen.family import Constraint, Family, Record, Solved
@@ -19,6 +19,7 @@ from worksheetgen.sampling import grid_param, nonzero_grid_values, require_grid
 
 LOSSES = ("squared", "half_squared")
 MAX_LOSS = 100  # a random draw with a larger error is refused (not pleasant by hand)
+MIN_LOSS = sp.Rational(1, 100)  # nor one already (almost) on target: students' losses within four decades
 VALUES = ("w1", "w2", "x", "alpha")  # what the chain's pre-activations depend on
 
 
@@ -74,8 +75,25 @@ def _nonzero_gradients(given: ScalarChainGiven, solved: Solved) -> bool:
     return nonzero or not _chain_passes_gradient(given, solved)
 
 
-def _small_error(given: ScalarChainGiven, solved: Solved) -> bool:
-    return abs(float(solved.data.loss)) <= MAX_LOSS
+def _moderate_error(given: ScalarChainGiven, solved: Solved) -> bool:
+    return MIN_LOSS <= abs(float(solved.data.loss)) <= MAX_LOSS
+
+
+def _saturated(given: ScalarChainGiven, solved: Solved) -> bool:
+    """A unit on the flat part of a smooth activation (ELU at z ≤ -3.9: g' = e^z < 0.02), where
+    the chain rule multiplies by almost nothing (issue 10: 31 % of ELU draws)."""
+    d = solved.data
+    return any(drawrules.saturated(given.activation, float(z), float(gp))
+               for z, gp in ((d.z1, d.g1), (d.z2, d.g2)))
+
+
+def _gradients(solved: Solved) -> list[Any]:
+    return [solved.answer("dL_dw2"), solved.answer("dL_dw1")]
+
+
+def _gradients_in_band(given: ScalarChainGiven, solved: Solved) -> bool:
+    grads = _gradients(solved)
+    return not (drawrules.gradient_below(grads) or drawrules.gradient_above(grads))
 
 
 def _half(value: sp.Expr, half: bool) -> sp.Expr:
@@ -107,8 +125,23 @@ class ScalarChain(Family):
         Constraint("at least one unit on the non-linear side of the activation", VALUES, _one_unit_nonlinear),
         Constraint("a chain that passes the gradient back", VALUES, _chain_passes_gradient),
         Constraint("non-zero gradients", VALUES + ("y",), _nonzero_gradients),
-        Constraint(f"an error below {MAX_LOSS}", VALUES + ("y",), _small_error),
+        Constraint(f"an error between {MIN_LOSS} and {MAX_LOSS}", VALUES + ("y",), _moderate_error),
+        Constraint("no saturated unit (|g'(z)| >= 0.02)", VALUES, lambda g, s: not _saturated(g, s)),
+        Constraint(f"both gradients between {drawrules.GRADIENT_BAND[0]} and {drawrules.GRADIENT_BAND[1]:g} in size",
+                   VALUES, _gradients_in_band),
+        Constraint(f"every asked value at least {drawrules.FLOOR} in size", VALUES,
+                   lambda g, s: not drawrules.below_floor(s.answers)),
     )
+
+    def quality(self, given: ScalarChainGiven, solved: Solved) -> dict[str, bool]:
+        grads = _gradients(solved)
+        low, high = drawrules.GRADIENT_BAND
+        return {
+            "saturated unit": _saturated(given, solved),
+            f"gradient below {low}": drawrules.gradient_below(grads),
+            f"gradient above {high:g}": drawrules.gradient_above(grads),
+            f"asked value below {drawrules.FLOOR}": drawrules.below_floor(solved.answers),
+        }
 
     def validate(self, options: dict[str, Any]) -> None:
         # Each grid is drawn from (without 0) only for the values the spec leaves unset.

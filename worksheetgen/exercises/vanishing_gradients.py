@@ -40,17 +40,22 @@ MAX_DEPTH = 10
 # independent NumPy check (a ReLU chain of 10 layers of 3 units grows by at most 3000 per layer).
 LARGEST = 1000
 SCREEN_DRAWS = 200  # candidates screened in float64 before the grids are declared hopeless
-RELU_OUTPUT = 100  # a drawn ReLU chain's output stays below this (hand computation)
+# A drawn ReLU chain's output stays below this per unit of width (hand computation; and its
+# numbers, products of the weights, within three decades from student to student).
+RELU_OUTPUT = 20
 EXACT_ROOT_LIMIT = 10**60  # square roots of rationals beyond this are taken in PRECISION digits
 
 KINK_RULE = "no ReLU pre-activation exactly at the kink 0"
 DEAD_LAYER_RULE = "ReLU does not die: every layer has an active unit"
 DEAD_FIRST_RULE = "ReLU does not die: the first layer still receives a gradient"
-RELU_OUTPUT_RULE = f"a ReLU output below {RELU_OUTPUT}"
+RELU_OUTPUT_RULE = f"a ReLU output below {RELU_OUTPUT} times the squared width"
+RELU_GRADIENT = 50  # and its gradients below this per unit (products of up to ten weights)
+RELU_GRADIENT_RULE = f"ReLU gradients at most {RELU_GRADIENT} times the squared width in size"
 NONZERO_RULE = "every layer receives a non-zero gradient"
 LOSS_RULE = "an output that is not already (almost) on target"
 VANISHING_RULE = "a first-layer gradient norm below a tenth of the last layer's (visible vanishing)"
 MIN_LOSS = 0.005
+MIN_RELU_LOSS = 0.05  # the ReLU chain's output reaches 20, so its losses start higher too
 
 
 def _bounded(value: Any) -> sp.Rational:
@@ -197,6 +202,10 @@ def _chains(g: Any, s: Solved) -> list[tuple[str, dict[str, Any]]]:
     return chains
 
 
+def _min_loss(activation: str) -> float:
+    return MIN_RELU_LOSS if activation == "relu" else MIN_LOSS
+
+
 def _relu_chains(g: Any, s: Solved) -> list[dict[str, Any]]:
     return [res for name, res in _chains(g, s) if name == "relu"]
 
@@ -254,7 +263,8 @@ def _arrays(weights: Any, biases: Any, x: Any, y: Any) -> tuple[list[np.ndarray]
     return (W, B, np.array(x.tolist(), dtype=float).ravel(), np.array(y.tolist(), dtype=float).ravel())
 
 
-def _screen(activation: str, compare_relu: bool, weights: Any, biases: Any, x: Any, y: Any) -> str | None:
+def _screen(activation: str, compare_relu: bool, weights: Any, biases: Any, x: Any, y: Any,
+            depth_drawn: bool = True) -> str | None:
     """The teaching rule a candidate plainly breaks, judged in float64 (microseconds), or None.
     The exact constraints decide: this only spares the exact solve for hopeless candidates."""
     W, B, xs, ys = _arrays(weights, biases, x, y)
@@ -269,11 +279,13 @@ def _screen(activation: str, compare_relu: bool, weights: Any, biases: Any, x: A
                 return DEAD_LAYER_RULE
             if res["norms"][0] == 0:
                 return DEAD_FIRST_RULE
-            if np.abs(res["a"][-1]).max() > RELU_OUTPUT * (1 + 1e-9):
+            if np.abs(res["a"][-1]).max() > RELU_OUTPUT * len(xs) ** 2 * (1 + 1e-9):
                 return RELU_OUTPUT_RULE
+            if depth_drawn and max(np.abs(gm).max() for gm in res["grads"]) > RELU_GRADIENT * len(xs) ** 2 * (1 + 1e-9):
+                return RELU_GRADIENT_RULE
         if (res["norms"] == 0).any():
             return NONZERO_RULE
-        if res["loss"] < MIN_LOSS * (1 - 1e-9):
+        if res["loss"] < _min_loss(name) * (1 - 1e-9):
             return LOSS_RULE
     if activation != "relu" and chains[0][1]["ratio"] >= 0.1 * (1 + 1e-9):
         return VANISHING_RULE
@@ -326,11 +338,15 @@ class VanishingGradients(Family):
         Constraint(DEAD_FIRST_RULE, ALL, lambda g, s: all(
             float(res["norms"][0]) != 0 for res in _relu_chains(g, s))),
         Constraint(RELU_OUTPUT_RULE, CHAIN, lambda g, s: all(
-            abs(float(v)) <= RELU_OUTPUT for res in _relu_chains(g, s) for v in res["a"][-1])),
+            abs(float(v)) <= RELU_OUTPUT * g.width**2 for res in _relu_chains(g, s) for v in res["a"][-1])),
+        # Read: the depth. A chain the spec makes deep multiplies up to ten weights: its ReLU
+        # gradients are as large as the instructor chose.
+        Constraint(RELU_GRADIENT_RULE, ("depth",), lambda g, s: all(
+            abs(float(v)) <= RELU_GRADIENT * g.width**2 for res in _relu_chains(g, s) for gm in res["grads"] for v in gm)),
         Constraint(NONZERO_RULE, ALL, lambda g, s: all(
             float(nm) != 0 for _, res in _chains(g, s) for nm in res["norms"])),
         Constraint(LOSS_RULE, ALL, lambda g, s: all(
-            float(res["loss"]) >= MIN_LOSS for _, res in _chains(g, s))),
+            float(res["loss"]) >= _min_loss(name) for name, res in _chains(g, s))),
         Constraint(VANISHING_RULE, ALL, lambda g, s: g.activation == "relu" or float(s.data.main["ratio"]) < 0.1),
     )
 
@@ -406,8 +422,7 @@ class VanishingGradients(Family):
         for key in ("weights", "biases"):
             if options[key] is not None:
                 depth = len(options[key])
-        if depth is None:
-            depth = int(rng.integers(4, 7))
+        draw_depth = depth is None
         weight_grid = options["weight_grid"] or (
             [sp.Rational(1, 2), sp.Integer(2), sp.Rational(1, 2)] if n == 1
             else [sp.Rational(-1, 2), sp.Rational(3, 2), sp.Rational(1, 2)])
@@ -417,6 +432,8 @@ class VanishingGradients(Family):
         drawn_any = draw_biases or any(options[k] is None for k in ("weights", "x", "y"))
         broken = None
         for _ in range(SCREEN_DRAWS):
+            if draw_depth:  # with the numbers: a depth whose chains break the rules is drawn again
+                depth = int(rng.integers(4, 7))
             weights = options["weights"] or [
                 nonzero_grid_values(rng, *weight_grid, size=(n, n)) for _ in range(depth)]
             if options["biases"] is not None:
@@ -430,7 +447,7 @@ class VanishingGradients(Family):
             y = options["y"] if options["y"] is not None else grid_values(rng, *target_grid, size=(n, 1))
             if not drawn_any:
                 break  # the spec's own chain: no rule applies to it
-            broken = _screen(options["activation"], compare_relu, weights, biases, x, y)
+            broken = _screen(options["activation"], compare_relu, weights, biases, x, y, draw_depth)
             if broken is None:
                 break
         else:
