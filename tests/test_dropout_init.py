@@ -261,6 +261,7 @@ def test_bad_input_names_the_field(params, field):
 def test_quality_gate_over_200_seeds():
     assert_gate_passes("dropout_init", 200)
     assert_gate_passes("dropout_init", 60, scheme="xavier")  # depth 10 halves 9 times: not drawn
+    assert_gate_passes("dropout_init", 60, scheme="small")  # asked in significant digits
 
 
 def test_drawn_stacks_are_xavier_or_he_and_stay_readable():
@@ -275,8 +276,9 @@ def test_drawn_stacks_are_xavier_or_he_and_stay_readable():
 @pytest.mark.parametrize("params, flags", [
     (dict(parts=["dropout"], p=0.5, activations=[1, 2, 3], mask=[1, 1, 1]), {"mask keeps every unit or drops every unit"}),
     (dict(parts=["init"], fan_in=64, fan_out=64), {"fan_in equal to fan_out"}),
-    # Var(z^[1]) = 100 · 10^-4 = 0.01, then × 0.005 per layer
-    (dict(parts=["layer_variance"], scheme="small", width=100, depth=3, input_variance=1), {"Var(z^[L]) below 0.01"}),
+    # Xavier with ReLU halves the variance per layer: 1/512 after 10 layers
+    (dict(parts=["layer_variance"], scheme="xavier", width=100, depth=10, input_variance=1),
+     {"Var(z^[L]) below 0.01 in decimals"}),
 ])
 def test_each_quality_flag_fires(params, flags):
     assert flags <= raised(instance("dropout_init", **params))
@@ -286,3 +288,16 @@ def test_a_good_draw_raises_no_flag():
     assert not raised(instance("dropout_init", seed=0))
     assert not raised(instance("dropout_init", parts=["layer_variance"], scheme="he", width=100, depth=10,
                                input_variance=1))
+
+
+def test_small_random_numbers_vanish_in_significant_digits():
+    # Var(z^[3]) = 256 · 10^-4 · 4 · 0.0128² ≈ 1.678·10^-5: asked (and printed) in significant digits.
+    ex = instance("dropout_init", parts=["layer_variance"], scheme="small", width=256, depth=3, input_variance=4)
+    answer = ex.answers["var_zL"]
+    assert answer.value == sp.Rational(16777216, 10**12) and answer.rounding.mode == "significant"
+    problem, solution = render.render_exercise(ex, "markdown")
+    assert "4 significant digits" in problem and r"1.678 \times 10^{-5}" in solution
+    assert not raised(ex)
+    for seed in range(4):  # drawn around a chosen scheme: three layers of 128 to 512 units
+        drawn = instance("dropout_init", seed=seed, parts=["layer_variance"], scheme="small")
+        assert drawn.given.depth == 3 and drawn.given.width in (128, 256, 512)

@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import mathfmt
-from worksheetgen.answers import Answer, MatrixAnswer, NumberAnswer
+from worksheetgen.answers import Answer, MatrixAnswer, NumberAnswer, Rounding
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.params import Choice, Int, ListOf, Number, Param
@@ -49,6 +49,10 @@ DRAWN_SCHEMES = ("xavier", "he")
 # A drawn stack's Var(z^[L]) is at least this (Xavier with ReLU halves it per layer: 10 layers
 # leave v/512, next to He's 2v the answers of a class would spread over 3.6 decades).
 MIN_VAR_ZL = sp.Rational(1, 100)
+# Small random numbers (when chosen): Var(z^[L]) is asked in significant digits, and a drawn stack
+# is 3 layers of 128 to 512 units, so a class's answers (5·10^-7 … 1.3·10^-4) span 2.4 decades.
+SMALL_DEPTHS = (3,)
+SMALL_WIDTHS = (128, 256, 512)
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,8 @@ class DropoutInit(Family):
         if given.fan_in is not None:
             out["fan_in equal to fan_out"] = given.fan_in == given.fan_out
         if given.scheme is not None:
-            out[f"Var(z^[L]) below {float(MIN_VAR_ZL):g}"] = d.var_zL < MIN_VAR_ZL
+            # Small random numbers ask Var(z^[L]) in significant digits: vanishing is their lesson.
+            out[f"Var(z^[L]) below {float(MIN_VAR_ZL):g} in decimals"] = given.scheme != "small" and d.var_zL < MIN_VAR_ZL
         return out
 
     # -- validation ----------------------------------------------------------------------------
@@ -239,10 +244,12 @@ class DropoutInit(Family):
             values.update(fan_in=int(fan_in), fan_out=int(fan_out))
         if "layer_variance" in parts:
             pick = lambda pool: pool[int(rng.integers(len(pool)))]  # noqa: E731
+            scheme = options["scheme"] or pick(DRAWN_SCHEMES)
+            small = scheme == "small"
             values.update(
-                scheme=options["scheme"] or pick(DRAWN_SCHEMES),
-                width=options["width"] or pick(WIDTHS),
-                depth=options["depth"] or pick(DEPTHS),
+                scheme=scheme,
+                width=options["width"] or pick(SMALL_WIDTHS if small else WIDTHS),
+                depth=options["depth"] or pick(SMALL_DEPTHS if small else DEPTHS),
                 layer_activation=options["layer_activation"],
                 input_variance=options["input_variance"] if options["input_variance"] is not None
                 else sp.Integer(pick(INPUT_VARIANCES)),
@@ -307,7 +314,9 @@ class DropoutInit(Family):
                 NumberAnswer("var_w", r"\operatorname{Var}(w)", var_w),
                 NumberAnswer("var_z1", r"\operatorname{Var}(z^{[1]})", var_z1),
                 NumberAnswer("gain", r"\frac{\operatorname{Var}(z^{[l]})}{\operatorname{Var}(z^{[l-1]})}", gain),
-                NumberAnswer("var_zL", r"\operatorname{Var}(z^{[L]})", var_zL),
+                # Small random numbers: 10^-7 and less, asked in significant digits (as the text says).
+                NumberAnswer("var_zL", r"\operatorname{Var}(z^{[L]})", var_zL,
+                             rounding=Rounding("significant") if given.scheme == "small" else None),
             ]
         return Solved(answers, DropoutInitData(**data))
 
