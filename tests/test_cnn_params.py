@@ -197,7 +197,8 @@ def test_seed_003_ex2_d_e_values():
     parts = {k: a.part for k, a in ex.answers.items()}
     assert (parts["out_w"], parts["dense_rows"], parts["subset"], parts["ratio"]) == (3, 4, 5, 6)
     a = ints(ex)
-    # (d) The seed proves the equivalence without numbers; for its layer of (c): A maps the
+    # (d) The seed proves the equivalence without numbers (and names the filters of output channel i
+    # a_{i1}, ..., a_{in}: one per input channel, so a_{i1}, ..., a_{id}); for its layer of (c): A maps the
     # 1920*1080*3 = 6,220,800 inputs to the 961*541 = 519,901 outputs.
     assert (a["dense_rows"], a["dense_cols"]) == (961 * 541, 1920 * 1080 * 3) == (519_901, 6_220_800)
     # Stride 2 with a 4-wide window: every pixel is under exactly 2 windows per side, so
