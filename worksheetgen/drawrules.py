@@ -30,6 +30,10 @@ SATURATION = 0.02  # |g'(z)| below this: a saturated unit
 SILU_GELU_TAIL = -2
 SATURATING = ("sigmoid", "tanh", "elu", "silu", "gelu")
 NUMERIC_KINDS = ("number", "integer", "matrix")
+# A student evaluates every activation with a scientific calculator but GELU, whose Φ needs a
+# table: no family here draws an activation, and the help of each activation parameter says so.
+GELU_NOTE = ("; GELU needs the normal CDF Φ (a table or software, not a scientific calculator), so it "
+             "is never drawn, only used where named")
 
 
 def entries(answer: Answer) -> list[Any]:

@@ -15,7 +15,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations, mathfmt
+from worksheetgen import activations, drawrules, mathfmt
 from worksheetgen.answers import BooleanAnswer, MatrixAnswer
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Constraint, Family, Record, Solved
@@ -36,6 +36,10 @@ SCREEN_DRAWS = 200  # candidates screened in float64 before a grid is declared h
 MT_RULE = f"every entry of Mᵀ at most {LARGEST} in size"
 VISIBLE_RULE = f"ŷ₂ differs visibly from c·ŷ₁ (some entry by at least {float(VISIBLE)})"
 OUTPUT_RULE = f"every entry of ŷ₁ and ŷ₂ at most {LARGEST} in size"
+ALIVE_RULE = (f"ŷ₁ and ŷ₂ each with an entry at least {float(VISIBLE)} in size (a network that maps an input "
+              "to (almost) 0 shows only that the units can die)")
+MT_FLOOR_RULE = f"every entry of Mᵀ 0 or at least {drawrules.FLOOR} in size"
+FLOOR_RULE = f"every entry of ŷ₁, ŷ₂ and ŷ₂ - c·ŷ₁ 0 or at least {drawrules.FLOOR} in size"
 
 
 def _default_alpha(activation: str) -> sp.Rational:
@@ -146,7 +150,23 @@ def _screen(activation: str, alpha: Any, weights: list[sp.Matrix], x1: sp.Matrix
         return OUTPUT_RULE
     if np.abs(y2 - float(c) * y1).max() < float(VISIBLE) / slack:
         return VISIBLE_RULE
+    if min(np.abs(y1).max(), np.abs(y2).max()) < float(VISIBLE) / slack:
+        return ALIVE_RULE
+    if weights_drawn and _below_floor(mt, drawrules.FLOOR * slack):
+        return MT_FLOOR_RULE
+    if any(_below_floor(v, drawrules.FLOOR * slack) for v in (y1, y2, y2 - float(c) * y1)):
+        return FLOOR_RULE
     return None
+
+
+def _below_floor(values: np.ndarray, floor: float) -> bool:
+    """Some entry clearly not 0 (floats of exact zeros stay near 0) but below ``floor``."""
+    sizes = np.abs(values)
+    return bool(((sizes > 1e-9) & (sizes < floor)).any())
+
+
+def _floor_broken(solved: Solved, keys: tuple[str, ...]) -> bool:
+    return drawrules.below_floor([solved.answer(k) for k in keys])
 
 
 class LinearCollapse(Family):
@@ -161,7 +181,8 @@ class LinearCollapse(Family):
     Given = LinearCollapseGiven
     Data = LinearCollapseData
     params = (
-        Param("activation", Choice(NONLINEAR), "silu", "non-linear activation g between the layers"),
+        Param("activation", Choice(NONLINEAR), "silu",
+              "non-linear activation g between the layers" + drawrules.GELU_NOTE),
         Param("alpha", Number(positive=True), None,
               "α of ELU / leaky ReLU (when not given: 1 for ELU, 0.1 for leaky ReLU)"),
         Param("layers", Int(2, 5), 3, "number of layers L, 2 to 5 (taken from weights when they are given)"),
@@ -186,7 +207,14 @@ class LinearCollapse(Family):
                    lambda g, s: max(_largest(s.answer("y1").value), _largest(s.answer("y2").value)) <= LARGEST),
         Constraint(VISIBLE_RULE, ("weights", "x1", "c"),
                    lambda g, s: _largest(s.answer("diff").value) >= VISIBLE),
+        Constraint(ALIVE_RULE, ("weights", "x1", "c"),
+                   lambda g, s: min(_largest(s.answer("y1").value), _largest(s.answer("y2").value)) >= VISIBLE),
+        Constraint(MT_FLOOR_RULE, ("weights",), lambda g, s: not _floor_broken(s, ("MT",))),
+        Constraint(FLOOR_RULE, ("weights", "x1", "c"), lambda g, s: not _floor_broken(s, ("y1", "y2", "diff"))),
     )
+
+    def quality(self, given: LinearCollapseGiven, solved: Solved) -> dict[str, bool]:
+        return {f"asked value below {drawrules.FLOOR}": _floor_broken(solved, ("MT", "y1", "y2", "diff"))}
 
     def validate(self, options: dict[str, Any]) -> None:
         require_grid(options, "weight_grid", nonzero=True)

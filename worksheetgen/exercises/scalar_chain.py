@@ -18,7 +18,10 @@ from worksheetgen.params import Choice, Number, Param
 from worksheetgen.sampling import grid_param, nonzero_grid_values, require_grid
 
 LOSSES = ("squared", "half_squared")
-MAX_LOSS = 100  # a random draw with a larger error is refused (not pleasant by hand)
+MAX_LOSS = 25  # a random draw with a larger error is refused (not pleasant by hand)
+# Asked gradients: drawrules' band, narrower at the top (weights up to ±3 and x up to ±2 would
+# reach 50 for identity or GELU units, four decades from the smallest).
+GRADIENT_BAND = (drawrules.GRADIENT_BAND[0], 20.0)
 MIN_LOSS = sp.Rational(1, 100)  # nor one already (almost) on target: students' losses within four decades
 VALUES = ("w1", "w2", "x", "alpha")  # what the chain's pre-activations depend on
 
@@ -93,7 +96,7 @@ def _gradients(solved: Solved) -> list[Any]:
 
 def _gradients_in_band(given: ScalarChainGiven, solved: Solved) -> bool:
     grads = _gradients(solved)
-    return not (drawrules.gradient_below(grads) or drawrules.gradient_above(grads))
+    return not (drawrules.gradient_below(grads, GRADIENT_BAND[0]) or drawrules.gradient_above(grads, GRADIENT_BAND[1]))
 
 
 def _half(value: sp.Expr, half: bool) -> sp.Expr:
@@ -107,7 +110,8 @@ class ScalarChain(Family):
     summary = "x → w¹ → g → w² → g → ŷ with one unit per layer, no bias; a¹, a², the error, ∂L/∂w², ∂L/∂w¹."
     params = (
         Param("activation", Choice(activations.NAMES), "elu",
-              "activation g of both units (at a kink: ReLU'(0) = 0, LeakyReLU'(0) = α, ELU'(0) = 1 for every α)"),
+              "activation g of both units (at a kink: ReLU'(0) = 0, LeakyReLU'(0) = α, ELU'(0) = 1 for every α)"
+              + drawrules.GELU_NOTE),
         Param("alpha", Number(positive=True), sp.Integer(1), "α of ELU / leaky ReLU"),
         Param("loss", Choice(LOSSES), "squared", "squared: (y - ŷ)² as in the seed; half_squared: ½(y - ŷ)²"),
         Param("w1", Number(), None, "first weight; drawn from weight_grid (never 0) if omitted"),
@@ -127,7 +131,7 @@ class ScalarChain(Family):
         Constraint("non-zero gradients", VALUES + ("y",), _nonzero_gradients),
         Constraint(f"an error between {MIN_LOSS} and {MAX_LOSS}", VALUES + ("y",), _moderate_error),
         Constraint("no saturated unit (|g'(z)| >= 0.02)", VALUES, lambda g, s: not _saturated(g, s)),
-        Constraint(f"both gradients between {drawrules.GRADIENT_BAND[0]} and {drawrules.GRADIENT_BAND[1]:g} in size",
+        Constraint(f"both gradients between {GRADIENT_BAND[0]} and {GRADIENT_BAND[1]:g} in size",
                    VALUES, _gradients_in_band),
         Constraint(f"every asked value at least {drawrules.FLOOR} in size", VALUES,
                    lambda g, s: not drawrules.below_floor(s.answers)),
@@ -135,11 +139,11 @@ class ScalarChain(Family):
 
     def quality(self, given: ScalarChainGiven, solved: Solved) -> dict[str, bool]:
         grads = _gradients(solved)
-        low, high = drawrules.GRADIENT_BAND
+        low, high = GRADIENT_BAND
         return {
             "saturated unit": _saturated(given, solved),
-            f"gradient below {low}": drawrules.gradient_below(grads),
-            f"gradient above {high:g}": drawrules.gradient_above(grads),
+            f"gradient below {low}": drawrules.gradient_below(grads, low),
+            f"gradient above {high:g}": drawrules.gradient_above(grads, high),
             f"asked value below {drawrules.FLOOR}": drawrules.below_floor(solved.answers),
         }
 

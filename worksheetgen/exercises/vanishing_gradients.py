@@ -342,7 +342,8 @@ class VanishingGradients(Family):
         # Read: the depth. A chain the spec makes deep multiplies up to ten weights: its ReLU
         # gradients are as large as the instructor chose.
         Constraint(RELU_GRADIENT_RULE, ("depth",), lambda g, s: all(
-            abs(float(v)) <= RELU_GRADIENT * g.width**2 for res in _relu_chains(g, s) for gm in res["grads"] for v in gm)),
+            abs(float(v)) <= RELU_GRADIENT * g.width**2
+            for res in _relu_chains(g, s) for gm in res["grads"] for v in gm)),
         Constraint(NONZERO_RULE, ALL, lambda g, s: all(
             float(nm) != 0 for _, res in _chains(g, s) for nm in res["norms"])),
         Constraint(LOSS_RULE, ALL, lambda g, s: all(
