@@ -9,7 +9,7 @@ constraint reads is not held to that constraint (the instructor chose those numb
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
@@ -36,6 +36,15 @@ class Instance:
     stream_seed: int = 0  # the seed of the stream the kept draw came from
     params: dict[str, Any] = field(default_factory=dict)  # the spec's params, as written
     meta: dict[str, Any] = field(default_factory=dict)
+    # What is derived from the instance once and read by several documents (the key entry that
+    # both key.json and the instructor key hold); travels with it to the build's process.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def remembered(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per ``key`` for this instance (callers must not change it)."""
+        if key not in self.memo:
+            self.memo[key] = make()
+        return self.memo[key]
 
     @property
     def name(self) -> str:

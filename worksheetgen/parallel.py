@@ -74,6 +74,7 @@ def _rebuildable(cls: type) -> bool:
 
 
 _NO_SLOT = "-"
+_HAS_SLOT: dict[type, bool] = {}
 
 
 def _rebuild(cls: type, args: tuple[Any, ...], commutative: Any, state: dict[str, Any] | None) -> sp.Basic:
@@ -92,29 +93,40 @@ def _mutable_matrix(cls: type, state: dict[str, Any]) -> Any:
 
 
 def _commutative_slot(obj: sp.Basic) -> Any:
-    for klass in type(obj).__mro__:
-        declared = klass.__dict__.get("__slots__", ())
-        if "is_commutative" in ((declared,) if isinstance(declared, str) else declared):
-            try:
-                return object.__getattribute__(obj, "is_commutative")
-            except AttributeError:
-                return _NO_SLOT
-    return _NO_SLOT
+    cls = type(obj)
+    has = _HAS_SLOT.get(cls)
+    if has is None:
+        has = _HAS_SLOT[cls] = any(
+            "is_commutative" in ((d,) if isinstance(d, str) else d)
+            for d in (klass.__dict__.get("__slots__", ()) for klass in cls.__mro__))
+    if not has:
+        return _NO_SLOT
+    try:
+        return object.__getattribute__(obj, "is_commutative")
+    except AttributeError:
+        return _NO_SLOT
 
 
 class Shared:
-    """What both sides hold already: pickled as a reference (kind, index)."""
+    """What both sides hold already (the plan, its variants, the spec's exercises, the
+    families), pickled as a reference: (kind, key)."""
 
     def __init__(self, plan: "Plan") -> None:
         self.plan = plan
-        self.ids = {id(v): ("variant", i) for i, v in enumerate(plan.variants)}
+        self.ids: dict[int, tuple[str, Any]] = {id(v): ("variant", i) for i, v in enumerate(plan.variants)}
         self.ids.update({id(e): ("exercise", i) for i, e in enumerate(plan.spec.exercises)})
         self.ids[id(plan)] = ("plan", 0)
         self.ids[id(plan.spec)] = ("spec", 0)
         self._families: dict[str, Family] = {}
 
-    def load(self, pid: tuple[str, Any]) -> Any:
-        kind, key = pid
+    def ref(self, obj: Any) -> tuple[str, Any] | None:
+        found = self.ids.get(id(obj))
+        if found is None and isinstance(obj, Family) and type(obj) is Family.registry.get(obj.name) \
+                and not vars(obj):
+            found = ("family", obj.name)  # families hold no state: get_family makes an equal one
+        return found
+
+    def load(self, kind: str, key: Any) -> Any:
         if kind == "variant":
             return self.plan.variants[key]
         if kind == "exercise":
@@ -128,27 +140,30 @@ class Shared:
             if family is None:
                 family = self._families[key] = get_family(key)
             return family
-        raise pickle.UnpicklingError(f"unknown shared object {pid!r}")
+        raise pickle.UnpicklingError(f"unknown shared object {(kind, key)!r}")
+
+
+_loading: list[Shared] = []  # the Shared of the loads() running (the main thread's only)
+
+
+def _shared_object(kind: str, key: Any) -> Any:
+    return _loading[-1].load(kind, key)
 
 
 class _Pickler(pickle.Pickler):
+    # reducer_override, unlike persistent_id, is not called for str, int, tuple, list or dict:
+    # the hook costs nothing on the bulk of what is written (texts, numbers, containers).
     def __init__(self, file: io.BytesIO, shared: Shared) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._ids = shared.ids
+        self._shared = shared
         # Closed forms whose 100-digit value the solver recorded (mathfmt.remember_value): sent
         # along, so the class documents print them from it as the worker would have.
         self.known: list[tuple[sp.Basic, Any]] = []
 
-    def persistent_id(self, obj: Any) -> Any:
-        ref = self._ids.get(id(obj))
-        if ref is not None:
-            return ref
-        if isinstance(obj, Family) and type(obj) is Family.registry.get(obj.name) and not vars(obj):
-            return ("family", obj.name)  # families hold no state: get_family makes an equal one
-        return None
-
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, sp.Basic) and _rebuildable(type(obj)):
+        if isinstance(obj, sp.Basic):
+            if not _rebuildable(type(obj)):
+                return NotImplemented
             value = mathfmt.known_value(obj)
             if value is not None:
                 self.known.append((obj, value))
@@ -157,16 +172,10 @@ class _Pickler(pickle.Pickler):
         if type(obj) is MutableDenseMatrix:
             # SymPy's own pickle builds an empty matrix first (its constructor), then the state.
             return _mutable_matrix, (MutableDenseMatrix, dict(vars(obj)))
+        ref = self._shared.ref(obj)
+        if ref is not None:
+            return _shared_object, ref
         return NotImplemented
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, shared: Shared) -> None:
-        super().__init__(file)
-        self._shared = shared
-
-    def persistent_load(self, pid: Any) -> Any:
-        return self._shared.load(pid)
 
 
 def dumps(obj: Any, shared: Shared) -> bytes:
@@ -182,12 +191,14 @@ def loads(data: bytes, shared: Shared) -> Any:
     # new objects (a third of the time otherwise) cannot free any of them.
     enabled = gc.isenabled()
     gc.disable()
+    _loading.append(shared)
     try:
-        unpickler = _Unpickler(io.BytesIO(data), shared)
+        unpickler = pickle.Unpickler(io.BytesIO(data))
         obj = unpickler.load()
         for expr, value in unpickler.load():
             mathfmt.remember_value(expr, value)
     finally:
+        _loading.pop()
         if enabled:
             gc.enable()
     return obj
@@ -205,14 +216,16 @@ class _Job:
 _job: _Job | None = None  # in a worker: what it renders (set before forking, or by _start)
 _run: list["Format"] = []
 _shared: Shared | None = None
+_settings = ExitStack()  # held for the worker's life
 
 
 def _start(job: _Job | None) -> None:
     global _job, _run, _shared
     from worksheetgen.formats import get_format
 
-    if job is not None:  # spawned (no fork on this system): the job came pickled
-        _job = job
+    if job is not None:  # spawned (no fork on this system): the job came pickled, and the
+        _job = job  # build's settings are made again (a forked worker inherits them)
+        _settings.enter_context(mathfmt.rounding_mode(job.plan.spec.tolerance.rounding))
     assert _job is not None
     _run = [get_format(name) for name in _job.formats]
     _shared = Shared(_job.plan)
@@ -258,6 +271,9 @@ def generate(plan: "Plan", run: Sequence["Format"], indices: Sequence[int], jobs
     # forked before it is handed on (before the caller starts threads of its own).
     first, rest = indices[0], indices[1:]
     sv, files = make_variant(plan, first, run)
+    families = [get_family(e.family) for e in plan.spec.exercises]
+    for fmt in run:
+        fmt.load_templates(families)
     job = _Job(plan, tuple(f.name for f in run), solved)
     context = _context()
     forked = context.get_start_method() == "fork"

@@ -12,11 +12,14 @@ has nothing to write for it. Nothing else in the package branches on a format's 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
 import pkgutil
+import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Sequence
 
 import jinja2
 
@@ -26,6 +29,7 @@ from worksheetgen.resources import template_dir
 
 if TYPE_CHECKING:
     from worksheetgen.documents import Document
+    from worksheetgen.family import Family
     from worksheetgen.instance import Instance
 
 
@@ -119,7 +123,8 @@ class Format:
 
     def build_environment(self) -> jinja2.Environment:
         roots = [str(template_dir())] if self.template_root is None else [str(self.template_root), str(template_dir())]
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(roots), **jinja_options())
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(roots), bytecode_cache=_bytecode_cache(),
+                                 **jinja_options())
         env.filters.update(
             num=_math_filter(mathfmt.num), pnum=_math_filter(mathfmt.pnum),
             value=_math_filter(mathfmt.value), eq=_math_filter(mathfmt.equals),
@@ -147,6 +152,19 @@ class Format:
     def macros(self) -> Any:
         return _macros(type(self))
 
+    def load_templates(self, families: Iterable["Family"]) -> None:
+        """Compile now the templates that rendering these families' exercises and this format's
+        documents loads (a build forks its workers after this: they inherit them compiled)."""
+        if self.folder is None:
+            return
+        env = self.environment()
+        names = {family.template for family in families}
+        names.update(name for name in env.list_templates(extensions=["j2"])
+                     if name.startswith((f"formats/{self.folder}/", "exercises/_")))
+        for name in sorted(names):
+            env.get_template(name)
+        self.macros()
+
     def render_exercise(self, instance: "Instance", layout: Any = None) -> tuple[str, str]:
         """(problem, solution) text of one instance. ``layout`` replaces the format's macros
         (exams wrap them to print per-part points) without the family template knowing."""
@@ -173,6 +191,25 @@ class Format:
     def make(self, sources: list[Path], jobs: int, progress: Any = None) -> list[Path]:
         """Files made from the written files of ``needs`` (PDFs from .tex)."""
         return []
+
+
+@lru_cache(maxsize=None)
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (compiling them is most of a small build's time):
+    under the user's cache folder, one folder per Jinja version, Python version and parser
+    settings (what the compiled code depends on besides the source, whose checksum Jinja checks
+    on every load). None when no cache folder can be written."""
+    settings = repr(sorted((k, repr(v)) for k, v in jinja_options().items()))
+    key = hashlib.sha256(f"{jinja2.__version__}\n{sys.version}\n{settings}".encode("utf-8")).hexdigest()[:16]
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "worksheetgen" / f"templates-{key}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK):
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 @lru_cache(maxsize=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from worksheetgen import answerkey
+from worksheetgen import answerkey, mathfmt
 from worksheetgen.formats import Format
 
 if TYPE_CHECKING:
@@ -69,4 +69,7 @@ class Json(Format):
 
 
 def _entry(question: Any, rule: Any) -> dict[str, Any]:
-    return answerkey.instance_entry(question.instance, rule, question.number, question.exercise.part_points)
+    # Once per question: key.json and the instructor key hold the same entry.
+    key = ("key entry", rule, question.number, tuple(question.exercise.part_points), mathfmt.current_mode())
+    return question.instance.remembered(key, lambda: answerkey.instance_entry(
+        question.instance, rule, question.number, question.exercise.part_points))
