@@ -18,10 +18,11 @@ from worksheetgen.params import Choice, Number, Param
 from worksheetgen.sampling import grid_param, nonzero_grid_values, require_grid
 
 LOSSES = ("squared", "half_squared")
+SCREEN_DRAWS = 200  # candidates screened in float64 per draw (see ScalarChain.sample)
 MAX_LOSS = 25  # a random draw with a larger error is refused (not pleasant by hand)
 # Asked gradients: drawrules' band, narrower at the top (weights up to ±3 and x up to ±2 would
-# reach 50 for identity or GELU units, four decades from the smallest).
-GRADIENT_BAND = (drawrules.GRADIENT_BAND[0], 20.0)
+# reach 50 for identity or GELU units, four decades from the smallest; 10 keeps three).
+GRADIENT_BAND = (drawrules.GRADIENT_BAND[0], 10.0)
 MIN_LOSS = sp.Rational(1, 100)  # nor one already (almost) on target: students' losses within four decades
 VALUES = ("w1", "w2", "x", "alpha")  # what the chain's pre-activations depend on
 
@@ -154,12 +155,45 @@ class ScalarChain(Family):
         require_grid(options, "target_grid", nonzero=options["y"] is None)
 
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> ScalarChainGiven:
-        values = {}
-        for key, grid in (("w1", "weight_grid"), ("w2", "weight_grid"), ("x", "input_grid"),
-                          ("y", "target_grid")):
-            values[key] = options[key] if options[key] is not None else nonzero_grid_values(rng, *options[grid])
-        return ScalarChainGiven(activation=options["activation"], alpha=options["alpha"],
-                                loss=options["loss"], **values)
+        """Values on their grids. When the chain itself is drawn, candidates are first screened
+        against the rules in float64 (microseconds), so the exact solve runs about once per
+        instance (a ReLU chain passes in one draw of eight); the constraints then decide."""
+        screen = any(options[key] is None for key in ("w1", "w2", "x"))
+        for _ in range(SCREEN_DRAWS if screen else 1):
+            values = {}
+            for key, grid in (("w1", "weight_grid"), ("w2", "weight_grid"), ("x", "input_grid"),
+                              ("y", "target_grid")):
+                values[key] = options[key] if options[key] is not None else nonzero_grid_values(rng, *options[grid])
+            given = ScalarChainGiven(activation=options["activation"], alpha=options["alpha"],
+                                     loss=options["loss"], **values)
+            if not screen or self._plainly_fine(given):
+                break
+        return given  # the last candidate when none passed: the constraints name the rule
+
+    def _plainly_fine(self, given: ScalarChainGiven) -> bool:
+        """No rule plainly broken in float64 (a little slack: the exact rules decide the
+        borderline cases)."""
+        g = activations.get(given.activation)
+        alpha, w2, x = float(given.alpha), float(given.w2), float(given.x)
+        values = self.check(given)
+        z1 = float(given.w1) * x
+        z2 = w2 * values["a1"]
+        g1, g2 = (float(g.numeric_grad(np.array([z]), alpha)[0]) for z in (z1, z2))
+        tight, loose = 1 - 1e-9, 1 + 1e-9
+        if g.kinks and (abs(z1) < 1e-12 or abs(z2) < 1e-12):
+            return False
+        if g.kinks and g.numeric_grad(np.array([-1.0]), alpha)[0] != 0 and z1 > 0 and z2 > 0:
+            return False
+        if g2 * values["a1"] == 0 or g2 * w2 * g1 * x == 0:
+            return False
+        if not float(MIN_LOSS) * tight <= values["loss"] <= MAX_LOSS * loose:
+            return False
+        if any(drawrules.saturated(given.activation, z, d / tight) for z, d in ((z1, g1), (z2, g2))):
+            return False
+        low, high = GRADIENT_BAND
+        if any(not low * tight <= abs(values[k]) <= high * loose for k in ("dL_dw1", "dL_dw2")):
+            return False
+        return not any(1e-12 < abs(v) < drawrules.FLOOR * tight for v in values.values())
 
     def solve(self, given: ScalarChainGiven) -> Solved:
         g = activations.get(given.activation)
