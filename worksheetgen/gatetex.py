@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from worksheetgen import pdf, texbatch
+from worksheetgen import pdf, texbatch, texfit
 from worksheetgen.errors import TexError
 from worksheetgen.qualitygate import Check
 
@@ -384,6 +384,9 @@ def attribute_pages(words: Sequence[Sequence[Word]], pages: Sequence[tuple[int, 
                     geo: Geometry, sheet: dict[str, str], check: Check) -> None:
     """Count the seeds with a word out of place on any of their pages."""
     header_text = [sheet["course"], sheet["title"], sheet["date"]]
+    # the running head as printed: a title too long for it is shortened with an ellipsis,
+    # which pdftotext reads as ". . ."
+    header_text += [part.replace("\u2026", ". . .") for part in texfit.fit_header(sheet["course"], sheet["title"], "")]
     kinds: Counter[str] = Counter()
     example = ""
     for k, (first, last) in enumerate(pages):
