@@ -40,13 +40,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import itertools
 import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from worksheetgen import pdf
 from worksheetgen.errors import TexError
@@ -421,27 +423,47 @@ def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path) -> Path:
 # -- the whole stage ---------------------------------------------------------------------------
 
 class Gate:
-    """At most ``limit`` TeX processes at once; the limit can change while they run."""
+    """At most ``limit`` TeX processes at once; the limit can change while they run. A free
+    slot goes to the waiting task whose priority (read when the slot frees: it may change
+    meanwhile) is lowest, then to the one that came first."""
 
     def __init__(self, limit: int) -> None:
         self._cond = threading.Condition()
         self._limit = limit
         self._active = 0
+        self._waiting: list[tuple[int, Callable[[], int]]] = []
+        self._tickets = itertools.count()
 
     def set(self, limit: int) -> None:
         with self._cond:
             self._limit = limit
             self._cond.notify_all()
 
-    def __enter__(self) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._active < self._limit)
-            self._active += 1
+    def _next(self) -> int:
+        return min(self._waiting, key=lambda w: (w[1](), w[0]))[0]
 
-    def __exit__(self, *exc: object) -> None:
+    @contextmanager
+    def slot(self, priority: Callable[[], int] = lambda: 0) -> Iterator[None]:
         with self._cond:
-            self._active -= 1
+            ticket = next(self._tickets)
+            self._waiting.append((ticket, priority))
+            self._cond.wait_for(lambda: self._active < self._limit and self._next() == ticket)
+            self._waiting = [w for w in self._waiting if w[0] != ticket]
+            self._active += 1
             self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+
+# What waits for a TeX slot goes first: a format (batches wait for it), then a document compiled
+# on its own (the instructor key: passes one after another, the longest chain), then a batch
+# whose pages an assembly takes (the print document is put together as soon as they are in),
+# then any other batch, in the order they came.
+_FIRST, _PLAIN, _ASSEMBLED, _BATCH = 0, 1, 2, 3
 
 
 class Typesetter:
@@ -458,12 +480,14 @@ class Typesetter:
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.progress = progress
         self.gate = Gate(max(1, self.jobs - 1) if early else self.jobs)
-        self.pool = ThreadPoolExecutor(max_workers=self.jobs)
+        # Tasks wait for TeX at the gate (which orders them), not in the pool's queue.
+        self.pool = ThreadPoolExecutor(max_workers=64)
         _remove_stale_work()
         self.work = Path(tempfile.mkdtemp(prefix=f"worksheetgen-tex-{os.getpid()}-"))
         self.formats: dict[str, Future[Path]] = {}
         self.futures: list[Future[None]] = []
-        self.batch_futures: set[Future[None]] = set()
+        self.batch_futures: dict[str, Future[None]] = {}  # by batch name
+        self.assembled: set[str] = set()  # batches whose pages an assembly takes
         self.batched: set[str] = set()  # folders whose documents are in a batch
         self.boundaries = Boundaries(batch)
         self.pending: list[Document] = []
@@ -495,6 +519,8 @@ class Typesetter:
             return
         if doc.kind != "single":
             self.others.append(doc)
+            if doc.kind == "assembly":
+                self._mark_assembled(doc)
             return
         if folder not in self.batched:
             self.batched.add(folder)
@@ -526,18 +552,18 @@ class Typesetter:
             self.formats[group.preamble] = self.pool.submit(self._format, group.preamble, group.units[0].label)
         self.total += sum(1 for o in group.outputs if o is not None)
         future = self.pool.submit(self._run_batch, group)
-        self.batch_futures.add(future)
+        self.batch_futures[group.name] = future
         self.futures.append(future)
 
     def _format(self, preamble: str, label: str) -> Path:
-        with self.gate:
+        with self.gate.slot(lambda: _FIRST):
             return format_for(preamble, label)
 
     def _run_batch(self, group: Batch) -> None:
         tex = self.work / f"{group.name}.tex"
         fmt = self.formats[group.preamble].result()
         tex.write_text(batch_text(group, fmt, self.support), encoding="utf-8")
-        with self.gate:
+        with self.gate.slot(lambda: _ASSEMBLED if group.name in self.assembled else _BATCH):
             try:
                 group.pdf = pdf.compile_pdf(tex)
             except TexError as exc:
@@ -559,7 +585,7 @@ class Typesetter:
         self._tick(len(made))
 
     def _run_plain(self, doc: Document) -> None:
-        with self.gate:
+        with self.gate.slot(lambda: _PLAIN):
             try:
                 pdf.compile_pdf(doc.path)
             except TexError as exc:
@@ -609,13 +635,13 @@ class Typesetter:
             self.reporting = True
             if self.progress and self.done:
                 self.progress("typesetting", self.done, self.total)
-        # The batches first: the print document is put together while plain documents compile.
-        for future in self.futures:
-            if future in self.batch_futures:
-                future.result()
+        # Each print document is put together once its batches are in (while the others and
+        # the plain documents compile).
         for doc in assemblies:
-            assemblies_made.append(_assemble(doc, [self.by_key[u.key] for u in doc.units],
-                                             doc.path.with_suffix(".pdf")))
+            found = [self.by_key[u.key] for u in doc.units]
+            for name in dict.fromkeys(batch.name for batch, _ in found):
+                self.batch_futures[name].result()
+            assemblies_made.append(_assemble(doc, found, doc.path.with_suffix(".pdf")))
             self._tick(1)
         for future in self.futures:
             future.result()
@@ -632,10 +658,16 @@ class Typesetter:
         order = {p.with_suffix(".pdf"): i for i, p in enumerate(sources)}
         return sorted(made, key=lambda p: order.get(p, len(order)))
 
+    def _mark_assembled(self, doc: Document) -> None:
+        """The batches holding ``doc``'s units go before other batches from now on."""
+        with self.gate._cond:
+            self.assembled.update(self.by_key[u.key][0].name for u in doc.units if u.key in self.by_key)
+
     def _assembly_units(self, assemblies: list[Document]) -> None:
         """Units of an assembly that no document of their own brought: typeset for it alone."""
         groups: dict[str, Batch] = {}
         for doc in assemblies:
+            self._mark_assembled(doc)
             for unit in doc.units:
                 if unit.key in self.by_key:
                     continue
@@ -647,6 +679,7 @@ class Typesetter:
                 group.units.append(unit)
                 group.outputs.append(None)
         for group in groups.values():
+            self.assembled.add(group.name)
             self._submit(group)
 
     def close(self) -> None:
