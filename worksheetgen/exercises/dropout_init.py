@@ -106,6 +106,16 @@ def _row(values: Any) -> sp.Matrix:
     return sp.Matrix([list(values)])
 
 
+def _var_w(scheme: str, n: int) -> sp.Rational:
+    return {"xavier": sp.Rational(2, n + n), "he": sp.Rational(2, n), "small": SMALL_STD**2}[scheme]
+
+
+def _var_zL(scheme: str, n: int, L: int, v: sp.Rational, activation: str) -> sp.Rational:
+    """Var(z^[L]) = n Var(w) Var(x) · (n Var(w) c)^(L-1), c = 1/2 after a ReLU (see solve)."""
+    c = sp.Rational(1, 2) if activation == "relu" else sp.Integer(1)
+    return n * _var_w(scheme, n) * v * (n * _var_w(scheme, n) * c) ** (L - 1)
+
+
 def _drop_count(rng: np.random.Generator, n: int, p: sp.Rational) -> int:
     """How many of n units are dropped: Binomial(n, p) conditioned on 1 … n - 1, so a mask
     always drops some unit and keeps some unit, without redraws."""
@@ -246,14 +256,12 @@ class DropoutInit(Family):
             pick = lambda pool: pool[int(rng.integers(len(pool)))]  # noqa: E731
             scheme = options["scheme"] or pick(DRAWN_SCHEMES)
             small = scheme == "small"
-            values.update(
-                scheme=scheme,
-                width=options["width"] or pick(SMALL_WIDTHS if small else WIDTHS),
-                depth=options["depth"] or pick(SMALL_DEPTHS if small else DEPTHS),
-                layer_activation=options["layer_activation"],
-                input_variance=options["input_variance"] if options["input_variance"] is not None
-                else sp.Integer(pick(INPUT_VARIANCES)),
-            )
+            width = options["width"] or pick(SMALL_WIDTHS if small else WIDTHS)
+            v = options["input_variance"] if options["input_variance"] is not None else sp.Integer(pick(INPUT_VARIANCES))
+            depths = SMALL_DEPTHS if small else [  # a readable Var(z^[L]) when some depth gives one
+                L for L in DEPTHS if _var_zL(scheme, width, L, v, options["layer_activation"]) >= MIN_VAR_ZL] or DEPTHS
+            values.update(scheme=scheme, width=width, depth=options["depth"] or pick(depths),
+                          layer_activation=options["layer_activation"], input_variance=v)
         return DropoutInitGiven(parts=parts, **values)
 
     # -- solving -------------------------------------------------------------------------------
@@ -299,15 +307,14 @@ class DropoutInit(Family):
             ]
         if given.scheme is not None:
             n, L, v = given.width, given.depth, given.input_variance
-            var_w, formula = {
-                "xavier": (sp.Rational(2, n + n), r"\frac{2}{n + n} = \frac{1}{n}"),
-                "he": (sp.Rational(2, n), r"\frac{2}{n}"),
-                "small": (SMALL_STD**2, r"0.01^2"),
-            }[given.scheme]
+            var_w = _var_w(given.scheme, n)
+            formula = {"xavier": r"\frac{2}{n + n} = \frac{1}{n}", "he": r"\frac{2}{n}", "small": r"0.01^2"}[given.scheme]
             c = sp.Rational(1, 2) if given.layer_activation == "relu" else sp.Integer(1)
             var_z1 = n * var_w * v
             gain = n * var_w * c
             var_zL = var_z1 * gain ** (L - 1)
+            if var_zL != _var_zL(given.scheme, n, L, v, given.layer_activation):
+                raise CheckError(f"dropout_init: Var(z^[L]) {var_zL} disagrees with the sampler's formula")
             data.update(var_w=var_w, scheme_formula=formula, var_z1=var_z1, moment_factor=c, gain=gain,
                         var_zL=var_zL, preserved=gain == 1, exploding=gain > 1)
             answers += [
