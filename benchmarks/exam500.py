@@ -3,7 +3,8 @@ default format and PDFs (per-student PDFs, the combined print PDF, the instructo
 
 Prints figures, never asserts them (machines are noisy, and other work on the machine slows
 every figure: compare runs on the same machine):
-- generation: sample -> solve -> check of every student's exercises, CPU per student;
+- generation: sample -> solve -> check of every student's exercises, and their rendering in
+  the text formats, CPU per student in one process;
 - `worksheetgen build` without PDFs and with them, each in a fresh interpreter as a person runs
   it: wall and CPU (the process and its children: every pdflatex), the PDF stage's share per
   student, and pdflatex processes per student (counted by a pdflatex wrapper first on PATH);
@@ -88,15 +89,22 @@ def floor(exam_dir: Path, work: Path) -> dict[str, Cost]:
 
 GENERATE = """
 import resource, sys
-from worksheetgen.build import solve_variant
+from worksheetgen.build import choose_formats, render_variant, solve_variant
 from worksheetgen.plan import make_plan
 from worksheetgen.spec import load_spec
 plan = make_plan(load_spec(sys.argv[1]))
-before = resource.getrusage(resource.RUSAGE_SELF)
+run, _, _ = choose_formats(sys.argv[2].split(","), False)
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+solve = render = 0.0
 for variant in plan.variants:
-    solve_variant(plan, variant)
-after = resource.getrusage(resource.RUSAGE_SELF)
-print(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, len(plan.slots(plan.variants[0])))
+    a = cpu()
+    sv = solve_variant(plan, variant)
+    b = cpu()
+    render_variant(plan, sv, run)
+    solve, render = solve + b - a, render + cpu() - b
+print(solve, render, len(plan.slots(plan.variants[0])))
 """
 
 
@@ -137,16 +145,18 @@ def main() -> None:
         print(f"examples/exam.toml, {n} students, --jobs {jobs}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f} at start (other work on the machine slows every figure)")
 
-        cost, out = run([sys.executable, "-c", GENERATE, str(spec_path)], env)
-        gen_cpu, exercises = float(out.split()[0]), int(out.split()[1])
-        print(f"generation (sample, solve, check; {exercises} exercises per student): "
-              f"{1000 * gen_cpu / n:.1f} ms CPU per student ({gen_cpu:.1f} s)")
+        text_formats = [f for f in formats_module.default_formats() if f != "pdf"]
+        cost, out = run([sys.executable, "-c", GENERATE, str(spec_path), ",".join(text_formats)], env)
+        solve_cpu, render_cpu, exercises = float(out.split()[0]), float(out.split()[1]), int(out.split()[2])
+        print(f"generation in one process ({exercises} exercises per student; first student's warm-up "
+              f"included): solve (sample, solve, check) {1000 * solve_cpu / n:.1f} ms + render "
+              f"({', '.join(text_formats)}) {1000 * render_cpu / n:.1f} ms = "
+              f"{1000 * (solve_cpu + render_cpu) / n:.1f} ms CPU per student")
 
         build_cli = [sys.executable, "-m", "worksheetgen", "build", str(spec_path), "--jobs", str(jobs)]
-        text_formats = [f for f in formats_module.default_formats() if f != "pdf"]
         text, _ = run(build_cli + ["--out", str(tmp_path / "text"), "--format", ",".join(text_formats)], env)
         print(f"build without PDFs ({', '.join(text_formats)}): {text.wall:.1f} s wall, {text.cpu:.1f} s CPU "
-              f"({1000 * text.cpu / n:.0f} ms per student)")
+              f"({1000 * text.cpu / n:.0f} ms per student); load average {os.getloadavg()[0]:.1f}")
 
         if not pdf.tex_available():
             print("no TeX engine: the PDF figures are not measured")
@@ -158,7 +168,8 @@ def main() -> None:
         exam_dir = tmp_path / "full" / spec.name
         pdfs = list(exam_dir.rglob("*.pdf"))
         print(f"build with PDFs (every default format, {len(pdfs)} PDFs): {full.wall:.1f} s wall, "
-              f"{full.cpu:.1f} s CPU")
+              f"{full.cpu:.1f} s CPU (on {jobs} cores at best {full.cpu / jobs:.1f} s wall); "
+              f"load average {os.getloadavg()[0]:.1f}")
         stage = full - text
         print(f"  PDF stage (the difference): {stage.wall:.1f} s wall, {stage.cpu:.1f} s CPU "
               f"({1000 * stage.cpu / n:.0f} ms per student)")
