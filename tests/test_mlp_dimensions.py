@@ -230,3 +230,11 @@ def test_each_quality_flag_fires():
     assert ex.family.quality(every_hidden_cell, ex.solved)["a blank that cannot be filled in"]
     narrow = instance("mlp_dimensions", seed=0, hidden=[8], classes=10)
     assert raised(narrow) == {"a hidden layer no wider than the output"}
+
+
+def test_deep_networks_above_many_classes_keep_every_hidden_layer_wider():
+    # 1024 inputs, 100 classes: only 128, 256 and 512 lie between, so five hidden layers repeat one.
+    for seed in range(4):
+        ex = instance("mlp_dimensions", seed=seed, hidden_layers=5, classes=100, height=32, width=32, channels=1)
+        assert len(ex.given.hidden) == 5 and all(100 < h < 1024 for h in ex.given.hidden)
+        assert not raised(ex)

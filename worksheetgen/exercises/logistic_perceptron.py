@@ -117,8 +117,8 @@ class LogisticStep(Record):
     loss: sp.Expr
     grad_w: tuple[sp.Expr, ...]
     grad_b: sp.Expr
-    grad_terms: tuple[str, ...]  # TeX of (1/m) Σ (σ − y) x_j for each feature j
-    grad_b_terms: str
+    grad_terms: tuple[tuple[str, ...], ...]  # TeX of the products (σ − y) x_j summed in ∂J/∂w_j, per feature j
+    grad_b_terms: tuple[str, ...]  # TeX of the errors σ − y summed in ∂J/∂b
     new_w: tuple[sp.Expr, ...]
     new_b: sp.Expr
     start_exact: bool  # w and b before the step print exactly (else they are shown rounded)
@@ -210,11 +210,10 @@ def logistic_run(X: sp.Matrix, y: tuple[int, ...], w: tuple[Any, ...], b: Any, e
         loss = sum((e.loss for e in ex), sp.Integer(0)) / m
         grad_w = tuple(sum((e.error * e.x[j] for e in ex), sp.Integer(0)) / m for j in range(X.cols))
         grad_b = sum((e.error for e in ex), sp.Integer(0)) / m
-        grad_terms = tuple(
-            f"\\frac{{1}}{{{m}}}\\left("
-            + " + ".join(f"{mathfmt.pnum(e.error)} \\cdot {mathfmt.pnum(e.x[j])}" for e in ex) + "\\right)"
-            for j in range(X.cols))
-        grad_b_terms = f"\\frac{{1}}{{{m}}}\\left(" + " + ".join(mathfmt.pnum(e.error) for e in ex) + "\\right)"
+        # Terms, not one string: the template writes (1/m)(… + …) on lines that fit (chain_lines).
+        grad_terms = tuple(tuple(f"{mathfmt.pnum(e.error)} \\cdot {mathfmt.pnum(e.x[j])}" for e in ex)
+                           for j in range(X.cols))
+        grad_b_terms = tuple(mathfmt.pnum(e.error) for e in ex)
         new_w = tuple(wj - eta * gj for wj, gj in zip(w, grad_w))
         new_b = b - eta * grad_b
         out.append(LogisticStep(t=t, w=w, b=b, examples=ex, loss=loss, grad_w=grad_w, grad_b=grad_b,

@@ -23,6 +23,7 @@ IMAGE_SIZES = ((28, 28), (32, 32), (48, 48), (64, 64), (96, 96), (128, 128), (22
                (32, 64), (64, 128))
 CLASS_COUNTS = (2, 3, 4, 5, 10, 20, 100)
 HIDDEN_SIZES = (512, 256, 128, 64, 32)
+WIDER_HIDDEN = (2048, 1024)  # only when a deep network above many classes needs more widths
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)
 CONVENTIONS = ("WT", "W")
 ROLES = ("in", "Win", "Wout", "out", "b")
@@ -211,9 +212,11 @@ class MlpDimensions(Family):
             fewest = (_fewest_layers(options) or MAX_LAYERS) - 1
             count = options["hidden_layers"] or max(fewest, int(rng.integers(1, 4)))
             pool = [h for h in HIDDEN_SIZES if h > classes and h < height * width * channels]
-            if len(pool) < count:
-                pool = list(HIDDEN_SIZES)
-            hidden = sorted((int(h) for h in rng.choice(pool, size=count, replace=False)), reverse=True)
+            if len(pool) < count:  # deep, or many classes: wider layers, still above the classes
+                pool = [h for h in (*HIDDEN_SIZES, *WIDER_HIDDEN) if h > classes and h < height * width * channels]
+            # Still too few widths between the classes and the input: some width repeats.
+            pool = pool or list(HIDDEN_SIZES)
+            hidden = sorted((int(h) for h in rng.choice(pool, size=count, replace=len(pool) < count)), reverse=True)
         convention = options["convention"]
         layers = len(hidden) + 1
         batch = options["batch"] if options["batch"] is not None else int(rng.choice(BATCH_SIZES))
