@@ -225,7 +225,7 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
             break
     else:
         field = "weight_grid" if drawn_weights else "input_grid" if options["x"] is None else "weight_grid"
-        raise WorksheetError(f"no draw of {SCREEN_DRAWS} met the constraint {broken!r}", field=field,
+        raise WorksheetError(f"no draw met the constraint {broken!r} in {SCREEN_DRAWS} draws", field=field,
                              allowed="smaller weights or inputs (narrower grids), or fewer or smaller layers")
     y = options["y"]
     loss = options["loss"]
