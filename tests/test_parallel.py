@@ -6,6 +6,7 @@ in one process."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import sympy as sp
 from conftest import require_tex
 from worksheetgen import mathfmt, parallel
 from worksheetgen.activations import MP, get
-from worksheetgen.build import choose_formats, render_variant
+from worksheetgen.build import build, choose_formats, render_variant
 from worksheetgen.cli import main
 from worksheetgen.errors import CheckError
 from worksheetgen.instance import fingerprint
@@ -75,7 +76,7 @@ def write_exam(folder: Path) -> Path:
 def test_jobs_give_the_same_files(tmp_path: Path) -> None:
     spec = write_exam(tmp_path)
     for jobs in ("1", "3"):
-        assert main(["build", str(spec), "--out", str(tmp_path / jobs), "--format", "json,tex,md",
+        assert main(["build", str(spec), "--out", str(tmp_path / jobs), "--format", "json,tex",
                      "--jobs", jobs]) == 0
     one = tree(tmp_path / "1")
     assert one == tree(tmp_path / "3")
@@ -105,6 +106,24 @@ def test_a_workers_error_stops_the_build_as_in_one_process(tmp_path: Path, monke
         assert not (tmp_path / jobs / "exam").exists()
     assert errors[0] == errors[1]
     assert "ZeroDivisionError: boom" in errors[0] and "scalar_chain (stream seed" in errors[0]
+
+
+def test_a_worker_that_dies_stops_the_build_instead_of_hanging_it(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write_exam(tmp_path)
+    family = type(get_family("scalar_chain"))
+    solve = family.solve
+    main_process = os.getpid()
+
+    def dying(self: Any, given: Any) -> Any:
+        if os.getpid() != main_process:
+            os._exit(9)  # as if killed: no exception, no result
+        return solve(self, given)
+
+    monkeypatch.setattr(family, "solve", dying)
+    with pytest.raises(RuntimeError, match=r"a worker process of the build died \(exit status 9\)"):
+        build(load_spec(spec), tmp_path / "out", formats=["json"], jobs=2)
+    assert not (tmp_path / "out" / "exam").exists()
 
 
 def test_unevaluated_expressions_and_twins_come_back_as_they_were() -> None:

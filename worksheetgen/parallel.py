@@ -226,15 +226,20 @@ def _start(job: _Job | None) -> None:
     if job is not None:  # spawned (no fork on this system): the job came pickled, and the
         _job = job  # build's settings are made again (a forked worker inherits them)
         _settings.enter_context(mathfmt.rounding_mode(job.plan.spec.tolerance.rounding))
-    assert _job is not None
+    if _job is None:  # forked later by the pool to replace a worker that died: the build stops
+        return
     _run = [get_format(name) for name in _job.formats]
     _shared = Shared(_job.plan)
 
 
-def _work(index: int) -> tuple[int, Files, bytes | None]:
-    assert _job is not None and _shared is not None
-    sv, files = make_variant(_job.plan, index, _run)
-    return index, files, dumps(sv, _shared) if _job.solved else None
+def _work_chunk(indices: list[int]) -> list[tuple[int, Files, bytes | None]]:
+    if _job is None or _shared is None:
+        raise RuntimeError("a worker process of the build died")
+    out = []
+    for index in indices:
+        sv, files = make_variant(_job.plan, index, _run)
+        out.append((index, files, dumps(sv, _shared) if _job.solved else None))
+    return out
 
 
 def make_variant(plan: "Plan", index: int, run: Sequence["Format"]) -> tuple["SolvedVariant", Files]:
@@ -276,23 +281,39 @@ def generate(plan: "Plan", run: Sequence["Format"], indices: Sequence[int], jobs
         fmt.load_templates(families)
     job = _Job(plan, tuple(f.name for f in run), solved)
     context = _context()
-    forked = context.get_start_method() == "fork"
+    # Small chunks keep results flowing to the TeX stage in order; big enough to amortize.
+    chunk = max(1, min(8, len(rest) // (8 * jobs)))
+    before = set(multiprocessing.active_children())
     _job = job
     # What the build holds now is never garbage: kept out of the workers' collections, which
     # would otherwise walk (and so copy, page by page) the whole inherited heap.
     gc.freeze()
     try:
-        pool = context.Pool(min(jobs, len(rest)), initializer=_start, initargs=(None if forked else job,))
+        pool = context.Pool(min(jobs, len(rest)), initializer=_start,
+                            initargs=(None if context.get_start_method() == "fork" else job,))
     finally:
         _job = None
         gc.unfreeze()
+    workers = set(multiprocessing.active_children()) - before
     stack.callback(pool.terminate)
     yield first, sv, files
     shared = Shared(plan)
-    # Small chunks keep results flowing to the TeX stage in order; big enough to amortize.
-    chunk = max(1, min(8, len(rest) // (8 * jobs)))
-    for index, files, data in pool.imap(_work, rest, chunksize=chunk):
-        yield index, loads(data, shared) if data is not None else None, files
+    chunks = [rest[i: i + chunk] for i in range(0, len(rest), chunk)]
+    results = pool.imap(_work_chunk, chunks)
+    for _ in chunks:
+        while True:
+            try:
+                made = results.next(timeout=0.5)
+                break
+            except multiprocessing.TimeoutError:
+                # A worker that dies (killed, out of memory) takes its task with it: the pool
+                # would wait for it forever.
+                dead = sorted({w.exitcode for w in workers if w.exitcode})
+                if dead:
+                    raise RuntimeError(f"a worker process of the build died (exit status "
+                                       f"{', '.join(map(str, dead))})") from None
+        for index, files, data in made:
+            yield index, loads(data, shared) if data is not None else None, files
     pool.close()
 
 

@@ -381,8 +381,15 @@ class Cutter:
         with self._lock:
             if self._process is not None:
                 assert self._process.stdin is not None
-                self._process.stdin.close()
-                self._process.wait()
+                try:
+                    self._process.stdin.close()
+                except OSError:  # the helper is gone already (an interrupt reached it too)
+                    pass
+                try:
+                    self._process.wait(30)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
                 self._process = None
 
 
@@ -684,10 +691,12 @@ class Typesetter:
 
     def close(self) -> None:
         """Stop (the queued batches are dropped; running ones finish) and remove the work."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        if self.cutter:
-            self.cutter.close()
-        shutil.rmtree(self.work, ignore_errors=True)
+        try:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            if self.cutter:
+                self.cutter.close()
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
 
 
 def _remove_stale_work() -> None:
