@@ -117,6 +117,19 @@ def test_long_header_title_is_shortened_to_fit() -> None:
     assert texfit.fit_header("Deep Neural Networks", "Week 1", "") == ("Deep Neural Networks", "Week 1", "")
 
 
+def test_a_table_too_wide_is_dealt_out_with_its_key_column() -> None:
+    header = ["$z$"] + [f"$\\operatorname{{LeakyReLU}}_{k}'(z)$" for k in range(8)]
+    rows = [[f"${z}$"] + [f"$-0.{k}{z}45$" for k in range(8)] for z in range(1, 6)]
+    chunks = texfit.table_chunks(header, rows, "r" * 9)
+    assert len(chunks) >= 2
+    assert sorted(h for head, _, _ in chunks for h in head[1:]) == sorted(header[1:])
+    for head, body, cols in chunks:
+        assert head[0] == "$z$" and [r[0] for r in body] == [r[0] for r in rows] and cols == "r" * len(head)
+        assert sum(max(texfit.text_width(c) for c in col) + 12 for col in zip(head, *body)) <= texfit.DISPLAY_WIDTH
+    small = texfit.table_chunks(["$i$", "$x_i$", "$y_i$"], [["1", "2", "3"]], "rcr")
+    assert small == [(["$i$", "$x_i$", "$y_i$"], [["1", "2", "3"]], "rcr")]
+
+
 def test_figures_are_scaled_to_the_line_in_latex() -> None:
     scene = Scene([Circle((0, 0), 0.3), Label((30, 0), "x")], bounds=(-1, -1, 31, 1))
     text = str(get_format("tex").macros().figure(Figure("wide", scene)))

@@ -768,3 +768,30 @@ def fit_header(left: str, center: str, right: str, width: float = TEXT_WIDTH,
         left, right = shorten(left, cap), shorten(right, cap, mono=right_mono)
         lw, rw = side_width(left, False), side_width(right, right_mono)
     return left, shorten(center, width - 2 * (max(lw, rw) + _GAP)), right
+
+
+# -- tables ------------------------------------------------------------------------------------
+_TABCOLSEP = 6.0  # pt on each side of a tabular cell
+
+
+def table_chunks(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None,
+                 width: float = DISPLAY_WIDTH) -> list[tuple[list[str], list[list[str]], str]]:
+    """A table (cells in TeX text, math in $…$) as one or more tables that fit ``width`` pt: when
+    it is too wide its columns are dealt out over several tables, each repeating the first
+    column (the row's key: z, i, the layer). A tabular cannot break across the line."""
+    align = align or "l" * len(header)
+    columns = [[header[k], *(row[k] for row in rows if k < len(row))] for k in range(len(header))]
+    widths = [max(text_width(str(c)) for c in col) + 2 * _TABCOLSEP for col in columns]
+    whole = (list(header), [list(r) for r in rows], align)
+    if sum(widths) <= width or len(header) < 3 or not align.isalpha() or len(align) != len(header):
+        return [whole]
+    groups: list[list[int]] = [[]]
+    used = widths[0]
+    for k in range(1, len(header)):
+        if groups[-1] and used + widths[k] > width:
+            groups.append([])
+            used = widths[0]
+        groups[-1].append(k)
+        used += widths[k]
+    return [([header[0], *(header[k] for k in g)], [[r[0], *(r[k] for k in g)] for r in rows],
+             align[0] + "".join(align[k] for k in g)) for g in groups]

@@ -30,7 +30,8 @@ class Latex(Format):
     def build_environment(self) -> jinja2.Environment:
         env = super().build_environment()
         # the running head's parts, shortened so a long title cannot overprint its neighbours
-        env.globals.update(fit_header=texfit.fit_header, fit_display=texfit.fit_display)
+        env.globals.update(fit_header=texfit.fit_header, fit_display=texfit.fit_display,
+                           table_chunks=texfit.table_chunks)
         # a display's rows cut where they would run into the margin
         env.filters.update(fit_rows=texfit.fit_rows)
         return env
