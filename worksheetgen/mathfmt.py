@@ -400,8 +400,53 @@ def fast_ordering() -> Iterator[None]:
             sp.Expr.as_ordered_terms = _AS_ORDERED_TERMS  # type: ignore[method-assign]
 
 
+# How a closed form writes its rational numbers: never two notations in one expression
+# (e^{3e^{-1}/2 - 1.5} mixes a fraction and a decimal). When every rational in it terminates and
+# one already prints as a decimal (1.3 in e^{1.3}), coefficients print as decimals too
+# (0.07 e^{1.3}, 1.5 e^{-1}); when one does not terminate (1/3), every rational is a fraction.
+COEFFICIENTS_AS_FRACTIONS = "fractions-for-coefficients"  # only coefficients: \frac{e^{-2}}{4}
+ALL_DECIMALS = "decimals"
+ALL_FRACTIONS = "fractions"
+
+
+def notation(expr: sp.Basic) -> str:
+    """The one notation for the rationals of a closed form (see above)."""
+    standalone = coefficient = repeating = False
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, sp.Rational):
+            if node.q != 1:
+                standalone = True
+                repeating = repeating or not _terminates(int(node.q))
+            continue
+        if isinstance(node, sp.Pow):
+            stack.append(node.base)  # an exponent is structure (1/2 is a square root), not a number
+            if isinstance(node.exp, sp.Rational) and node.exp.q != 1 and not _terminates(int(node.exp.q)):
+                repeating = True
+            continue
+        if isinstance(node, sp.Mul):
+            c, _ = node.as_coeff_Mul()
+            if isinstance(c, sp.Rational) and c.q != 1:
+                coefficient = True
+                repeating = repeating or not _terminates(int(c.q))
+                stack.extend(a for a in node.args if a is not c)
+                continue
+        stack.extend(node.args)
+    if repeating:
+        return ALL_FRACTIONS
+    if standalone:
+        return ALL_DECIMALS
+    return COEFFICIENTS_AS_FRACTIONS
+
+
 class _Printer(LatexPrinter):
     """SymPy's LaTeX printer with the sheets' number conventions."""
+
+    def __init__(self, settings: dict[str, Any], rationals: str = COEFFICIENTS_AS_FRACTIONS) -> None:
+        super().__init__(settings)
+        self.rationals = rationals
+        self.printed: dict[sp.Basic, str] = {}
 
     def _as_ordered_terms(self, expr: Any, order: Any = None) -> list[Any]:
         order = order or self.order
@@ -410,9 +455,19 @@ class _Printer(LatexPrinter):
         return positive_first(ordered_terms(expr, order))
 
     def _print_Rational(self, expr: sp.Rational) -> str:  # noqa: N802 - SymPy's naming
-        if terminates(expr):
+        if self.rationals != ALL_FRACTIONS and terminates(expr):
             return _exact_decimal_text(expr)
         return super()._print_Rational(expr)
+
+    def _print_Mul(self, expr: sp.Mul) -> str:  # noqa: N802
+        if self.rationals == ALL_DECIMALS:
+            c, rest = expr.as_coeff_Mul()
+            if isinstance(c, sp.Rational) and c.q != 1:
+                # The coefficient as a number standing in the numerator (SymPy would split it
+                # into numerator and denominator): an opaque symbol named after its decimal.
+                decimal = sp.Mul(sp.Symbol(_exact_decimal_text(abs(c))), rest)
+                return super()._print_Mul(decimal if c > 0 else -decimal)  # type: ignore[arg-type]
+        return super()._print_Mul(expr)
 
     def _print_Float(self, expr: sp.Float) -> str:  # noqa: N802
         return num(expr)
@@ -422,33 +477,32 @@ class _Printer(LatexPrinter):
         # with one), and closed forms share sub-expressions: remember them.
         if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
-        text = _PRINTED.get(expr)
+        text = self.printed.get(expr)
         if text is None:
             text = super()._print(expr)
-            if len(_PRINTED) >= 1 << 16:
-                _PRINTED.clear()
-            _PRINTED[expr] = text
+            if len(self.printed) >= 1 << 16:
+                self.printed.clear()
+            self.printed[expr] = text
         return text
 
 
-_PRINTED: dict[sp.Basic, str] = {}
+_SETTINGS = {"order": "lex", "ln_notation": True}
+_PRINTERS = {mode: _Printer(_SETTINGS, mode) for mode in (COEFFICIENTS_AS_FRACTIONS, ALL_DECIMALS, ALL_FRACTIONS)}
+_printer = _PRINTERS[COEFFICIENTS_AS_FRACTIONS]
 
 
-_printer = _Printer({"order": "lex", "ln_notation": True})
-
-
-def _exp_as_power(expr: sp.Expr) -> sp.Expr:
+def _exp_as_power(expr: sp.Expr, printer: _Printer = _printer) -> sp.Expr:
     # SymPy folds e^{-2} into a denominator (3/e^2); sheets write 3 e^{-2}. An opaque symbol
     # named after the power keeps the printed form the way instructors write it.
     if not isinstance(expr, sp.Basic):
         return expr.replace(
             lambda a: isinstance(a, sp.exp),
-            lambda a: sp.Symbol(f"e^{{{_printer.doprint(_exp_as_power(a.args[0]))}}}"),
+            lambda a: sp.Symbol(f"e^{{{printer.doprint(_exp_as_power(a.args[0], printer))}}}"),
         )
-    return _exp_walk(expr)
+    return _exp_walk(expr, printer)
 
 
-def _exp_walk(node: sp.Basic) -> sp.Basic:
+def _exp_walk(node: sp.Basic, printer: _Printer = _printer) -> sp.Basic:
     """``node.replace(exp -> symbol)`` as SymPy's replace does it (bottom up, each node rebuilt
     from its new arguments, the rule applied to the rebuilt node), without rebuilding an exp
     whose argument changed when that rebuild provably returns the same argument: its only use is
@@ -456,7 +510,7 @@ def _exp_walk(node: sp.Basic) -> sp.Basic:
     args = node.args
     if not args:
         return node
-    new = tuple(_exp_walk(a) for a in args)
+    new = tuple(_exp_walk(a, printer) for a in args)
     if isinstance(node, sp.exp):
         arg = new[0]
         if new != args and not _plain(arg):
@@ -464,7 +518,7 @@ def _exp_walk(node: sp.Basic) -> sp.Basic:
             if not isinstance(rebuilt, sp.exp):
                 return rebuilt  # replace leaves a rebuilt node the rule does not match
             arg = rebuilt.args[0]
-        return sp.Symbol(f"e^{{{_printer.doprint(arg)}}}")
+        return sp.Symbol(f"e^{{{printer.doprint(arg)}}}")
     if new != args:
         return node.func(*new)
     return node
@@ -483,8 +537,10 @@ def exact(x: Any) -> str:
     """The exact value as TeX (closed form), e.g. ``3 e^{-2} - 3`` or ``\\frac{1}{3}``."""
     if isinstance(x, (int, sp.Integer)):
         return str(x)
+    expr = as_expr(x)
+    printer = _PRINTERS[notation(expr)]
     with fast_ordering():
-        return _printer.doprint(_exp_as_power(as_expr(x)))
+        return printer.doprint(_exp_as_power(expr, printer))
 
 
 def value(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
