@@ -49,6 +49,24 @@ def test_a_float_inside_an_exact_expression_is_mixed():
     assert not is_mixed(sp.Matrix([[sp.Float(0.5), sp.Rational(1, 3)]]))
 
 
+def test_a_closed_form_printed_in_two_notations_is_mixed():
+    # The printer writes one notation per closed form; the detector reads the printed text, so a
+    # printer that mixed them again (e^{3e^{-1}/2 - 1.5}) would be caught.
+    from worksheetgen import mathfmt
+    half = sp.Rational(3, 2)
+    value = sp.exp(half * sp.exp(-1) - half)
+    assert mathfmt.exact(value) == "e^{1.5 e^{-1} - 1.5}"
+    assert not is_mixed(value)
+    assert mathfmt.exact(sp.exp(sp.Rational(1, 2)) / 3) == "\\frac{e^{\\frac{1}{2}}}{3}"
+    assert not is_mixed(sp.exp(sp.Rational(1, 2)) / 3)
+    printed = mathfmt._PRINTERS[mathfmt.COEFFICIENTS_AS_FRACTIONS]
+    mixed_text = printed.doprint(mathfmt._exp_as_power(value, printed))
+    assert mixed_text == "e^{\\frac{3 e^{-1}}{2} - 1.5}"
+    import unittest.mock
+    with unittest.mock.patch.object(mathfmt, "exact", lambda v: mixed_text):
+        assert is_mixed(value)
+
+
 def test_mixed_forms_are_found_in_answers_and_in_the_data_record():
     from dataclasses import dataclass
 

@@ -46,6 +46,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import sympy as sp
 
+from worksheetgen import mathfmt
 from worksheetgen.answers import Answer, ChoiceAnswer, IntegerAnswer, MatrixAnswer, NumberAnswer, to_float
 from worksheetgen.errors import CheckError, TexError, WorksheetError
 from worksheetgen.family import Family
@@ -238,9 +239,19 @@ def is_mixed(value: Any) -> bool:
     decimal, and fine)."""
     if isinstance(value, sp.MatrixBase):
         return any(is_mixed(v) for v in value)
-    if not isinstance(value, sp.Basic) or isinstance(value, sp.Float):
+    if not isinstance(value, sp.Basic) or isinstance(value, (sp.Float, sp.Rational)):
         return False
-    return bool(value.atoms(sp.Float))
+    if value.atoms(sp.Float):
+        return True
+    # Printed in two notations at once (e^{3e^{-1}/2 - 1.5}): a decimal beside a fraction of
+    # integers. The printer chooses one notation per closed form; this guards templates and
+    # printers that assemble their own.
+    text = mathfmt.exact(value)
+    return bool(_DECIMAL_NUMBER.search(text) and _INTEGER_FRACTION.search(text))
+
+
+_DECIMAL_NUMBER = re.compile(r"\d\.\d")
+_INTEGER_FRACTION = re.compile(r"\}\{\d+\}")  # a fraction with an integer denominator: 3/2, 3e^{-1}/2
 
 
 def _walk(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, Any]]:
