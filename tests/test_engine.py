@@ -66,6 +66,29 @@ def test_a_format_is_one_class_and_one_template_folder(tmp_path: Path) -> None:
     assert "(a) " in problems, "the family templates wrote their parts through the toy macros"
 
 
+def test_compiled_templates_are_kept_and_a_lost_cache_is_no_error(tmp_path: Path) -> None:
+    import jinja2
+
+    from worksheetgen.formats import _BytecodeCache, jinja_options
+    from worksheetgen.resources import template_dir
+
+    folder = tmp_path / "templates"
+    folder.mkdir()
+
+    def environment() -> jinja2.Environment:
+        return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())),
+                                  bytecode_cache=_BytecodeCache(str(folder)), **jinja_options())
+
+    name = "formats/latex/_units.tex.j2"
+    text = environment().get_template(name).render()
+    assert len(list(folder.iterdir())) == 1 and "StartUnit" in text  # compiled once, kept
+    assert environment().get_template(name).render() == text  # loaded from the cache
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    assert environment().get_template(name).render() == text  # no cache folder: compiled again
+
+
 def test_no_format_branches_outside_the_format_modules() -> None:
     pattern = re.compile(r"\bfmt\s*==|\bformat\s*==\s*['\"]|['\"](latex|markdown|tex|md)['\"]\s*==\s*fmt")
     offenders = []
