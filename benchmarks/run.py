@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from worksheetgen import pdf, render
-from worksheetgen.build import build
-from worksheetgen.instance import make_instance
-from worksheetgen.params import parse_params
-from worksheetgen.registry import load_families
-from worksheetgen.spec import load_spec
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # runs from the checkout without installing
+
+from worksheetgen import pdf, render  # noqa: E402
+from worksheetgen.build import build  # noqa: E402
+from worksheetgen.instance import make_instance  # noqa: E402
+from worksheetgen.params import parse_params  # noqa: E402
+from worksheetgen.registry import load_families  # noqa: E402
+from worksheetgen.spec import load_spec  # noqa: E402
 
 
 def per_family(n: int) -> None:
