@@ -19,7 +19,7 @@ import pytest
 
 from helpers import instance
 from worksheetgen import answerkey
-from worksheetgen.answers import LETTERS, Rule
+from worksheetgen.answers import LETTERS, Rule, margin
 from worksheetgen.build import build
 from worksheetgen.cli import main
 from worksheetgen.errors import WorksheetError
@@ -44,16 +44,9 @@ def typed(entry: dict) -> str:
 
 def outside(value: float, tolerance: dict) -> float:
     """A step that takes ``value`` out of its tolerance, whatever its kind."""
-    kind = tolerance.get("kind", "exact")
-    if kind == "relative":
-        allowed = tolerance["value"] * abs(value)
-    elif kind == "absolute":
-        allowed = tolerance["value"]
-    elif kind == "either":
-        allowed = max(tolerance["absolute"], tolerance["relative"] * abs(value))
-    else:
-        allowed = 0.0
-    return 3 * allowed + 1.0
+    # Three margins out (one margin is accepted), plus 1 for an exact kind; margin() knows every
+    # kind (a 4·10^12 ratio asked to 4 significant digits has a margin of 10^9, not 1).
+    return 3 * margin(tolerance, value) + 1.0
 
 
 def perturbed(entry: dict) -> tuple[str, Fraction]:

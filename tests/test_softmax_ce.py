@@ -175,6 +175,8 @@ def test_parts_subset_and_formats():
     (dict(large_logits=[800, 800]), "large_logits"),
     (dict(large_logits=[800, 20000]), "large_logits"),
     (dict(parts=["shapes"], D_x=100001), "D_x"),
+    # A LeakyReLU's slope is below 1; 10^7 (found by the fuzz test) overflowed the check.
+    (dict(alpha=10_000_000), "alpha"),
 ])
 def test_bad_input_names_the_field(params, field):
     with pytest.raises(WorksheetError) as err:

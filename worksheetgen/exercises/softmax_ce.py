@@ -321,7 +321,7 @@ class SoftmaxCE(Family):
         Param("K", Int(2, MAX_SIZE), None,
               f"classes K (at most {MAX_NUMERIC_K} with numeric/hidden_numeric/stable)"),
         Param("m", Int(1, MAX_BATCH), None, "batch size m"),
-        Param("alpha", Number(positive=True), sp.Rational(1, 100), "slope α of the LeakyReLU"),
+        Param("alpha", Number(positive=True, maximum=1), sp.Rational(1, 100), "slope α of the LeakyReLU"),
         Param("logits", ListOf(Number(), min_length=2, max_length=MAX_NUMERIC_K), None,
               f"logits z^{{[2]}} of the numeric part, each from {-LOGIT_LIMIT} to {LOGIT_LIMIT}, not all "
               "equal (with hidden_numeric they are the network's output instead)"),
