@@ -18,7 +18,7 @@ from worksheetgen import mathfmt, parallel
 from worksheetgen.activations import MP, get
 from worksheetgen.build import build, choose_formats, render_variant
 from worksheetgen.cli import main
-from worksheetgen.errors import CheckError
+from worksheetgen.errors import CheckError, WorkerError
 from worksheetgen.instance import fingerprint
 from worksheetgen.plan import make_plan
 from worksheetgen.registry import get_family
@@ -121,8 +121,29 @@ def test_a_worker_that_dies_stops_the_build_instead_of_hanging_it(tmp_path: Path
         return solve(self, given)
 
     monkeypatch.setattr(family, "solve", dying)
-    with pytest.raises(RuntimeError, match=r"a worker process of the build died \(exit status 9\)"):
+    with pytest.raises(WorkerError, match=r"a worker process of the build died \(exit status 9\)"):
         build(load_spec(spec), tmp_path / "out", formats=["json"], jobs=2)
+    assert not (tmp_path / "out" / "exam").exists()
+
+
+def test_a_dead_worker_is_one_line_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    spec = write_exam(tmp_path)
+    family = type(get_family("scalar_chain"))
+    solve = family.solve
+    main_process = os.getpid()
+
+    def dying(self: Any, given: Any) -> Any:
+        if os.getpid() != main_process:
+            os._exit(9)
+        return solve(self, given)
+
+    monkeypatch.setattr(family, "solve", dying)
+    status = main(["build", str(spec), "--out", str(tmp_path / "out"), "--format", "json", "--jobs", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert err == ["worksheetgen: a worker process of the build died (exit status 9); nothing written "
+                   "(try --jobs 1 if memory is short)"]
     assert not (tmp_path / "out" / "exam").exists()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from worksheetgen import __version__
-from worksheetgen.errors import CheckError, TexError, WorksheetError
+from worksheetgen.errors import CheckError, TexError, WorkerError, WorksheetError
 
 EXIT_BAD_INPUT = 2
 EXIT_CHECK = 3
@@ -233,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CHECK
     except TexError as exc:
         print(f"worksheetgen: {exc}", file=sys.stderr)
+        return 1
+    except WorkerError as exc:
+        print(f"worksheetgen: {exc}; nothing written (try --jobs 1 if memory is short)", file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `worksheetgen list | head`: the reader has what it wanted
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit

@@ -46,3 +46,8 @@ class CheckError(Exception):
 
 class TexError(Exception):
     """The TeX engine failed; the message carries the relevant lines of the log."""
+
+
+class WorkerError(RuntimeError):
+    """A worker process of a parallel build died (killed, out of memory): the build stops and
+    writes nothing. A RuntimeError, so callers that caught that before still do."""

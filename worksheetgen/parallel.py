@@ -32,7 +32,7 @@ from sympy.matrices.dense import MutableDenseMatrix
 from sympy.matrices.immutable import ImmutableRepMatrix
 
 from worksheetgen import mathfmt
-from worksheetgen.errors import WorksheetError
+from worksheetgen.errors import WorkerError, WorksheetError
 from worksheetgen.family import Family
 from worksheetgen.registry import get_family
 
@@ -234,7 +234,7 @@ def _start(job: _Job | None) -> None:
 
 def _work_chunk(indices: list[int]) -> list[tuple[int, Files, bytes | None]]:
     if _job is None or _shared is None:
-        raise RuntimeError("a worker process of the build died")
+        raise WorkerError("a worker process of the build died")
     out = []
     for index in indices:
         sv, files = make_variant(_job.plan, index, _run)
@@ -311,7 +311,7 @@ def generate(plan: "Plan", run: Sequence["Format"], indices: Sequence[int], jobs
                 # would wait for it forever.
                 dead = sorted({w.exitcode for w in workers if w.exitcode})
                 if dead:
-                    raise RuntimeError(f"a worker process of the build died (exit status "
+                    raise WorkerError(f"a worker process of the build died (exit status "
                                        f"{', '.join(map(str, dead))})") from None
         for index, files, data in made:
             sv = loads(data, shared) if data is not None else None
