@@ -108,26 +108,10 @@ def test_a_workers_error_stops_the_build_as_in_one_process(tmp_path: Path, monke
     assert "ZeroDivisionError: boom" in errors[0] and "scalar_chain (stream seed" in errors[0]
 
 
-def test_a_worker_that_dies_stops_the_build_instead_of_hanging_it(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = write_exam(tmp_path)
-    family = type(get_family("scalar_chain"))
-    solve = family.solve
-    main_process = os.getpid()
-
-    def dying(self: Any, given: Any) -> Any:
-        if os.getpid() != main_process:
-            os._exit(9)  # as if killed: no exception, no result
-        return solve(self, given)
-
-    monkeypatch.setattr(family, "solve", dying)
-    with pytest.raises(WorkerError, match=r"a worker process of the build died \(exit status 9\)"):
-        build(load_spec(spec), tmp_path / "out", formats=["json"], jobs=2)
-    assert not (tmp_path / "out" / "exam").exists()
-
-
-def test_a_dead_worker_is_one_line_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def workers_die(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An exam spec whose scalar_chain kills any worker process that solves it (as if killed: no
+    exception, no result); the main process solves normally."""
     spec = write_exam(tmp_path)
     family = type(get_family("scalar_chain"))
     solve = family.solve
@@ -139,7 +123,18 @@ def test_a_dead_worker_is_one_line_from_the_command_line(tmp_path: Path, monkeyp
         return solve(self, given)
 
     monkeypatch.setattr(family, "solve", dying)
-    status = main(["build", str(spec), "--out", str(tmp_path / "out"), "--format", "json", "--jobs", "2"])
+    return spec
+
+
+def test_a_worker_that_dies_stops_the_build_instead_of_hanging_it(tmp_path: Path, workers_die: Path) -> None:
+    with pytest.raises(WorkerError, match=r"a worker process of the build died \(exit status 9\)"):
+        build(load_spec(workers_die), tmp_path / "out", formats=["json"], jobs=2)
+    assert not (tmp_path / "out" / "exam").exists()
+
+
+def test_a_dead_worker_is_one_line_from_the_command_line(tmp_path: Path, workers_die: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["build", str(workers_die), "--out", str(tmp_path / "out"), "--format", "json", "--jobs", "2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 1
     assert err == ["worksheetgen: a worker process of the build died (exit status 9); nothing written "
