@@ -12,12 +12,11 @@ A document the LaTeX templates write has three parts: its preamble (up to the li
   one pass gives what two passes give each document alone;
 - a figure that recurs in a batch (the same drawing for every student) is typeset once and its
   box placed again (the page gets the same drawing operators: pixel-identical);
-- the run writes each unit's first and last page to ``<job>.units``, and pikepdf cuts the batch
-  PDF there into each document's own PDF (deterministic ids, no dates).
+- the run writes each unit's first and last page to ``<job>.units``, and the batch PDF is cut
+  there into each document's own PDF by copying its objects (pdfsplit: no dates, no random id).
 
 A build hands the documents over as it renders them (:class:`Typesetter`): each batch is typeset
-as soon as its students are in, on the cores the rendering leaves free, and cut in a helper
-process (pikepdf holds Python's lock, which would stall the rendering).
+as soon as its students are in, on the cores the rendering leaves free, and cut at once.
 
 A document made of units already typeset (the class's print document, all-problems.tex) is put
 together from their pages. Any other document (the instructor key) is compiled on its own, as
@@ -33,12 +32,10 @@ join (a PDF depends on its batch: the fonts it embeds hold the glyphs the whole 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import itertools
 import threading
@@ -50,7 +47,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from worksheetgen import pdf
+from worksheetgen import pdf, pdfsplit
 from worksheetgen.errors import TexError
 
 if TYPE_CHECKING:
@@ -257,7 +254,8 @@ def batch_text(batch: Batch, format_path: Path, support: str) -> str:
     reads_aux = any(_READS_AUX.search(text) for text in texts)
     head = [f"%&{format_path}"] + batch.preamble.rstrip("\n").split("\n")
     # Not kept in a format: set again. Without anything read from an .aux, none is written.
-    head += ["\\pdftrailerid{}"] + ([] if reads_aux else ["\\nofiles"])
+    # No object streams: the batch is cut by copying its objects' bytes (pdfsplit).
+    head += ["\\pdftrailerid{}", "\\pdfobjcompresslevel=0"] + ([] if reads_aux else ["\\nofiles"])
     head += support.rstrip("\n").split("\n") + ["\\begin{document}"]
     out = head
     seen = Counter(code for text in texts for code in _FIGURE.findall(text))
@@ -336,8 +334,36 @@ def _save(document: "pikepdf.Pdf", path: Path) -> None:
                   object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
 
 
+def _open_sources() -> Callable[[Path], pdfsplit.SourcePdf]:
+    """Each batch PDF read once however many documents take pages from it."""
+    opened: dict[Path, pdfsplit.SourcePdf] = {}
+
+    def source(path: Path) -> pdfsplit.SourcePdf:
+        found = opened.get(path)
+        if found is None:
+            found = opened[path] = pdfsplit.SourcePdf.open(path)
+        return found
+
+    return source
+
+
 def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
     """Pages first..last (1-based) of ``source_path`` into each ``out``."""
+    try:
+        source = pdfsplit.SourcePdf.open(source_path)
+        texts = [pdfsplit.compose([pdfsplit.Pages(source, first, last)]) for first, last, _ in parts]
+    except pdfsplit.Unsupported:
+        return _cut_with_pikepdf(source_path, parts)
+    made = []
+    for data, (_, _, out) in zip(texts, parts):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_bytes(data)
+        made.append(Path(out))
+    return made
+
+
+def _cut_with_pikepdf(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
+    """:func:`cut` for a PDF that pdfsplit does not read (not one pdfTeX wrote for a batch)."""
     import pikepdf
 
     made = []
@@ -351,61 +377,25 @@ def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]
     return made
 
 
-class Cutter:
-    """Cuts PDFs in a helper process (``python -m worksheetgen.texbatch``): pikepdf holds
-    Python's lock while it writes, which would stall the build rendering the next students."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[str] | None = None
-
-    def cut(self, source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
-        request = json.dumps({"pdf": str(source_path), "parts": [[a, b, str(o)] for a, b, o in parts]})
-        with self._lock:
-            if self._process is None:
-                package = Path(__file__).resolve().parent.parent
-                env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-                    p for p in (str(package), os.environ.get("PYTHONPATH", "")) if p))
-                self._process = subprocess.Popen(
-                    [sys.executable, "-m", "worksheetgen.texbatch"], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, text=True, env=env)
-            assert self._process.stdin is not None and self._process.stdout is not None
-            self._process.stdin.write(request + "\n")
-            self._process.stdin.flush()
-            answer = self._process.stdout.readline()
-        if not answer.startswith("ok"):
-            raise TexError(f"cutting {source_path.name} failed: {answer.strip() or 'the helper process stopped'}")
-        return [Path(o) for _, _, o in parts]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._process is not None:
-                assert self._process.stdin is not None
-                try:
-                    self._process.stdin.close()
-                except OSError:  # the helper is gone already (an interrupt reached it too)
-                    pass
-                try:
-                    self._process.wait(30)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-                self._process = None
-
-
-def _serve() -> None:
-    """The helper process of :class:`Cutter`: one JSON request a line, one answer a line."""
-    for line in sys.stdin:
-        try:
-            request = json.loads(line)
-            cut(Path(request["pdf"]), [(a, b, Path(o)) for a, b, o in request["parts"]])
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-            print(f"error {type(exc).__name__}: {exc}".replace("\n", " "), flush=True)
-            continue
-        print("ok", flush=True)
-
-
 def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path) -> Path:
+    source = _open_sources()
+    parts: list[pdfsplit.Part] = []
+    count = 0
+    try:
+        for (batch, i), front in zip(found, doc.front):
+            first, last = batch.pages[i]
+            parts.append(pdfsplit.Pages(source(batch.pdf), first, last))
+            count += last - first + 1
+            if front and count % 2:
+                parts.append(pdfsplit.BlankPage(source(batch.pdf).media_box(source(batch.pdf).pages[last - 1])))
+                count += 1
+        out.write_bytes(pdfsplit.compose(parts))
+    except pdfsplit.Unsupported:
+        return _assemble_with_pikepdf(doc, found, out)
+    return out
+
+
+def _assemble_with_pikepdf(doc: Document, found: list[tuple[Batch, int]], out: Path) -> Path:
     import pikepdf
 
     sources: dict[Path, pikepdf.Pdf] = {}
@@ -486,6 +476,7 @@ class Typesetter:
         self.batch = batch
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.progress = progress
+        self.early = early
         self.gate = Gate(max(1, self.jobs - 1) if early else self.jobs)
         # Tasks wait for TeX at the gate (which orders them), not in the pool's queue.
         self.pool = ThreadPoolExecutor(max_workers=64)
@@ -506,7 +497,6 @@ class Typesetter:
         self.total = 0
         self.done = 0
         self.reporting = False
-        self.cutter = Cutter() if early else None
         self.lock = threading.Lock()
 
     # -- handing documents over -----------------------------------------------------------------
@@ -515,7 +505,7 @@ class Typesetter:
         self.added[label] = _digest(text)
         doc = parse(self.work / "documents" / label, label, text)
         folder = label.rsplit("/", 1)[0] if "/" in label else ""
-        if doc.kind == "plain" and self.cutter is not None:
+        if doc.kind == "plain" and self.early:
             # Handed over early (the build is still writing): compiled now, in the work folder.
             doc.path = self.work / "plain" / label
             doc.path.parent.mkdir(parents=True, exist_ok=True)
@@ -585,8 +575,7 @@ class Typesetter:
                     raise _batch_error(group, again) from None
         _read_pages(group)
         parts = [(first, last, out) for (first, last), out in zip(group.pages, group.outputs) if out is not None]
-        # While the build renders, cut in the helper process (pikepdf holds Python's lock).
-        made = self.cutter.cut(group.pdf, parts) if self.cutter else cut(group.pdf, parts)
+        made = cut(group.pdf, parts)
         for out in made:
             self.made[out.relative_to(self.work / "out").with_suffix(".tex").as_posix()] = out
         self._tick(len(made))
@@ -693,8 +682,6 @@ class Typesetter:
         """Stop (the queued batches are dropped; running ones finish) and remove the work."""
         try:
             self.pool.shutdown(wait=True, cancel_futures=True)
-            if self.cutter:
-                self.cutter.close()
         finally:
             shutil.rmtree(self.work, ignore_errors=True)
 
@@ -731,6 +718,3 @@ def typeset(sources: Sequence[Path], *, support: str, batch: int, jobs: int | No
     finally:
         typesetter.close()
 
-
-if __name__ == "__main__":
-    _serve()
