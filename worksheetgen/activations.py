@@ -165,6 +165,10 @@ def power(base: sp.Expr, exponent: sp.Integer) -> sp.Expr:
     """``sp.Pow(base, exponent)`` for an integer exponent."""
     if isinstance(base, sp.Add) and exponent not in (sp.S.Zero, sp.S.One) and _plain(base):
         return sp.Pow(base, exponent, evaluate=False)
+    if isinstance(base, sp.Pow) and base.exp.is_Integer and isinstance(base.base, sp.Add):
+        # (s^m)^n is s^(mn) for integers (Pow._eval_power), then the case above: σ(z)² of a
+        # sigmoid output 1/(1 + e^{-z}) in a squared error.
+        return power(base.base, base.exp * exponent)
     return sp.Pow(base, exponent)
 
 

@@ -98,7 +98,75 @@ def read(path: "str | Path") -> Any:
 
 
 def dumps(doc: Any) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    """``json.dumps(doc, indent=2, ensure_ascii=False) + "\\n"``, byte for byte. The standard
+    library indents with its pure-Python encoder, which yields every token through a chain of
+    generators; this joins the same text directly (strings by the same C escaper), several
+    times faster on a key of many answers."""
+    return _encode(doc, "\n") + "\n"
+
+
+_escape = json.encoder.encode_basestring  # the C function when available, as json.dumps uses
+_INF = float("inf")
+
+
+def _scalar(o: Any) -> str | None:
+    """A scalar's JSON text as json.dumps writes it (its order of tests), or None for a
+    container or a type json.dumps refuses."""
+    if isinstance(o, str):
+        return _escape(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, float):
+        if o != o:
+            return "NaN"
+        if o == _INF:
+            return "Infinity"
+        if o == -_INF:
+            return "-Infinity"
+        return float.__repr__(o)
+    return None
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return _escape(k)
+    if isinstance(k, (int, float)) or k is None:  # written as text: 1 -> "1", True -> "true"
+        return _escape(_scalar(k))  # type: ignore[arg-type]
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
+
+
+def _encode(o: Any, newline: str) -> str:
+    kind = type(o)
+    # The common exact types first; anything else takes json.dumps's order of tests.
+    if kind is str:
+        return _escape(o)
+    if kind is float and o - o == 0:  # finite
+        return float.__repr__(o)
+    if kind is int:
+        return int.__repr__(o)
+    if kind is list or kind is tuple or (kind is not dict and isinstance(o, (list, tuple))):
+        if not o:
+            return "[]"
+        inner = newline + "  "
+        return "[" + inner + ("," + inner).join([_escape(v) if type(v) is str else _encode(v, inner)
+                                                 for v in o]) + newline + "]"
+    if kind is dict or isinstance(o, dict):
+        if not o:
+            return "{}"
+        inner = newline + "  "
+        return ("{" + inner + ("," + inner).join([
+            (_escape(k) if type(k) is str else _key(k)) + ": " + (_escape(v) if type(v) is str else _encode(v, inner))
+            for k, v in o.items()]) + newline + "}")
+    text = _scalar(o)
+    if text is None:
+        raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
+    return text
 
 
 def key_csv(columns: list[tuple[str, str]], rows: list[tuple[list[str], dict[str, str]]]) -> str:

@@ -186,6 +186,11 @@ class Answer:
         """The value as one line of plain text (CSV cells, reports)."""
         return str(self.value)
 
+    def shown_from(self, entry: dict[str, Any]) -> str:
+        """``shown(digits)`` read off this answer's key entry (made with those digits, in the
+        current rounding mode), where it is already written."""
+        return entry["shown"]
+
     # -- the cross-check --------------------------------------------------------------------
     def agrees(self, independent: Any) -> bool:
         return self.value == independent
@@ -366,6 +371,9 @@ class MatrixAnswer(Answer):
         asked = self.asked(digits)
         return "[" + "; ".join(", ".join(mathfmt.rounded(v, asked.digits, asked.mode) for v in row)
                                for row in self.value.tolist()) + "]"
+
+    def shown_from(self, entry: dict[str, Any]) -> str:
+        return "[" + "; ".join(", ".join(row) for row in entry["shown"]) + "]"
 
     def text(self, digits: int, mode: str | None = None, env: str = "bmatrix") -> str:
         """The matrix as asked, as TeX (instructor keys)."""

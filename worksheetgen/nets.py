@@ -407,7 +407,7 @@ def _count(a: sp.Basic) -> int:
         return 0
     if a.is_Mul:
         ops = 0
-        if _coeff_isneg(a):
+        if _leading_negative(a):
             ops += 1
             a = a.as_two_terms()[1] if a.args[0] is sp.S.NegativeOne else -a
         n, d = _fraction_plain(a)
@@ -421,13 +421,23 @@ def _count(a: sp.Basic) -> int:
         ops = len(args) - 1  # one ADD or SUB between terms
         negs = 0
         for ai in args:
-            if _coeff_isneg(ai):
+            if _leading_negative(ai):
                 negs += 1
                 ops += count_ops(-ai)
             else:
                 ops += count_ops(ai)
         return ops + (1 if negs == len(args) else 0)
     return _count_generic(a)
+
+
+def _leading_negative(a: sp.Basic) -> bool:
+    """``sympy.core.function._coeff_isneg(a)``, reading the sign of a rational coefficient
+    directly: SymPy asks it through the assumption system, which builds a fact base for every
+    fresh number."""
+    first = a.args[0] if a.is_Mul else a
+    if isinstance(first, sp.Rational):
+        return first.p < 0
+    return _coeff_isneg(a)
 
 
 def _fraction_plain(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:

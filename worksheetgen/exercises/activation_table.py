@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations
+from worksheetgen import activations, derivecache
 from worksheetgen.activations import MP
 from worksheetgen.answers import LETTERS, MatrixAnswer, MultiChoiceAnswer, TextAnswer
 from worksheetgen.errors import CheckError, WorksheetError
@@ -70,7 +70,20 @@ def _is_zero(expr: sp.Expr) -> bool:
 
 @lru_cache(maxsize=None)
 def derive_properties(name: str, alpha: sp.Rational) -> dict[str, Any]:
-    """The four properties of one activation, derived exactly, with what the solution shows."""
+    """The four properties of one activation, derived exactly, with what the solution shows.
+    Derived from the definitions alone (a spec's validation asks for every function of its
+    pool, ~1 s in all), so kept between builds (:mod:`worksheetgen.derivecache`)."""
+    if not isinstance(alpha, sp.Rational):  # named in the cache by its exact value
+        return _derive_properties(name, alpha)
+    return derivecache.remembered("activation-properties", PROPERTY_SOURCES, f"{name}-{alpha.p}_{alpha.q}",
+                                  lambda: _derive_properties(name, alpha))
+
+
+# What derive_properties reads: the definitions and this module's derivation.
+PROPERTY_SOURCES = (activations.__file__, __file__)
+
+
+def _derive_properties(name: str, alpha: sp.Rational) -> dict[str, Any]:
     g = activations.get(name)
     out: dict[str, Any] = {}
 

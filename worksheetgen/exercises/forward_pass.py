@@ -9,7 +9,7 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import activations, drawrules, nets
-from worksheetgen.answers import Answer, MatrixAnswer, NumberAnswer
+from worksheetgen.answers import Answer, MatrixAnswer, NumberAnswer, to_float
 from worksheetgen.family import Constraint, Family, Record, Solved
 
 
@@ -67,7 +67,9 @@ ANSWER_RULES = (
 def _loss_outside(solved: Solved) -> dict[str, bool]:
     low, high = drawrules.LOSS_BAND
     loss = solved.data.loss
-    size = abs(float(loss)) if loss is not None else None
+    # to_float: the value settle() checked at 100 digits, remembered (float() would evaluate
+    # the closed form again), and what the key stores.
+    size = abs(to_float(loss)) if loss is not None else None
     return {f"loss below {low}": size is not None and size < low,
             f"loss above {high:g}": size is not None and size > high}
 

@@ -51,13 +51,17 @@ class Json(Format):
                     if q.exercise.id == exercise.id:
                         for a in q.instance.solved.answers:
                             columns.setdefault(f"{exercise.id}:{a.key}", f"{exercise.id}:{a.key}")
+        # The key entries hold every shown text already, in the sheet's rounding mode.
+        from_entries = mathfmt.current_mode() == rule.rounding
         rows = []
         for sv in solved:
             values: dict[str, str] = {}
             for q in sv.questions:
                 values[f"{q.exercise.id}:question"] = str(q.number)
-                for a in q.instance.solved.answers:
-                    values[f"{q.exercise.id}:{a.key}"] = a.shown(q.instance.digits)
+                entries = _entry(q, rule)["answers"] if from_entries else None
+                for i, a in enumerate(q.instance.solved.answers):
+                    values[f"{q.exercise.id}:{a.key}"] = (a.shown_from(entries[i]) if entries is not None
+                                                           else a.shown(q.instance.digits))
             name = sv.variant.student.name if sv.variant.student else ""
             rows.append(([sv.variant.id, name], values))
         return {f"{document.name}.json": answerkey.dumps(doc),

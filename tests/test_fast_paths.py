@@ -1,0 +1,121 @@
+"""The fast paths give what the general ones give: the key's JSON writer, the shown text read off
+a key entry, integer powers of closed forms, the sign test of count_ops, and the cache of derived
+activation properties (kept, stale, damaged, unwritable)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from worksheetgen import answerkey, derivecache, nets
+from worksheetgen.activations import add, exp, mul, power
+from worksheetgen.answers import MatrixAnswer, NumberAnswer, Rule, make_answer
+
+
+@pytest.mark.parametrize("doc", [
+    {"a": [1, 2.5, -0.0, 1e300, 10**30, True, False, None, "é\"\n\u2028\\x", (1, 2), [], {}]},
+    {1: 2, 2.5: 3, True: 4, None: 5, "k": {"x": [[1, [2]], [[]]]}},
+    [float("nan"), float("inf"), -float("inf"), np.float64(0.1)],
+    [], {}, "s", 3, 0.1,
+])
+def test_key_json_is_json_dumps_byte_for_byte(doc: object) -> None:
+    assert answerkey.dumps(doc) == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("bad", [{"x": np.bool_(True)}, {(1, 2): 3}, {"s": {1, 2}}])
+def test_key_json_refuses_what_json_dumps_refuses(bad: object) -> None:
+    with pytest.raises(TypeError):
+        answerkey.dumps(bad)
+
+
+def _closed_forms() -> list[sp.Expr]:
+    s = add(1, exp(sp.Rational(-3, 10)))
+    return [s, add(sp.Rational(1, 2), exp(sp.Rational(7, 10))),
+            add(1, exp(add(sp.Rational(-1, 5), mul(sp.Rational(3, 10), sp.Pow(s, -1)))))]
+
+
+def test_integer_powers_of_powers_are_sympys() -> None:
+    for s in _closed_forms():
+        for m in (-3, -2, -1, 2, 3):
+            for n in (-2, -1, 0, 1, 2, 3):
+                base = sp.Pow(s, m)
+                fast, slow = power(base, sp.Integer(n)), sp.Pow(base, sp.Integer(n))
+                assert sp.srepr(fast) == sp.srepr(slow)
+
+
+def test_count_ops_is_sympys() -> None:
+    values = [v for s in _closed_forms() for v in (s, -s, mul(sp.Rational(-2, 3), s), sp.Pow(s, -2),
+                                                   add(sp.Rational(-1, 2), mul(-1, exp(sp.Rational(1, 3)))))]
+    for v in values:
+        assert nets.count_ops(v) == sp.count_ops(v), v
+
+
+def test_shown_text_from_the_key_entry_is_shown() -> None:
+    s = _closed_forms()[0]
+    answers = [NumberAnswer("x", "x", sp.Pow(s, -1)), NumberAnswer("r", "r", sp.Rational(1, 3)),
+               MatrixAnswer("m", "m", sp.Matrix([[sp.Rational(1, 7), s], [2, sp.Rational(-1, 8)]])),
+               make_answer("i", "i", 3, kind="integer"), make_answer("b", "b", True, kind="boolean")]
+    for a in answers:
+        assert a.shown_from(a.entry(4, Rule())) == a.shown(4)
+
+
+def _use_cache(monkeypatch: pytest.MonkeyPatch, base: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base))
+    derivecache.cache_folder.cache_clear()
+
+
+def test_derived_values_are_kept_and_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _use_cache(monkeypatch, tmp_path)
+    source = tmp_path / "definition.py"
+    source.write_text("one\n")
+    calls = []
+
+    def make() -> dict[str, object]:
+        calls.append(1)
+        return {"lim": sp.exp(-2) / 3, "flag": True, "sides": [{"at": sp.Integer(0)}]}
+
+    first = derivecache.remembered("test", [str(source)], "v", make)
+    again = derivecache.remembered("test", [str(source)], "v", make)
+    assert len(calls) == 1 and derivecache.structure(again) == derivecache.structure(first)
+    # A changed source is a new folder: derived again, the old value never read.
+    source.write_text("two\n")
+    derivecache.cache_folder.cache_clear()
+    derivecache.remembered("test", [str(source)], "v", make)
+    assert len(calls) == 2
+    # A damaged file is derived again and replaced.
+    kept = derivecache.cache_folder("test", (str(source),)) / "v.pickle"
+    kept.write_bytes(b"not a pickle")
+    value = derivecache.remembered("test", [str(source)], "v", make)
+    assert derivecache.structure(value) == derivecache.structure(first) and len(calls) == 3
+    assert derivecache.structure(pickle.loads(kept.read_bytes())) == derivecache.structure(first)
+
+
+def test_an_unwritable_cache_is_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would be")
+    _use_cache(monkeypatch, blocker)
+    calls = []
+    value = derivecache.remembered("test", [__file__], "v", lambda: calls.append(1) or sp.Rational(1, 3))
+    value = derivecache.remembered("test", [__file__], "v", lambda: calls.append(1) or sp.Rational(1, 3))
+    assert value == sp.Rational(1, 3) and len(calls) == 2
+
+
+def test_activation_properties_from_the_cache_are_the_derived_ones(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from worksheetgen.exercises import activation_table as at
+
+    _use_cache(monkeypatch, tmp_path)
+    for name, alpha in (("elu", sp.Integer(1)), ("leaky_relu", sp.Rational(1, 100)), ("sigmoid", sp.Integer(0))):
+        derived = at._derive_properties(name, alpha)
+        at.derive_properties.cache_clear()
+        kept = at.derive_properties(name, alpha)  # derived and stored
+        at.derive_properties.cache_clear()
+        read = at.derive_properties(name, alpha)  # read back
+        assert derivecache.structure(read) == derivecache.structure(kept) == derivecache.structure(derived)
+    assert len(list((tmp_path / "worksheetgen").glob("activation-properties-*/*.pickle"))) == 3
+    at.derive_properties.cache_clear()
