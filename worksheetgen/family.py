@@ -78,6 +78,9 @@ class Constraint:
     rule: str  # what a good draw has, e.g. "non-zero gradients"
     reads: tuple[str, ...]
     holds: Callable[[Any, "Solved"], bool]
+    # Optional: True when the givens plainly break the rule, judged before solving (in float64,
+    # with slack: never for a draw ``holds`` accepts), so such a draw is not solved exactly.
+    plainly_broken: Callable[[Any], bool] | None = None
 
 
 @dataclass
@@ -160,6 +163,14 @@ class Family:
         """The first applicable teaching rule this draw breaks, or None."""
         for c in self.constraints:
             if drawn.intersection(c.reads) and not c.holds(given, solved):
+                return c
+        return None
+
+    def plainly_violated(self, given: Any, drawn: frozenset[str]) -> Constraint | None:
+        """An applicable rule these givens plainly break before any solving, or None (the
+        exact rules then decide)."""
+        for c in self.constraints:
+            if c.plainly_broken is not None and drawn.intersection(c.reads) and c.plainly_broken(given):
                 return c
         return None
 

@@ -8,8 +8,9 @@ constraint reads is not held to that constraint (the instructor chose those numb
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import sympy as sp
@@ -93,7 +94,12 @@ def make_instance(
     broken = None
     for attempt in range(1, family.max_draws + 1):
         seed = draw_seed(sheet_seed, variant, exercise_id, attempt)
-        given, solved = _draw(family, options, seed, where)
+        given = _sample(family, options, seed, where)
+        # A draw that plainly breaks a rule is not solved (the last one is, so that the error
+        # below names the rule the exact solution breaks first).
+        if drawn and attempt < family.max_draws and family.plainly_violated(given, drawn) is not None:
+            continue
+        solved = _solve(family, given, seed, where)
         broken = family.violated(given, solved, drawn)
         if broken is None:
             instance = Instance(
@@ -116,18 +122,34 @@ def make_instance(
 
 
 def _draw(family: Family, options: dict[str, Any], seed: int, where: str) -> tuple[Any, Solved]:
-    """One draw from the stream ``seed``: sample and solve. A family's own broken invariant
-    becomes a CheckError naming the family and seed, never a traceback."""
-    try:
-        given = family.sample(generator(seed), options)
+    """One draw from the stream ``seed``: sample and solve."""
+    given = _sample(family, options, seed, where)
+    return given, _solve(family, given, seed, where)
+
+
+def _sample(family: Family, options: dict[str, Any], seed: int, where: str) -> Any:
+    with _family_errors(family, seed, where):
+        return family.sample(generator(seed), options)
+
+
+def _solve(family: Family, given: Any, seed: int, where: str) -> Solved:
+    with _family_errors(family, seed, where):
         solved = family.solve(given)
+    templatecheck.check_solved(family, given, solved)
+    return solved
+
+
+@contextmanager
+def _family_errors(family: Family, seed: int, where: str) -> Iterator[None]:
+    """A family's own broken invariant becomes a CheckError naming the family and seed, never a
+    traceback; a WorksheetError is placed under ``where``."""
+    try:
+        yield
     except WorksheetError as exc:
         raise exc.at(field_prefix=where) from None
     except (ArithmeticError, AssertionError, RuntimeError, ValueError, TypeError, KeyError,
             IndexError, AttributeError) as exc:
         raise CheckError(f"{family.name} (stream seed {seed}): {type(exc).__name__}: {exc}") from exc
-    templatecheck.check_solved(family, given, solved)
-    return given, solved
 
 
 def replay_instance(family: Family, options: dict[str, Any], *, stream_seed: int, attempt: int,

@@ -824,6 +824,12 @@ def weight_gradient(given: Any, layers: list[Layer], deltas: list[tuple[Any, ...
 def floats(m: sp.MatrixBase) -> np.ndarray:
     """A matrix of exact givens as a float array (each entry rounded once to a double, as
     ``float()`` of a SymPy rational does, without SymPy's per-entry conversion)."""
+    rep = getattr(m, "_rep", None)  # SymPy's DomainMatrix: integers or fractions, unconverted
+    if rep is not None and (rep.domain.is_ZZ or rep.domain.is_QQ):
+        if rep.domain.is_ZZ:
+            return np.array(rep.to_list(), dtype=float)
+        return np.array([[int(v.numerator) / int(v.denominator) for v in row] for row in rep.to_list()],
+                        dtype=float)
     return np.array([[_float(v) for v in row] for row in m.tolist()], dtype=float)
 
 

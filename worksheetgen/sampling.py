@@ -6,7 +6,9 @@ number solved with and stored in the key (PrairieLearn's rule: round when you dr
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
@@ -18,17 +20,11 @@ def grid_values(
     rng: np.random.Generator, lo: Any, hi: Any, step: Any, size: int | tuple[int, ...] = ()
 ) -> Any:
     """Uniform draws from {lo, lo+step, ..., hi} as SymPy rationals (a matrix for 2-D sizes)."""
-    lo, hi, step = sp.Rational(lo), sp.Rational(hi), sp.Rational(step)
-    count = int(sp.floor((hi - lo) / step)) + 1
-    if count < 1:
+    grid = _grid(sp.Rational(lo), sp.Rational(hi), sp.Rational(step))
+    if grid.count < 1:
         raise ValueError("empty grid")
-    shape = (size,) if isinstance(size, int) else size
-    ks = rng.integers(0, count, size=shape)
-    if shape == ():
-        return lo + step * int(ks)
-    if len(shape) == 1:
-        return [lo + step * int(k) for k in ks]
-    return sp.Matrix([[lo + step * int(k) for k in row] for row in ks])
+    shape = _shape(size)
+    return _shaped(rng.integers(0, grid.count, size=shape), shape, grid.point)
 
 
 def nonzero_grid_values(
@@ -39,26 +35,59 @@ def nonzero_grid_values(
     Each entry is drawn from the grid's non-zero points directly, so the cost is bounded
     whatever the grid; a grid whose only point is 0 is refused (validate with
     ``require_grid(..., nonzero=True)`` to name the parameter at load time)."""
-    lo, hi, step = sp.Rational(lo), sp.Rational(hi), sp.Rational(step)
-    count = int(sp.floor((hi - lo) / step)) + 1
-    zero = (-lo / step) if lo <= 0 <= hi and ((-lo / step).q == 1) else None
-    points = count - (1 if zero is not None else 0)
+    grid = _grid(sp.Rational(lo), sp.Rational(hi), sp.Rational(step))
+    zero = grid.zero
+    points = grid.count - (1 if zero is not None else 0)
     if points < 1:
         raise ValueError("the grid holds no non-zero value")
-    shape = (size,) if isinstance(size, int) else size
-    ks = rng.integers(0, points, size=shape)
 
-    def value(k: Any) -> sp.Rational:
-        k = int(k)
+    def value(k: int) -> sp.Rational:
         if zero is not None and k >= zero:
             k += 1  # skip the zero point
-        return lo + step * k
+        return grid.point(k)
 
+    shape = _shape(size)
+    return _shaped(rng.integers(0, points, size=shape), shape, value)
+
+
+def _shape(size: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (size,) if isinstance(size, int) else size
+
+
+def _shaped(ks: Any, shape: tuple[int, ...], value: Callable[[int], sp.Rational]) -> Any:
+    """The drawn indices as values: one, a list, or a matrix for 2-D draws."""
     if shape == ():
-        return value(ks)
+        return value(int(ks))
     if len(shape) == 1:
-        return [value(k) for k in ks]
-    return sp.Matrix([[value(k) for k in row] for row in ks])
+        return [value(int(k)) for k in ks]
+    rows, cols = shape
+    # sp.Matrix(rows of values) without its general input parsing: the same matrix.
+    return sp.Matrix._new(rows, cols, [value(int(k)) for row in ks for k in row], copy=False)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    lo: sp.Rational
+    step: sp.Rational
+    count: int  # points lo, lo + step, ..., up to hi
+    zero: int | None  # the index of the point 0, if the grid holds it
+    listed: tuple[sp.Rational, ...] | None  # every point, for grids of up to _LISTED points
+
+    def point(self, k: int) -> sp.Rational:
+        return self.listed[k] if self.listed is not None else self.lo + self.step * k
+
+
+_LISTED = 1 << 12
+
+
+@lru_cache(maxsize=1024)
+def _grid(lo: sp.Rational, hi: sp.Rational, step: sp.Rational) -> _Grid:
+    """A grid's points, worked out once: the same grids are drawn from for every student, and
+    each point costs SymPy arithmetic."""
+    count = int(sp.floor((hi - lo) / step)) + 1
+    zero = int(-lo / step) if lo <= 0 <= hi and ((-lo / step).q == 1) else None
+    listed = tuple(lo + step * k for k in range(count)) if 0 < count <= _LISTED else None
+    return _Grid(lo, step, count, zero, listed)
 
 
 def grid_param(name: str, default: tuple[Any, Any, Any], help: str) -> Param:

@@ -136,6 +136,10 @@ def _derive_properties(name: str, alpha: sp.Rational) -> dict[str, Any]:
     return out
 
 
+def _both_signs(points: Sequence[sp.Rational]) -> bool:
+    return any(z < 0 for z in points) and any(z > 0 for z in points)
+
+
 def _branch(name: str, z: sp.Rational) -> str:
     """The condition of the piece of the definition that z falls in, e.g. 'z \\le 0'."""
     right, left = BRANCHES[name]
@@ -264,8 +268,9 @@ class ActivationTable(Family):
     Given = ActivationTableGiven
     Data = ActivationTableData
     constraints = (
-        Constraint("inputs of both signs", ("points",),
-                   lambda g, s: any(z < 0 for z in g.points) and any(z > 0 for z in g.points)),
+        # Read off the givens: a draw without both signs is not solved at all.
+        Constraint("inputs of both signs", ("points",), lambda g, s: _both_signs(g.points),
+                   plainly_broken=lambda g: not _both_signs(g.points)),
         # sample() draws only such sets; the rule stays declared so the key never asks a
         # drawn question whose answer is "none".
         Constraint("every property question has a right option", ("functions",),
