@@ -570,6 +570,13 @@ def equals(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str
     return f"\\approx {shown}"
 
 
+@_memo
+def nonnegative(x: Any) -> bool:
+    """``x >= 0`` as SymPy decides it (a closed form is evaluated), remembered per value: a
+    template asks it of the same value in every format."""
+    return bool(x >= 0)
+
+
 def paren(text: str) -> str:
     """Parenthesize a TeX number that starts with a minus sign (for substituted products)."""
     return f"({text})" if text.startswith("-") else text

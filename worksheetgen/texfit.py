@@ -197,6 +197,8 @@ _SPLIT_TOKENS = re.compile(r"\\(?:begin|end)\{[^}]*\}|\\\\|\\[A-Za-z]+|\\.|[{}&]
 
 def _split_top(body: str, sep: str) -> list[str]:
     """``body`` cut at ``sep`` (``&`` or ``\\\\``) outside braces and inner environments."""
+    if sep not in body:  # most rows and cells: nothing to cut, no need to tokenize
+        return [body]
     parts, depth, env, start = [], 0, 0, 0
     for m in _SPLIT_TOKENS.finditer(body):
         tok = m.group(0)
@@ -408,11 +410,22 @@ def _width(tex: str, scale: float = 1.0, text: bool = False) -> float:
 _DIGITS = re.compile(r"\d")
 
 
+# math_width by the exact text: templates measure a formula, then the display that holds it
+# measures it again (every format lays out the same formulas).
+_WIDTHS: dict[str, float] = {}
+
+
 def math_width(tex: str) -> float:
     """Estimated width in pt of ``tex`` (math, no dollars) in a display of the sheets."""
-    # Every digit is as wide as every other: formulas that differ in their digits only (the
-    # same step for another student) are measured once.
-    return _math_width(_DIGITS.sub("0", tex))
+    width = _WIDTHS.get(tex)
+    if width is None:
+        # Every digit is as wide as every other: formulas that differ in their digits only (the
+        # same step for another student) are measured once.
+        width = _math_width(_DIGITS.sub("0", tex))
+        if len(_WIDTHS) >= 1 << 14:
+            _WIDTHS.clear()
+        _WIDTHS[tex] = width
+    return width
 
 
 @lru_cache(maxsize=8192)

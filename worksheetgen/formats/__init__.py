@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import os
 import pkgutil
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -82,6 +83,9 @@ class Format:
     template_root: ClassVar[Path | None] = None  # a format kept outside the package brings its own
     needs: ClassVar[tuple[str, ...]] = ()  # formats whose files this one is made from
     default: ClassVar[bool] = True  # built when no --format is given
+    # Its exercise text is made from the recording every such format shares (see _Recording):
+    # only for formats whose environment adds nothing a family template could use.
+    shares_recording: ClassVar[bool] = False
     figures_as_files: ClassVar[bool] = False  # figures written beside the document
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -123,15 +127,17 @@ class Format:
 
     def build_environment(self) -> jinja2.Environment:
         roots = [str(template_dir())] if self.template_root is None else [str(self.template_root), str(template_dir())]
+        # auto_reload off: a template is read once per process (not stat'ed again on every
+        # exercise a build renders; nothing edits templates while a build runs).
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(roots), bytecode_cache=_bytecode_cache(),
-                                 **jinja_options())
+                                 auto_reload=False, **jinja_options())
         env.filters.update(
             num=_math_filter(mathfmt.num), pnum=_math_filter(mathfmt.pnum),
             value=_math_filter(mathfmt.value), eq=_math_filter(mathfmt.equals),
             signed=_math_filter(mathfmt.signed), rounded=_math_filter(mathfmt.rounded),
             matrix=_math_filter(mathfmt.matrix), exact=mathfmt.exact, intsep=mathfmt.intsep,
             rel=_math_filter(mathfmt.relation), paren=mathfmt.paren, t=self.escape, sci=mathfmt.sci,
-            mathwidth=texfit.math_width,
+            mathwidth=texfit.math_width, nonnegative=mathfmt.nonnegative,
         )
         env.globals.update(
             letter=letter, label=lambda i: f"({letter(i)})",
@@ -146,8 +152,7 @@ class Format:
         return f"formats/{self.folder}/{layout}.{self.suffix}.j2"
 
     def has_layout(self, layout: str) -> bool:
-        root = self.template_root or template_dir()
-        return self.folder is not None and (root / self.template_path(layout)).is_file()
+        return _has_layout(type(self), layout)
 
     def macros(self) -> Any:
         return _macros(type(self))
@@ -164,16 +169,26 @@ class Format:
         for name in sorted(names):
             env.get_template(name)
         self.macros()
+        if self.shares_recording:
+            recording_env = _recording_environment()
+            for name in sorted(names):
+                if not name.startswith("formats/"):
+                    recording_env.get_template(name)
 
     def render_exercise(self, instance: "Instance", layout: Any = None) -> tuple[str, str]:
         """(problem, solution) text of one instance. ``layout`` replaces the format's macros
         (exams wrap them to print per-part points) without the family template knowing."""
+        macros = layout if layout is not None else self.macros()
+        if self.shares_recording:
+            recording = _recording(instance, self)
+            return (tidy(recording.play(recording.problem, self, instance, macros)),
+                    tidy(recording.play(recording.solution, self, instance, macros)))
         env = self.environment()
         template = env.get_template(instance.family.template)
         module = template.make_module(
             # Records, not dicts: in Jinja `g.update` or `d.items` would find the dict method.
             {"ex": instance, "d": instance.data, "g": instance.given,
-             "m": layout if layout is not None else self.macros(), "digits": instance.digits,
+             "m": macros, "digits": instance.digits,
              "figure_path": lambda fig: self.figure_path(instance, fig)}
         )
         return tidy(str(module.problem())), tidy(str(module.solution()))
@@ -235,9 +250,155 @@ def _environment(cls: type[Format]) -> jinja2.Environment:
 
 
 @lru_cache(maxsize=None)
+def _has_layout(cls: type[Format], layout: str) -> bool:
+    # Asked for every document of every student: the file is looked for once (as templates are
+    # read once).
+    fmt = cls()
+    root = fmt.template_root or template_dir()
+    return fmt.folder is not None and (root / fmt.template_path(layout)).is_file()
+
+
+@lru_cache(maxsize=None)
 def _macros(cls: type[Format]) -> Any:
     fmt = cls()
     return fmt.environment().get_template(f"formats/{fmt.folder}/macros.j2").module
+
+
+# -- one rendering of a family template for every format ----------------------------------------
+# A family template's logic (its loops, numbers and layout choices) is the same in every format;
+# only what it asks of the format differs: the macros (``m.*``), the escape filter ``t``, a
+# figure's source and path. Formats that share the recording render the template once with a
+# recorder in place of those: each request leaves a marker in the text and is kept. Each format
+# then plays the recording, making every kept request with its own macros (innermost first, as
+# the template would have) and putting the result where the marker is.
+_MARK_OPEN, _MARK_CLOSE = "\ufdd0", "\ufdd1"  # noncharacters: reserved for internal use
+_MARK = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
+
+
+class _Recording:
+    """The (problem, solution) text of one instance with markers, and the requests they stand for."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[Any, ...]] = []
+        self.problem = self.solution = ""
+
+    def mark(self, request: tuple[Any, ...]) -> str:
+        self.requests.append(request)
+        return f"{_MARK_OPEN}{len(self.requests) - 1}{_MARK_CLOSE}"
+
+    def play(self, value: Any, fmt: Format, instance: "Instance", macros: Any) -> Any:
+        """``value`` (a text, or lists and tuples of them) with every marker replaced by what
+        ``fmt`` makes of its request."""
+        if isinstance(value, str):
+            if _MARK_OPEN not in value:
+                return value
+            return _MARK.sub(lambda m: self._make(self.requests[int(m.group(1))], fmt, instance, macros), value)
+        if isinstance(value, list):
+            return [self.play(v, fmt, instance, macros) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.play(v, fmt, instance, macros) for v in value)
+        if isinstance(value, dict):
+            return {k: self.play(v, fmt, instance, macros) for k, v in value.items()}
+        return value
+
+    def _make(self, request: tuple[Any, ...], fmt: Format, instance: "Instance", macros: Any) -> str:
+        kind = request[0]
+        if kind == "escape":
+            return str(fmt.escape(self.play(request[1], fmt, instance, macros)))
+        if kind == "figure_source":
+            return str(fmt.print_figure(request[1]))
+        if kind == "figure_path":
+            return str(fmt.figure_path(instance, request[1]))
+        _, name, args, kwargs, body = request
+        macro = getattr(macros, name)
+        args = self.play(args, fmt, instance, macros)
+        kwargs = self.play(kwargs, fmt, instance, macros)
+        if body is None:
+            return str(macro(*args, **kwargs))
+        text = self.play(body, fmt, instance, macros)
+        return str(macro(*args, caller=lambda: text, **kwargs))
+
+
+class _Recorder:
+    """Stands for the format's macros while a family template is recorded: a macro call (and
+    its caller's text, rendered now) becomes a marker."""
+
+    def __init__(self, recording: _Recording, names: frozenset[str]) -> None:
+        self._recording = recording
+        self._names = names
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self._names:  # as a macro module: no such attribute
+            raise AttributeError(name)
+        recording = self._recording
+
+        def request(*args: Any, caller: Any = None, **kwargs: Any) -> str:
+            body = None if caller is None else str(caller())
+            return recording.mark(("macro", name, _snapshot(args), _snapshot(kwargs), body))
+
+        return request
+
+
+def _snapshot(value: Any) -> Any:
+    """``value`` as it is now: a template may go on appending to a list it passed to a macro."""
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    return value
+
+
+@lru_cache(maxsize=None)
+def _macro_names(cls: type[Format]) -> frozenset[str]:
+    """The layout vocabulary (every text format defines the same macros)."""
+    return frozenset(name for name in dir(_macros(cls)) if not name.startswith("_"))
+
+
+@lru_cache(maxsize=None)
+def _recording_environment() -> jinja2.Environment:
+    """The base environment, its format-specific filters and globals recording what they are
+    asked (the active recording is in the render context)."""
+    env = Format().build_environment()
+
+    @jinja2.pass_context
+    def escape(ctx: Any, text: Any) -> str:
+        return ctx["_recording"].mark(("escape", text))
+
+    @jinja2.pass_context
+    def figure_source(ctx: Any, figure: Any) -> str:
+        return ctx["_recording"].mark(("figure_source", figure))
+
+    env.filters["t"] = escape
+    env.globals["figure_source"] = figure_source
+    return env
+
+
+# The recordings of the instances rendered last (a variant's exercises, in every format in turn),
+# by the instance's identity (each entry holds its instance: the id stays its own) and the
+# rounding mode in force.
+_RECORDINGS: dict[tuple[int, str], tuple["Instance", _Recording]] = {}
+_RECORDINGS_KEPT = 64
+
+
+def _recording(instance: "Instance", fmt: Format) -> _Recording:
+    key = (id(instance), mathfmt.current_mode())
+    entry = _RECORDINGS.get(key)
+    if entry is not None and entry[0] is instance:
+        return entry[1]
+    recording = _Recording()
+    template = _recording_environment().get_template(instance.family.template)
+    module = template.make_module(
+        {"ex": instance, "d": instance.data, "g": instance.given,
+         "m": _Recorder(recording, _macro_names(type(fmt))), "digits": instance.digits, "_recording": recording,
+         "figure_path": lambda fig: recording.mark(("figure_path", fig))}
+    )
+    recording.problem, recording.solution = str(module.problem()), str(module.solution())
+    if len(_RECORDINGS) >= _RECORDINGS_KEPT:
+        del _RECORDINGS[next(iter(_RECORDINGS))]
+    _RECORDINGS[key] = (instance, recording)
+    return recording
 
 
 def tidy(text: str) -> str:

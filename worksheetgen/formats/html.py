@@ -166,6 +166,7 @@ class Html(Format):
     description = "one self-contained web page per sheet or variant (KaTeX math, SVG figures inline)"
     suffix = "html"
     folder = "html"
+    shares_recording = True
     default = False  # ~0.7 MB a page (KaTeX inlined): built when asked for
 
     def escape(self, text: str) -> str:

@@ -16,6 +16,7 @@ class Latex(Format):
     description = "LaTeX source (exam class)"
     suffix = "tex"
     folder = "latex"
+    shares_recording = True
 
     def escape(self, text: str) -> str:
         return mathfmt.latex_escape(text)

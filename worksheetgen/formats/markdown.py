@@ -14,6 +14,7 @@ class Markdown(Format):
     description = "Markdown with $…$ math and SVG figures"
     suffix = "md"
     folder = "markdown"
+    shares_recording = True
     figures_as_files = True
     figure_suffix = "svg"
 
