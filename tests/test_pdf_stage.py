@@ -119,13 +119,14 @@ def test_batches_are_where_the_tests_expect_them() -> None:
 
 def test_an_added_student_moves_no_other_batch() -> None:
     roster = [f"S{i:03d}" for i in range(1, 501)]
-    before = {tuple(roster[i] for i in r) for r in texbatch.batches(roster, 40)}
-    assert len(before) > 8 and max(len(b) for b in before) <= 60
+    size = Pdf.batch  # the build's
+    before = {tuple(roster[i] for i in r) for r in texbatch.batches(roster, size)}
+    assert len(before) > 500 // (2 * size) and max(len(b) for b in before) <= size * 3 // 2
     assert sorted(s for b in before for s in b) == roster
     moved = []
     for at in range(0, 500, 25):
         grown = roster[:at] + ["NEW"] + roster[at:]
-        after = {tuple(grown[i] for i in r) for r in texbatch.batches(grown, 40)}
+        after = {tuple(grown[i] for i in r) for r in texbatch.batches(grown, size)}
         moved.append(len(before - after))
     assert max(moved) <= 3 and sum(moved) <= 1.5 * len(moved)  # its own batch, seldom the next
 

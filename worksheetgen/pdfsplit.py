@@ -1,7 +1,7 @@
 """Pages of the PDFs pdfTeX writes, copied into new PDFs as they are: object by object, bytes
 for bytes.
 
-A batch run typesets 40 students in one PDF, which is then cut into 80 PDFs, and the class's
+A batch run typesets some 60 students in one PDF, which is then cut into 120 PDFs, and the class's
 print document is put together from the pages of a dozen batches. A general PDF library
 (pikepdf) parses every object, copies it through its object model and serializes it again:
 about 5 ms a PDF, which on 500 students cost more CPU than one of the two TeX passes it serves.

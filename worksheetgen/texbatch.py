@@ -254,8 +254,10 @@ def batch_text(batch: Batch, format_path: Path, support: str) -> str:
     reads_aux = any(_READS_AUX.search(text) for text in texts)
     head = [f"%&{format_path}"] + batch.preamble.rstrip("\n").split("\n")
     # Not kept in a format: set again. Without anything read from an .aux, none is written.
-    # No object streams: the batch is cut by copying its objects' bytes (pdfsplit).
-    head += ["\\pdftrailerid{}", "\\pdfobjcompresslevel=0"] + ([] if reads_aux else ["\\nofiles"])
+    # No object streams: the batch is cut by copying its objects' bytes (pdfsplit). Streams
+    # compressed at zlib level 6 rather than 9: 3 % less TeX time for 1 % more bytes.
+    head += ["\\pdftrailerid{}", "\\pdfobjcompresslevel=0", "\\pdfcompresslevel=6"]
+    head += [] if reads_aux else ["\\nofiles"]
     head += support.rstrip("\n").split("\n") + ["\\begin{document}"]
     out = head
     seen = Counter(code for text in texts for code in _FIGURE.findall(text))
