@@ -1,9 +1,11 @@
 """The fast paths give what the general ones give: the key's JSON writer, the shown text read off
-a key entry, integer powers of closed forms, the sign test of count_ops, and the cache of derived
+a key entry, products and integer powers of closed forms, the sign test of count_ops, the signs of
+rationals, the matrix cross-check, the draws screened before solving, and the cache of derived
 activation properties (kept, stale, damaged, unwritable)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 from pathlib import Path
@@ -119,3 +121,71 @@ def test_activation_properties_from_the_cache_are_the_derived_ones(tmp_path: Pat
         assert derivecache.structure(read) == derivecache.structure(kept) == derivecache.structure(derived)
     assert len(list((tmp_path / "worksheetgen").glob("activation-properties-*/*.pickle"))) == 3
     at.derive_properties.cache_clear()
+
+
+def test_products_of_powers_of_e_are_sympys() -> None:
+    # Powers of e combine in SymPy's Mul only when their exponents differ in the coefficient.
+    R = sp.Rational
+    e1 = exp(R(-3, 2))
+    e2 = exp(mul(R(1, 2), add(e1, -1)))
+    pool = [e1, e2, exp(mul(R(3, 10), e2)), exp(mul(R(-7, 10), e2)), exp(R(1, 3)), sp.E, add(1, e1),
+            sp.Pow(add(1, e1), -1), mul(R(2, 3), e2), mul(-1, e1), exp(add(R(1, 2), e1)), R(-3, 2), R(2)]
+    for k in (2, 3):
+        for factors in itertools.combinations(pool, k):
+            for order in (factors, factors[::-1]):
+                assert sp.srepr(mul(*order)) == sp.srepr(sp.Mul(*order))
+
+
+def test_rational_signs_are_sympys() -> None:
+    from sympy.core.assumptions import _ask
+
+    from worksheetgen import sympyfast
+
+    sympyfast.install()
+    values = [sp.Rational(p, q) for p in range(-4, 5) for q in (1, 2, 3)] + [sp.Integer(-10**30), sp.S.Half]
+    for v in values:
+        for fact in sympyfast.SIGN_FACTS:
+            fresh = sp.Integer(v.p) if v.q == 1 else sp.Rational(v.p, v.q)
+            if fresh._assumptions is fresh.default_assumptions:
+                fresh._assumptions = fresh.default_assumptions.copy()
+            assert getattr(v, f"is_{fact}") == _ask(fact, fresh), (v, fact)
+
+
+def test_matrix_agreement_is_np_allclose() -> None:
+    from worksheetgen.answers import CHECK_ATOL, CHECK_RTOL, _allclose, to_float
+
+    rng = np.random.default_rng(5)
+    values = [sp.Rational(1, 3), sp.Integer(0), sp.Rational(-7, 10), sp.exp(sp.Rational(1, 2)), sp.Integer(10**20)]
+    for trial in range(400):
+        rows, cols = [(1, 1), (2, 1), (2, 2), (3, 2)][trial % 4]
+        m = sp.Matrix(rows, cols, [values[int(i)] for i in rng.integers(0, len(values), rows * cols)])
+        f = np.array(to_float(m), dtype=float)
+        b = [f * (1 + 1e-9), f + 1.5e-12, f.T.copy(), f.ravel(), f + rng.normal(size=f.shape) * 1e-9,
+             np.where(np.arange(f.size).reshape(f.shape) == 0, np.inf, f)][trial % 6]
+        expected = (f.size == b.size and not (b.ndim == 2 and b.shape != f.shape)
+                    and bool(np.allclose(f, b.reshape(f.shape), rtol=CHECK_RTOL, atol=CHECK_ATOL)))
+        assert _allclose(m, b) == expected
+
+
+def test_draws_that_plainly_break_a_rule_are_the_ones_the_exact_rules_reject(monkeypatch: pytest.MonkeyPatch) -> None:
+    from worksheetgen.family import Family
+    from worksheetgen.instance import make_instance
+    from worksheetgen.registry import get_family
+    from worksheetgen.spec import load_spec
+
+    spec = load_spec(Path(__file__).parent.parent / "examples" / "exam.toml")
+    exercises = [e for e in spec.exercises if e.family in ("backprop", "activation_table")]
+
+    def draw_all() -> list[tuple[int, str]]:
+        out = []
+        for exercise in exercises:
+            family = get_family(exercise.family)
+            for i in range(12):
+                inst = make_instance(family, exercise.options, sheet_seed=spec.seed, variant=f"S{i}",
+                                     exercise_id=exercise.id, params=exercise.params)
+                out.append((inst.attempt, answerkey.dumps(answerkey.jsonable(inst.given))))
+        return out
+
+    screened = draw_all()
+    monkeypatch.setattr(Family, "plainly_violated", lambda self, given, drawn: None)
+    assert draw_all() == screened

@@ -28,7 +28,9 @@ import sympy as sp
 from sympy.core.add import _addsort
 from sympy.core.mul import _mulsort
 
-from worksheetgen import mathfmt
+from worksheetgen import mathfmt, sympyfast
+
+sympyfast.install()  # exact values below build and ask the signs of many new rationals
 
 _z = sp.Symbol("z", real=True)
 
@@ -147,8 +149,20 @@ def is_plain(e: sp.Basic) -> bool:
     if isinstance(e, sp.Rational) or e is sp.S.Exp1:
         return True
     if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.exp)):
-        return all(is_plain(a) for a in e.args)
+        # Asked of every operand of every constructor below: remembered per subtree, or the
+        # walks would grow with the square of a closed form's depth.
+        known = _PLAIN.get(e)
+        if known is None:
+            known = all(is_plain(a) for a in e.args)
+            if len(_PLAIN) >= _PLAIN_MAX:
+                _PLAIN.clear()
+            _PLAIN[e] = known
+        return known
     return False
+
+
+_PLAIN: dict[sp.Basic, bool] = {}
+_PLAIN_MAX = 1 << 16
 
 
 _plain = is_plain
@@ -197,7 +211,7 @@ def mul(*factors: sp.Expr) -> sp.Expr:
                 return add(*[_keep_coeff(a, t) for t in rest.args])  # 2 (x + y) -> 2 x + 2 y
     coeff = sp.S.One
     others: list[sp.Expr] = []
-    bases: set[sp.Basic] = set()
+    bases: set[Any] = set()
     pending = list(seq)
     while pending:
         f = pending.pop(0)
@@ -208,7 +222,10 @@ def mul(*factors: sp.Expr) -> sp.Expr:
             coeff *= f
             continue
         if isinstance(f, sp.exp) or f is sp.S.Exp1:
-            base = sp.S.Exp1  # e·exp(x) would combine into exp(x + 1): left to SymPy below
+            # Powers of e combine only when their exponents differ in the coefficient alone
+            # (e^{x/2} e^{x/3} = e^{5x/6}, e·e^{1/2} = e^{3/2}; e^x e^y stays): left to SymPy below.
+            exponent = sp.S.One if f is sp.S.Exp1 else f.args[0]
+            base = (sp.S.Exp1, exponent.as_coeff_Mul()[1])
         elif isinstance(f, sp.Pow) and not f.base.is_Number:
             base = f.base
         elif isinstance(f, sp.Add):

@@ -23,7 +23,9 @@ import numpy as np
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from worksheetgen import mathfmt
+from worksheetgen import mathfmt, sympyfast
+
+sympyfast.install()  # the printer of exact values asks the sign of every coefficient
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -309,6 +311,9 @@ def _allclose(exact: Any, independent: Any) -> bool:
         # One number: np.isclose's test, |a - b| <= atol + rtol |b| for finite b, else a == b.
         a, b = float(to_float(exact)), float(independent)
         return (abs(a - b) <= CHECK_ATOL + CHECK_RTOL * abs(b) and math.isfinite(b)) or a == b
+    if (isinstance(exact, sp.MatrixBase) and isinstance(independent, np.ndarray)
+            and independent.dtype == np.float64 and exact.rows and exact.cols):
+        return _matrix_close(exact, independent)
     a = np.asarray(to_float(exact), dtype=float)
     try:
         b = np.asarray(independent, dtype=float)
@@ -319,6 +324,20 @@ def _allclose(exact: Any, independent: Any) -> bool:
     if b.ndim == a.ndim and b.shape != a.shape:  # a transposed matrix is a different answer
         return False
     return bool(np.allclose(a, b.reshape(a.shape), rtol=CHECK_RTOL, atol=CHECK_ATOL))
+
+
+def _matrix_close(exact: sp.MatrixBase, independent: np.ndarray) -> bool:
+    """The test below of a matrix against a float array, entry by entry in Python: np.allclose
+    costs more than the comparisons on a few entries. The same IEEE operations in the same
+    order as np.isclose: |a - b| <= atol + rtol |b| for finite b, else a == b."""
+    if independent.size != exact.rows * exact.cols:
+        return False
+    if independent.ndim == 2 and independent.shape != exact.shape:  # a transposed matrix
+        return False
+    a = [x for row in to_float(exact) for x in row]
+    b = independent.ravel().tolist()
+    return all((abs(x - y) <= CHECK_ATOL + CHECK_RTOL * abs(y) and math.isfinite(y)) or x == y
+               for x, y in zip(a, b))
 
 
 @dataclass

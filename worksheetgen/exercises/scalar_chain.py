@@ -11,7 +11,7 @@ import sympy as sp
 
 from worksheetgen import activations, drawrules
 from worksheetgen.activations import add, mul, neg, power
-from worksheetgen.answers import NumberAnswer
+from worksheetgen.answers import NumberAnswer, to_float
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.nets import settle, to_mp
 from worksheetgen.params import Choice, Number, Param
@@ -80,14 +80,15 @@ def _nonzero_gradients(given: ScalarChainGiven, solved: Solved) -> bool:
 
 
 def _moderate_error(given: ScalarChainGiven, solved: Solved) -> bool:
-    return MIN_LOSS <= abs(float(solved.data.loss)) <= MAX_LOSS
+    # to_float: the value settle() checked, remembered (float() would evaluate it again).
+    return MIN_LOSS <= abs(to_float(solved.data.loss)) <= MAX_LOSS
 
 
 def _saturated(given: ScalarChainGiven, solved: Solved) -> bool:
     """A unit on the flat part of a smooth activation (ELU at z ≤ -3.9: g' = e^z < 0.02), where
     the chain rule multiplies by almost nothing (issue 10: 31 % of ELU draws)."""
     d = solved.data
-    return any(drawrules.saturated(given.activation, float(z), float(gp))
+    return any(drawrules.saturated(given.activation, to_float(z), to_float(gp))
                for z, gp in ((d.z1, d.g1), (d.z2, d.g2)))
 
 
