@@ -228,6 +228,9 @@ def _start(job: _Job | None) -> None:
         _settings.enter_context(mathfmt.rounding_mode(job.plan.spec.tolerance.rounding))
     if _job is None:  # forked later by the pool to replace a worker that died: the build stops
         return
+    # A worker's objects live for one student and are mostly acyclic (SymPy trees, texts): the
+    # collector's young-generation passes, every 700 allocations by default, find little.
+    gc.set_threshold(20_000, 50, 1_000)
     _run = [get_format(name) for name in _job.formats]
     _shared = Shared(_job.plan)
 
