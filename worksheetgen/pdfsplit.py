@@ -47,8 +47,10 @@ _MEDIABOX = re.compile(rb"/MediaBox\s*\[([^\]]*)\]")
 class _Object:
     body: int  # offset of the object's content, after "N G obj"
     stop: int  # where its dictionary ends (the stream keyword, or its end)
-    end: int  # just past "endobj" and the line end
-    refs: list[tuple[int, int, int]]  # (start, end, object number) of each reference in body..stop
+    refs: list[int]  # the object numbers its dictionary refers to, in order
+    # Its bytes from ``body`` up to and including "endobj", cut at each reference: one more
+    # piece than references (slices of the source, copied only into an output).
+    pieces: list[memoryview]
 
 
 class SourcePdf:
@@ -58,6 +60,7 @@ class SourcePdf:
         self.data = data
         self.name = name
         self.header = data[: data.index(b"\n") + 1] if data.startswith(b"%PDF-") else b"%PDF-1.5\n"
+        self._view = memoryview(data)
         self.offsets = self._xref()
         self._objects: dict[int, _Object] = {}
         self.page_tree: set[int] = set()
@@ -112,8 +115,14 @@ class SourcePdf:
         closing = data.rfind(b"endobj", head.end(), end)
         if closing < 0:
             raise Unsupported(f"{self.name}: object {number} has no endobj")
-        stop, refs = self._scan(head.end(), closing)
-        found = self._objects[number] = _Object(head.end(), stop, end, refs)
+        stop, spans = self._scan(head.end(), closing)
+        view = self._view
+        pieces, pos = [], head.end()
+        for a, b, _ in spans:
+            pieces.append(view[pos:a])
+            pos = b
+        pieces.append(view[pos:end])
+        found = self._objects[number] = _Object(head.end(), stop, [ref for _, _, ref in spans], pieces)
         return found
 
     def _scan(self, start: int, end: int) -> tuple[int, list[tuple[int, int, int]]]:
@@ -249,7 +258,7 @@ def compose(parts: Sequence[Part]) -> bytes:
             numbers[key] = next_number
             next_number += 1
             order.append((source, number))
-            for _, _, ref in reversed(source.obj(number).refs):
+            for ref in reversed(source.obj(number).refs):
                 if ref in source.page_tree:
                     continue  # the page's /Parent: the new page tree takes its place
                 if ref in source.page_set and ref not in wanted_set:
@@ -278,15 +287,12 @@ def compose(parts: Sequence[Part]) -> bytes:
             _blank(start, out, blank_at.pop(0), blanks)
         o = source.obj(number)
         start(new)
-        data = source.data
-        pos = o.body
-        for a, b, ref in o.refs:
-            out += data[pos:a]
-            target = _PAGE_TREE if ref in source.page_tree else numbers[(id(source), ref)]
-            out += b"%d 0 R" % target
-            pos = b
-        out += data[pos: o.end]
-        if not out.endswith(b"\n"):
+        pieces = o.pieces
+        out += pieces[0]
+        for k, ref in enumerate(o.refs, start=1):
+            out += b"%d 0 R" % (_PAGE_TREE if ref in source.page_tree else numbers[(id(source), ref)])
+            out += pieces[k]
+        if out[-1] != 0x0A:
             out += b"\n"
     while blank_at:
         _blank(start, out, blank_at.pop(0), blanks)
