@@ -539,6 +539,8 @@ def exact(x: Any) -> str:
         return str(x)
     expr = as_expr(x)
     printer = _PRINTERS[notation(expr)]
+    if isinstance(expr, sp.Atom):  # a number: no sum to order, so SymPy's class is left alone (patching it costs)
+        return printer.doprint(expr)
     with fast_ordering():
         return printer.doprint(_exp_as_power(expr, printer))
 
@@ -647,8 +649,12 @@ _LIGATURE_STARTS = {"-": "-", "`": "`", "'": "'", ",": ",", "!": "`", "?": "`"} 
 
 def latex_escape(text: str) -> str:
     """User text → LaTeX that prints those characters and executes nothing."""
+    return _latex_escape(str(text))
+
+
+@lru_cache(maxsize=4096)  # a sheet's title and headings, escaped on every page of every student
+def _latex_escape(text: str) -> str:
     out = []
-    text = str(text)
     for i, ch in enumerate(text):
         if ch in _LATEX_SPECIAL:
             out.append(_LATEX_SPECIAL[ch])
@@ -666,8 +672,13 @@ _MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|$~")
 
 def markdown_escape(text: str) -> str:
     """User text → Markdown that renders those characters literally (no math, no HTML)."""
+    return _markdown_escape(str(text))
+
+
+@lru_cache(maxsize=4096)
+def _markdown_escape(text: str) -> str:
     out = []
-    for ch in str(text).replace("\r", " ").replace("\n", " "):
+    for ch in text.replace("\r", " ").replace("\n", " "):
         if ch in _MARKDOWN_SPECIAL:
             out.append("\\" + ch)
         elif ord(ch) < 32 or ord(ch) == 127:

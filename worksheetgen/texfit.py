@@ -297,6 +297,7 @@ def _matrix_width(body: str, scale: float) -> float:
     return sum(cols) + 2 * 5.0 * max(len(cols) - 1, 0) * (scale if scale < 1 else 1)
 
 
+@lru_cache(maxsize=1 << 14)  # groups recur inside different formulas (a matrix, a symbol, a fraction)
 def _width(tex: str, scale: float = 1.0, text: bool = False) -> float:
     r = _Reader(tex)
     m = _Measure(scale)

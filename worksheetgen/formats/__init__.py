@@ -293,10 +293,12 @@ class _Recording:
             if _MARK_OPEN not in value:
                 return value
             return _MARK.sub(lambda m: self._make(self.requests[int(m.group(1))], fmt, instance, macros), value)
-        if isinstance(value, list):
-            return [self.play(v, fmt, instance, macros) for v in value]
+        if isinstance(value, list):  # most entries are plain text: left as they are
+            return [v if type(v) is str and _MARK_OPEN not in v else self.play(v, fmt, instance, macros)
+                    for v in value]
         if isinstance(value, tuple):
-            return tuple(self.play(v, fmt, instance, macros) for v in value)
+            return tuple(v if type(v) is str and _MARK_OPEN not in v else self.play(v, fmt, instance, macros)
+                         for v in value)
         if isinstance(value, dict):
             return {k: self.play(v, fmt, instance, macros) for k, v in value.items()}
         return value
@@ -342,9 +344,9 @@ class _Recorder:
 def _snapshot(value: Any) -> Any:
     """``value`` as it is now: a template may go on appending to a list it passed to a macro."""
     if isinstance(value, list):
-        return [_snapshot(v) for v in value]
+        return [v if type(v) is str else _snapshot(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_snapshot(v) for v in value)
+        return tuple(v if type(v) is str else _snapshot(v) for v in value)
     if isinstance(value, dict):
         return {k: _snapshot(v) for k, v in value.items()}
     return value
