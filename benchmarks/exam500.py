@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -119,12 +120,22 @@ def run(command: list[str], env: dict[str, str]) -> tuple[Cost, str]:
 
 
 def counting_pdflatex(folder: Path) -> Path:
-    """A pdflatex first on PATH that counts its runs in ``folder/runs`` and runs the real one."""
+    """A pdflatex first on PATH that runs the real one and appends its CPU (the shell's
+    ``times``: the shell's own line, then its children's) to ``folder/times``."""
     real = shutil.which("pdflatex")
     script = folder / "pdflatex"
-    script.write_text(f'#!/bin/sh\necho x >> "{folder}/runs"\nexec "{real}" "$@"\n', encoding="utf-8")
+    script.write_text(f'#!/bin/sh\n"{real}" "$@"\nstatus=$?\ntimes >> "{folder}/times"\nexit $status\n',
+                      encoding="utf-8")
     script.chmod(0o755)
     return folder
+
+
+def tex_runs(folder: Path) -> tuple[int, float]:
+    """(runs, CPU seconds of pdflatex) recorded by :func:`counting_pdflatex`."""
+    lines = (folder / "times").read_text().split("\n")
+    children = [line for i, line in enumerate(l for l in lines if l.strip()) if i % 2 == 1]
+    seconds = sum(60 * float(m) + float(s) for line in children for m, s in re.findall(r"(\d+)m([\d.]+)s", line))
+    return len(children), seconds
 
 
 def main() -> None:
@@ -164,7 +175,7 @@ def main() -> None:
         counter = counting_pdflatex(tmp_path)
         full, _ = run(build_cli + ["--out", str(tmp_path / "full")],
                       dict(env, PATH=f"{counter}{os.pathsep}{env.get('PATH', '')}"))
-        runs = len((counter / "runs").read_text().split())
+        runs, tex_cpu = tex_runs(counter)
         exam_dir = tmp_path / "full" / spec.name
         pdfs = list(exam_dir.rglob("*.pdf"))
         print(f"build with PDFs (every default format, {len(pdfs)} PDFs): {full.wall:.1f} s wall, "
@@ -173,7 +184,9 @@ def main() -> None:
         stage = full - text
         print(f"  PDF stage (the difference): {stage.wall:.1f} s wall, {stage.cpu:.1f} s CPU "
               f"({1000 * stage.cpu / n:.0f} ms per student)")
-        print(f"  pdflatex processes: {runs} ({runs / n:.3f} per student; format dumps included)")
+        print(f"  pdflatex processes: {runs} ({runs / n:.3f} per student; format dumps included), "
+              f"{tex_cpu:.1f} s CPU; the rest of the stage (handing documents over, cutting, the "
+              f"print document) {stage.cpu - tex_cpu:.1f} s CPU")
 
         work = tmp_path / "floor"
         work.mkdir()
