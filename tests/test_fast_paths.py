@@ -29,6 +29,15 @@ def test_key_json_is_json_dumps_byte_for_byte(doc: object) -> None:
     assert answerkey.dumps(doc) == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+def test_encoded_entries_are_placed_as_json_dumps_would_write_them() -> None:
+    entry = {"id": "x", "answers": [{"exact": ["1/3", "2"], "float": [0.1, 2.0]}], "meta": {}}
+    for doc in ({"exercises": [entry, entry]}, {"students": [{"id": "S1", "exercises": [entry]}]}, [entry]):
+        plain = answerkey.dumps(doc)
+        text = json.dumps(doc)
+        placed = json.loads(text, object_hook=lambda d: answerkey.encoded(d) if "answers" in d else d)
+        assert answerkey.dumps(placed) == plain
+
+
 @pytest.mark.parametrize("bad", [{"x": np.bool_(True)}, {(1, 2): 3}, {"s": {1, 2}}])
 def test_key_json_refuses_what_json_dumps_refuses(bad: object) -> None:
     with pytest.raises(TypeError):

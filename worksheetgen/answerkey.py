@@ -71,7 +71,8 @@ def instance_entry(instance: Instance, rule: Rule, number: int | None = None,
 
 
 def variant_key(sheet: dict[str, Any], variant: str, student: dict[str, Any] | None,
-                entries: list[dict[str, Any]], rule: Rule, digits: int) -> dict[str, Any]:
+                entries: Sequence[Any], rule: Rule, digits: int) -> dict[str, Any]:
+    """A variant's key; ``entries``: the exercises' entries, as dicts or as :func:`encoded` text."""
     return {
         "generator": {"name": "worksheetgen", "version": __version__, "key_format": FORMAT_VERSION},
         "sheet": sheet,
@@ -103,6 +104,15 @@ def dumps(doc: Any) -> str:
     generators; this joins the same text directly (strings by the same C escaper), several
     times faster on a key of many answers."""
     return _encode(doc, "\n") + "\n"
+
+
+class Encoded(str):
+    """JSON text written by :func:`encoded`: :func:`dumps` places it as it stands, indented to
+    where it goes (an exercise's entry is written once for key.json and the instructor key)."""
+
+
+def encoded(value: Any) -> Encoded:
+    return Encoded(_encode(value, "\n"))
 
 
 _escape = json.encoder.encode_basestring  # the C function when available, as json.dumps uses
@@ -143,6 +153,8 @@ def _key(k: Any) -> str:
 
 def _encode(o: Any, newline: str) -> str:
     kind = type(o)
+    if kind is Encoded:
+        return o.replace("\n", newline)
     # The common exact types first; anything else takes json.dumps's order of tests.
     if kind is str:
         return _escape(o)

@@ -64,7 +64,7 @@ class Rounding:
 def to_float(value: Any) -> Any:
     """A float (or nested list of floats) of an exact value, evaluated with 30 digits."""
     if isinstance(value, sp.MatrixBase):
-        return [[to_float(v) for v in row] for row in value.tolist()]
+        return _matrix_float(value)
     if isinstance(value, (list, tuple)):
         return [to_float(v) for v in value]
     if isinstance(value, (bool, str)):
@@ -78,6 +78,24 @@ def to_float(value: Any) -> Any:
 # rounded) is the double of p/q rounded first to SymPy's 30 digits (103 bits): p/q differs from
 # every midpoint between two doubles by at least 2^-54/q of its size, more than 2^-103.
 _EXACT_FLOAT_Q = 1 << 49
+
+
+def _matrix_float(m: sp.MatrixBase) -> list[list[float]]:
+    """Rows of floats. A matrix of rationals is read off SymPy's own fractions (``tolist``
+    would make a new SymPy number of each entry first), by the rule of :func:`_scalar_float`."""
+    rep = getattr(m, "_rep", None)
+    if rep is None or not (rep.domain.is_ZZ or rep.domain.is_QQ):
+        return [[to_float(v) for v in row] for row in m.tolist()]
+    return [[_fraction_float(int(v.numerator), int(v.denominator)) for v in row] for row in rep.to_list()]
+
+
+def _fraction_float(p: int, q: int) -> float:
+    if q < _EXACT_FLOAT_Q:
+        try:
+            return p / q
+        except OverflowError:
+            pass
+    return _scalar_float(sp.Rational(p, q))
 
 
 @lru_cache(maxsize=65536)

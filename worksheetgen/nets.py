@@ -370,6 +370,8 @@ def is_closed(v: Any) -> bool:
         return True
     if isinstance(v, sp.Float):
         return False
+    if isinstance(v, sp.Basic) and activations.is_plain(v):  # remembered; no Float inside
+        return True
     return not (isinstance(v, sp.Basic) and v.has(sp.Float))
 
 

@@ -184,6 +184,7 @@ def covering_sets(pool: Sequence[str], n: int, properties: Sequence[str], alpha_
 PHI_EXTRA = 3
 
 
+@lru_cache(maxsize=4096)  # the grid's points recur from student to student
 def _phi_text(z: sp.Rational, digits: int = 4) -> str:
     value = Decimal(str(sp.N((1 + sp.erf(z / sp.sqrt(2))) / 2, 40)))
     return format(value.quantize(Decimal(1).scaleb(-(digits + PHI_EXTRA)), rounding=ROUND_HALF_UP), "f")

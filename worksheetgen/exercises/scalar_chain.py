@@ -13,7 +13,7 @@ from worksheetgen import activations, drawrules
 from worksheetgen.activations import add, mul, neg, power
 from worksheetgen.answers import NumberAnswer, to_float
 from worksheetgen.family import Constraint, Family, Record, Solved
-from worksheetgen.nets import settle, to_mp
+from worksheetgen.nets import is_closed, settle, to_mp
 from worksheetgen.params import Choice, Number, Param
 from worksheetgen.sampling import grid_param, nonzero_grid_values, require_grid
 
@@ -210,7 +210,7 @@ class ScalarChain(Family):
         exact = settle
 
         def closed(*values: Any) -> bool:
-            return not any(v.has(sp.Float) for v in values)
+            return all(map(is_closed, values))
 
         z1_mp = to_mp(w1) * mp_x
         z1 = w1 * x

@@ -27,7 +27,7 @@ class Json(Format):
     def _variant_key(self, document: "Document", context: dict[str, Any]) -> dict[str, str]:
         sv, plan = context["solved"], context["plan"]
         rule = answerkey.rule_of(plan.spec.tolerance)
-        entries = [_entry(q, rule) for q in sv.questions]
+        entries = [_entry_text(q, rule) for q in sv.questions]
         student = context["student"] if plan.exam is not None else None
         doc = answerkey.variant_key(context["sheet"], sv.variant.id, student, entries, rule, plan.spec.digits)
         return {f"{document.name}.json": answerkey.dumps(doc)}
@@ -39,7 +39,7 @@ class Json(Format):
             **answerkey.variant_key(context["sheet"], "", None, [], rule, plan.spec.digits),
             "roster": plan.exam.roster or None,
             "students": [{"id": sv.variant.id, "name": sv.variant.student.name if sv.variant.student else "",
-                          "exercises": [_entry(q, rule) for q in sv.questions]} for sv in solved],
+                          "exercises": [_entry_text(q, rule) for q in sv.questions]} for sv in solved],
         }
         del doc["exercises"], doc["variant"]
         columns: dict[str, str] = {}
@@ -70,6 +70,12 @@ class Json(Format):
     _layouts: ClassVar[dict[str, Callable[..., dict[str, str]]]] = {
         "key": _variant_key, "exam-key": _class_key,
     }
+
+
+def _entry_text(question: Any, rule: Any) -> answerkey.Encoded:
+    # Written once, in the worker that made key.json; the instructor key places it again.
+    key = ("key entry text", rule, question.number, tuple(question.exercise.part_points), mathfmt.current_mode())
+    return question.instance.remembered(key, lambda: answerkey.encoded(_entry(question, rule)))
 
 
 def _entry(question: Any, rule: Any) -> dict[str, Any]:
