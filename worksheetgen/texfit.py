@@ -192,7 +192,9 @@ class _Reader:
         return self.s[start:]
 
 
-_SPLIT_TOKENS = re.compile(r"\\(?:begin|end)\{[^}]*\}|\\\\|\\[A-Za-z]+|\\.|[{}&]")
+# What _split_top looks at: environments, row ends, braces, cells; an escaped character is
+# skipped (\& is not a cell). A command's letters are never one of them: no token for them.
+_SPLIT_TOKENS = re.compile(r"\\(?:begin|end)\{[^}]*\}|\\\\|\\[^A-Za-z\n]|[{}&]")
 
 
 def _split_top(body: str, sep: str) -> list[str]:

@@ -379,9 +379,9 @@ def _recording_environment() -> jinja2.Environment:
 
 # The recordings of the instances rendered last (a variant's exercises, in every format in turn),
 # by the instance's identity (each entry holds its instance: the id stays its own) and the
-# rounding mode in force.
+# rounding mode in force. A variant of more exercises than are kept is recorded once per format.
 _RECORDINGS: dict[tuple[int, str], tuple["Instance", _Recording]] = {}
-_RECORDINGS_KEPT = 64
+_RECORDINGS_KEPT = 32
 
 
 def _recording(instance: "Instance", fmt: Format) -> _Recording:
