@@ -198,3 +198,23 @@ def test_draws_that_plainly_break_a_rule_are_the_ones_the_exact_rules_reject(mon
     screened = draw_all()
     monkeypatch.setattr(Family, "plainly_violated", lambda self, given, drawn: None)
     assert draw_all() == screened
+
+
+def test_the_chain_passes_the_gradient_when_no_factor_is_zero() -> None:
+    from worksheetgen.exercises import scalar_chain
+    from worksheetgen.family import Solved
+    from worksheetgen.registry import get_family
+    from worksheetgen.seeding import generator
+
+    family = get_family("scalar_chain")
+    seen = set()
+    dead = {"w1": sp.Integer(-1), "x": sp.Integer(1)}  # ReLU(-1) = 0 blocks the chain
+    for activation, pinned in (("relu", {}), ("relu", dead), ("elu", {}), ("leaky_relu", {}), ("sigmoid", {})):
+        options = {p.name: p.default for p in family.params} | {"activation": activation} | pinned
+        for seed in range(20):
+            given = family.sample(generator(seed), options)
+            d = family.solve(given).data
+            product = d.g2 * d.a1 != 0 and d.g2 * given.w2 * d.g1 * given.x != 0
+            assert scalar_chain._chain_passes_gradient(given, Solved([], d)) == product
+            seen.add(product)
+    assert seen == {True, False}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,25 @@ class BceExample(Record):
     dl_dyhat: sp.Expr
     sigma_prime: sp.Expr
     dl_dz: sp.Expr
+
+
+@lru_cache(maxsize=1 << 12)  # the same (label, grid point) pairs come back student after student
+def _example(y: sp.Integer, value: sp.Rational, logit: bool) -> BceExample:
+    """One example's values from its label and its logit z (``logit``) or its prediction ŷ."""
+    if logit:
+        z = value
+        yhat = activations.get("sigmoid").at(z)
+        # -ln σ(z) = ln(1 + e^{-z}) and -ln(1 - σ(z)) = ln(1 + e^{z}).
+        loss = sp.log(1 + sp.exp(-z)) if y == 1 else sp.log(1 + sp.exp(z))
+        dl_dyhat = -(1 + sp.exp(-z)) if y == 1 else 1 + sp.exp(z)
+        dl_dz = -1 / (1 + sp.exp(z)) if y == 1 else yhat
+    else:
+        z = None
+        yhat = value
+        loss = -sp.log(yhat) if y == 1 else -sp.log(1 - yhat)
+        dl_dyhat = -1 / yhat if y == 1 else 1 / (1 - yhat)
+        dl_dz = yhat - y
+    return BceExample(y=y, z=z, yhat=yhat, loss=loss, dl_dyhat=dl_dyhat, sigma_prime=yhat * (1 - yhat), dl_dz=dl_dz)
 
 
 @dataclass(frozen=True)
@@ -135,25 +155,7 @@ class BceLoss(Family):
 
     def solve(self, given: BceLossGiven) -> Solved:
         m, logit = given.m, given.mode == "logit"
-        sigmoid = activations.get("sigmoid")
-        examples = []
-        for i in range(m):
-            y = given.y[i]
-            if logit:
-                z = given.z[i]
-                yhat = sigmoid.at(z)
-                # -ln σ(z) = ln(1 + e^{-z}) and -ln(1 - σ(z)) = ln(1 + e^{z}).
-                loss = sp.log(1 + sp.exp(-z)) if y == 1 else sp.log(1 + sp.exp(z))
-                dl_dyhat = -(1 + sp.exp(-z)) if y == 1 else 1 + sp.exp(z)
-                dl_dz = -1 / (1 + sp.exp(z)) if y == 1 else yhat
-            else:
-                z = None
-                yhat = given.yhat[i]
-                loss = -sp.log(yhat) if y == 1 else -sp.log(1 - yhat)
-                dl_dyhat = -1 / yhat if y == 1 else 1 / (1 - yhat)
-                dl_dz = yhat - y
-            examples.append(BceExample(y=y, z=z, yhat=yhat, loss=loss, dl_dyhat=dl_dyhat,
-                                       sigma_prime=yhat * (1 - yhat), dl_dz=dl_dz))
+        examples = [_example(given.y[i], given.z[i] if logit else given.yhat[i], logit) for i in range(m)]
         mean_loss = sum((e.loss for e in examples), sp.Integer(0)) / m
         data = BceLossData(examples=tuple(examples), m=m, logit=logit, mean_loss=mean_loss)
 

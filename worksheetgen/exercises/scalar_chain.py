@@ -69,7 +69,9 @@ def _one_unit_nonlinear(given: ScalarChainGiven, solved: Solved) -> bool:
 def _chain_passes_gradient(given: ScalarChainGiven, solved: Solved) -> bool:
     """∂ŷ/∂w² and ∂ŷ/∂w¹ are non-zero: no unit blocks the gradient, whatever the target."""
     d = solved.data
-    return d.g2 * d.a1 != 0 and d.g2 * given.w2 * d.g1 * given.x != 0
+    # SymPy's product of finite values is 0 exactly when a factor is: the factors are compared
+    # rather than multiplied (building the products of closed forms costs more than the rest).
+    return all(v != 0 for v in (d.g2, d.a1, given.w2, d.g1, given.x))
 
 
 def _nonzero_gradients(given: ScalarChainGiven, solved: Solved) -> bool:
