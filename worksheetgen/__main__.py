@@ -1,3 +1,3 @@
-from worksheetgen.cli import main
+from worksheetgen.cli import run
 
-raise SystemExit(main())
+run()

@@ -7,10 +7,11 @@ computations disagree (a bug: nothing is written); 1 TeX failed or another failu
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from worksheetgen import __version__
 from worksheetgen.errors import CheckError, TexError, WorkerError, WorksheetError
@@ -245,5 +246,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The command line: :func:`main`, then exit without tearing the heap down. A build holds
+    every student's solved exercises (SymPy trees), which the interpreter would otherwise free
+    one by one on the way out: 0.4 s on 500 students after the work is done. Exit handlers
+    still run and the output is flushed."""
+    code = main()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
