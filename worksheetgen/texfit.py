@@ -549,6 +549,9 @@ _RELATIONS = ("\\approx", "\\leq", "\\le", "\\geq", "\\ge", "\\neq", "\\equiv", 
               "\\implies", "=", "<", ">")
 
 
+_COMMAND_NAME = re.compile(r"\\([A-Za-z]+|.)")
+
+
 def _top_level(text: str) -> list[tuple[int, str, str]]:
     """Where ``text`` may be cut: (position, "rel" or "bin", the symbol) of every relation and
     binary + or - outside braces, parentheses, environments and \\left … \\right."""
@@ -565,7 +568,7 @@ def _top_level(text: str) -> list[tuple[int, str, str]]:
             last = "x"
             continue
         if c == "\\":
-            m = re.match(r"\\([A-Za-z]+|.)", text[i:])
+            m = _COMMAND_NAME.match(text, i)  # at i: no copy of the rest of the text
             name = m.group(1) if m else ""
             if name == "left":
                 left += 1
@@ -667,16 +670,18 @@ def fit_display(math: str, width: float = DISPLAY_WIDTH) -> list[str]:
     return rows if len(rows) > 1 else []
 
 
+_DISPLAY = re.compile(r"\\\[(.*?)\\\]|\\begin\{(align\*?|gather\*?|multline\*?|equation\*?)\}(.*?)\\end\{\2\}"
+                      r"|\\begin\{tabular\}(.*?)\\end\{tabular\}|\\begin\{tikzpicture\}(.*?)\\end\{tikzpicture\}",
+                      re.S)
+
+
 def lines_of(tex: str) -> float:
     """Estimated height of a piece of the sheets' LaTeX in lines of text (11 pt, 13.6 pt
     baselines): paragraphs at the text width, displays by their rows and matrices. For sizing
     the room left to answer a question on an exam."""
     total = 0.0
     pos = 0
-    display = re.compile(r"\\\[(.*?)\\\]|\\begin\{(align\*?|gather\*?|multline\*?|equation\*?)\}(.*?)\\end\{\2\}"
-                         r"|\\begin\{tabular\}(.*?)\\end\{tabular\}|\\begin\{tikzpicture\}(.*?)\\end\{tikzpicture\}",
-                         re.S)
-    for match in display.finditer(tex):
+    for match in _DISPLAY.finditer(tex):
         total += _paragraph_lines(tex[pos:match.start()])
         pos = match.end()
         if match.group(1) is not None or match.group(3) is not None:
@@ -691,20 +696,23 @@ def lines_of(tex: str) -> float:
 
 
 _COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$^_&\\]")
+_PARAGRAPHS = re.compile(r"\n\s*\n|\\item\b|\\part\b|\\choice\b|\\par\b")
+_ENVIRONMENT_MARKUP = re.compile(r"\\(begin|end)\{[^}]*\}(\[[^\]]*\])?")
 
 
 def _paragraph_lines(text: str) -> float:
     """Lines of running text: characters at an average 5.3 pt (commands and markup dropped;
     cheap, as an exam measures every question of every student)."""
     lines = 0.0
-    for para in re.split(r"\n\s*\n|\\item\b|\\part\b|\\choice\b|\\par\b", text):
-        chars = len(_COMMAND.sub("", re.sub(r"\\(begin|end)\{[^}]*\}(\[[^\]]*\])?", "", para)).strip())
+    for para in _PARAGRAPHS.split(text):
+        chars = len(_COMMAND.sub("", _ENVIRONMENT_MARKUP.sub("", para)).strip())
         if chars:
             lines += max(1.0, math.ceil(chars * 5.3 / 430.0)) + 0.3
     return lines
 
 
 _MATRIX = re.compile(r"\\begin\{([pbv]?matrix|smallmatrix|cases)\}(.*?)\\end\{\1\}", re.S)
+_MATRIX_MARKER = re.compile(r"\x00(\d+)\x00")
 
 
 def _display_lines(body: str) -> float:
@@ -719,7 +727,7 @@ def _display_lines(body: str) -> float:
     total = 1.6  # the space above and below (display skips, paragraph skip)
     for row in flat.split("\\\\"):
         tallest = 1.2  # a row and the \\jot between rows
-        for k in re.findall(r"\x00(\d+)\x00", row):
+        for k in _MATRIX_MARKER.findall(row):
             tallest = max(tallest, heights[int(k)])
         if "\\frac" in row or "\\sum_" in row:
             tallest = max(tallest, 2.2)
