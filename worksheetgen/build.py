@@ -173,6 +173,7 @@ def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_
             # Started once the first variant is made (the workers are forked then, before
             # the TeX stage starts its threads).
             early = start_early(plan, run, jobs, progress, stack)
+        sv.texts = {name: text for name, (_, text) in files.items() if isinstance(text, str)}
         solved.append(sv)
         rendered.append((sv, files))
         for name, session in early.items():

@@ -64,9 +64,11 @@ class Question:
 class SolvedVariant:
     variant: Variant
     questions: list[Question] = field(default_factory=list)
-    # Per format name: the rendered questions, made once and reused by the class documents
-    # (the combined print document holds every student's problems text).
+    # Per format name: the rendered questions, made once for the variant's documents.
     rendered: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    # The variant's files as the build wrote them (name → text): the combined print document
+    # repeats each student's problems.tex (texbatch.unit_text), so its pages are theirs.
+    texts: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def instances(self) -> list[Instance]:
@@ -196,6 +198,7 @@ def variant_context(plan: Plan, sv: SolvedVariant, fmt: "Format") -> dict[str, A
 def class_context(plan: Plan, solved: Sequence[SolvedVariant], quality: "Quality | None") -> dict[str, Any]:
     """What the class documents are rendered from (the same in every format)."""
     from worksheetgen.formats import get_format
+    from worksheetgen.texbatch import unit_text
 
     return {"sheet": sheet_info(plan.spec), "exam": exam_info(plan), "key_exercises": key_exercises(plan, solved),
             "quality": quality, "solved": list(solved), "plan": plan, "tolerance": plan.spec.tolerance,
@@ -203,8 +206,10 @@ def class_context(plan: Plan, solved: Sequence[SolvedVariant], quality: "Quality
             "files": [f"{sv.variant.folder}/problems.pdf" for sv in solved],
             "duplex": plan.exam.duplex if plan.exam is not None else False,
             "needs": needs(solved),
-            # a variant's own context in a format (the print document repeats each student's text)
-            "variant": lambda sv, name: variant_context(plan, sv, get_format(name))}
+            # a variant's own context in a format
+            "variant": lambda sv, name: variant_context(plan, sv, get_format(name)),
+            # the body of a variant's LaTeX file (the print document repeats each student's)
+            "unit": lambda sv, name: unit_text(sv.texts[name])}
 
 
 def key_exercises(plan: Plan, solved: Sequence[SolvedVariant]) -> list[dict[str, Any]]:

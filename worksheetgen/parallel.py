@@ -8,7 +8,7 @@ back in plan order, so whatever ``jobs`` is, the build sees the same sequence an
 bytes.
 
 What crosses back is the variant's rendered files (text) and its solved variant, which the
-class documents (instructor key, print document, quality report) read. The solved variant is
+class documents (instructor key, quality report) read; the print document repeats the files. The solved variant is
 pickled *as it is*: SymPy's own pickling rebuilds an expression by calling its constructor,
 which evaluates it again (slow, and an expression kept unevaluated on purpose would come back
 changed), so compound expressions are rebuilt from their arguments without evaluation. Objects
@@ -241,6 +241,8 @@ def _work_chunk(indices: list[int]) -> list[tuple[int, Files, bytes | None]]:
     out = []
     for index in indices:
         sv, files = make_variant(_job.plan, index, _run)
+        # The rendered questions are in the files already (the class documents read those).
+        sv.rendered.clear()
         out.append((index, files, dumps(sv, _shared) if _job.solved else None))
     return out
 

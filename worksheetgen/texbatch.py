@@ -172,6 +172,15 @@ def parse(path: Path, label: str, text: str | None = None) -> Document:
     return Document(path, label, "single", preamble, [unit])
 
 
+def unit_text(text: str) -> str:
+    """A LaTeX document's unit as a batch typesets it: its setup and body, without preamble and
+    without \\begin{document} and \\end{document}."""
+    doc = parse(Path("document.tex"), "document.tex", text)
+    if doc.kind != "single":
+        raise ValueError("not a document the LaTeX templates wrote (preamble mark, \\begin{document})")
+    return doc.units[0].key
+
+
 # -- formats -----------------------------------------------------------------------------------
 
 def cache_dir() -> Path:
