@@ -197,7 +197,6 @@ def variant_context(plan: Plan, sv: SolvedVariant, fmt: "Format") -> dict[str, A
 
 def class_context(plan: Plan, solved: Sequence[SolvedVariant], quality: "Quality | None") -> dict[str, Any]:
     """What the class documents are rendered from (the same in every format)."""
-    from worksheetgen.formats import get_format
     from worksheetgen.texbatch import unit_text
 
     return {"sheet": sheet_info(plan.spec), "exam": exam_info(plan), "key_exercises": key_exercises(plan, solved),
@@ -206,8 +205,6 @@ def class_context(plan: Plan, solved: Sequence[SolvedVariant], quality: "Quality
             "files": [f"{sv.variant.folder}/problems.pdf" for sv in solved],
             "duplex": plan.exam.duplex if plan.exam is not None else False,
             "needs": needs(solved),
-            # a variant's own context in a format
-            "variant": lambda sv, name: variant_context(plan, sv, get_format(name)),
             # the body of a variant's LaTeX file (the print document repeats each student's)
             "unit": lambda sv, name: unit_text(sv.texts[name])}
 
