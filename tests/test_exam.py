@@ -398,7 +398,8 @@ def test_layout_points_and_cover(tmp_path: Path) -> None:
     assert "\\question \\textbf{Backpropagation through a two-layer chain} \\hfill (6 points)" in tex
     assert tex.count("\\question[4]") == 2 and tex.count("\\newpage") == 2
     solutions = (tmp_path / "out" / "exam" / "S2" / "solutions.tex").read_text(encoding="utf-8")
-    assert "answers,addpoints]{exam}" in solutions and "\\begin{solution}" in solutions
+    assert "\\printanswers\n" in solutions and "\\begin{solution}" in solutions
+    assert "\\noprintanswers\n" in tex
     md = (tmp_path / "out" / "exam" / "S2" / "problems.md").read_text(encoding="utf-8")
     assert "| **Name** | Bob O'Brien |" in md and "| **Student ID** | `S2` |" in md
     assert "| **Total** | **14** | |" in md and "*2 pt*" in md

@@ -4,8 +4,8 @@ pdflatex run, then its log and its pages read back.
 Each instance becomes two documents as the build writes them (``sheet.tex.j2``): its problem
 sheet and its solution sheet, one question each, with the running header and footer. They are
 typeset as *units* of one batch (:mod:`worksheetgen.texbatch`: each unit has its own page
-numbers and "Page X of Y"), on the dumped format of the solutions preamble; a problem unit
-starts with ``\\noprintanswers``, so it prints what the problem sheet prints. Every unit starts
+numbers and "Page X of Y"), on the dumped format of their shared preamble (each sheet's own
+first line, ``\\printanswers`` or ``\\noprintanswers``, says which view it is). Every unit starts
 with ``\\typeout{GATE-UNIT k}``: a log message belongs to the unit whose marker precedes it, and
 the run's ``.units`` listing maps pages to units.
 
@@ -239,10 +239,9 @@ def _documents(rendered: Sequence["Rendered"], sheet: dict[str, str]) -> tuple[s
             doc = texbatch.parse(Path(f"{r.seed}-{view}.tex"), f"seed {r.seed} {view}", text)
             if doc.kind != "single":
                 raise TexError(f"seed {r.seed}: the {view} sheet is not one document")
-            if view == "solutions":
-                preamble = doc.preamble
+            preamble = doc.preamble
             k = len(units)
-            head = [f"\\typeout{{GATE-UNIT {k}}}", "\\printanswers" if view == "solutions" else "\\noprintanswers"]
+            head = [f"\\typeout{{GATE-UNIT {k}}}"]
             if k == 0:
                 head.append("\\typeout{GATE-GEOMETRY " + ",".join(f"\\the\\{g}" for g in GEOMETRY) + "}")
             unit = doc.units[0]
