@@ -18,6 +18,7 @@ parameters allow (5 layers of 6 units) solves in a fraction of a second.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -991,6 +992,8 @@ def diagram(given: Any, show: str) -> list[Any]:
     if show == "none":
         return []
     has_bias = given["bias"] != "none"
+    if show == "plain":
+        return [_plain_diagram(tuple(given["layers"]), has_bias)]
     labels = None
     if show == "weights":
         As, bs = canonical(given)
@@ -999,5 +1002,15 @@ def diagram(given: Any, show: str) -> list[Any]:
             rows = [[mathfmt.num(b[j]) for j in range(A.rows)]] if has_bias else []
             rows += [[mathfmt.num(A[j, i]) for j in range(A.rows)] for i in range(A.cols)]
             labels.append(rows)
-    return [network_diagram(given["layers"], bias=has_bias, weights=labels,
-                            caption="The network of this exercise.")]
+    return [network_diagram(given["layers"], bias=has_bias, weights=labels, caption=DIAGRAM_CAPTION)]
+
+
+DIAGRAM_CAPTION = "The network of this exercise."
+
+
+@lru_cache(maxsize=64)
+def _plain_diagram(layers: tuple[int, ...], has_bias: bool) -> Any:
+    """The unlabelled figure of a network shape: the same (immutable) Figure for every draw."""
+    from worksheetgen.figures import network_diagram
+
+    return network_diagram(list(layers), bias=has_bias, weights=None, caption=DIAGRAM_CAPTION)
