@@ -118,6 +118,14 @@ def exam(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def test_a_documents_unit_is_its_setup_and_body() -> None:
+    text = "\\documentclass{exam}\n" + texbatch.MARK + "\n\\noprintanswers\n\\header{}\n\\begin{document}\nBody\n\n\\end{document}\n"
+    assert texbatch.unit_text(text) == "\\noprintanswers\n\\header{}\nBody"
+    assert texbatch.unit_text(text) == texbatch.parse(Path("a.tex"), "a.tex", text).units[0].key
+    with pytest.raises(ValueError):
+        texbatch.unit_text("\\documentclass{article}\n\\begin{document}\nx\n\\end{document}\n")
+
+
 def test_batches_are_where_the_tests_expect_them() -> None:
     assert [[f"S{i + 1}" for i in r] for r in texbatch.batches(list(NAMES), BATCH)] == BATCHES
     grown = [*list(NAMES)[:5], INSERTED[0], *list(NAMES)[5:]]
