@@ -76,6 +76,7 @@ def test_pages_of_several_sources_and_a_blank_page_make_one_pdf() -> None:
     data = pdfsplit.compose([pdfsplit.Pages(first, 1, 1), pdfsplit.BlankPage(first.media_box(3)),
                              pdfsplit.Pages(second, 2, 3)])
     with pikepdf.open(_bytes_io(data)) as whole:
+        assert whole.check_pdf_syntax() == []
         shown = [re.search(rb"\((.*)\) Tj", p.Contents.read_bytes()).group(1) if "/Contents" in p else b""
                  for p in whole.pages]
         assert shown == [b"one", b"", b"two 9 0 R", b"three"]
@@ -133,6 +134,8 @@ def test_pages_typeset_by_pdftex_are_pixel_identical_to_pikepdfs_copy(tmp_path: 
     ours.write_bytes(pdfsplit.compose([pdfsplit.Pages(pdfsplit.SourcePdf.open(source), 2, 4)]))
     texbatch._cut_with_pikepdf(source, [(2, 4, theirs)])
     assert ours.stat().st_size < source.stat().st_size
+    with pikepdf.open(ours) as opened:
+        assert opened.check_pdf_syntax() == []  # qpdf's own check of the file's structure
     for name in ("ours", "theirs"):
         subprocess.run(["pdftoppm", "-r", "40", "-png", str(tmp_path / f"{name}.pdf"), str(tmp_path / name)], check=True)
     images = sorted(tmp_path.glob("ours-*.png"))
