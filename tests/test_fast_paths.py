@@ -218,3 +218,56 @@ def test_the_chain_passes_the_gradient_when_no_factor_is_zero() -> None:
             assert scalar_chain._chain_passes_gradient(given, Solved([], d)) == product
             seen.add(product)
     assert seen == {True, False}
+
+
+def _same_matrix(fast: sp.Matrix, slow: sp.Matrix) -> None:
+    """The same matrix, down to SymPy's representation: domain, entries (their types too) and
+    the order in which its sparse rows hold them."""
+    assert type(fast) is type(slow) and fast.shape == slow.shape
+    a, b = fast._rep, slow._rep
+    assert a == b and a.domain == b.domain and type(a.rep) is type(b.rep)
+    assert [(i, list(row.items())) for i, row in a.rep.items()] == [(i, list(row.items())) for i, row in b.rep.items()]
+    assert [type(v) for row in a.rep.values() for v in row.values()] == \
+           [type(v) for row in b.rep.values() for v in row.values()]
+
+
+def test_matrices_built_fast_are_sympys() -> None:
+    from worksheetgen import sympyfast
+
+    R = sp.Rational
+    closed = add(1, exp(R(-3, 10)))
+    pool = [R(1, 2), R(-3, 10), sp.Integer(0), sp.Integer(2), sp.Integer(-1), R(10**30, 7), closed,
+            sp.Float("0.25", 50), sp.Float(0, 50), mul(R(1, 3), closed), sp.S.Zero, sp.S.One]
+    rng = np.random.default_rng(3)
+    for trial in range(600):
+        rows, cols = [(1, 1), (2, 1), (1, 3), (2, 2), (3, 2), (4, 3)][trial % 6]
+        # Every kind of mix: integers only, rationals, with closed forms and floats.
+        kinds = pool[: [2, 5, 6, len(pool)][trial % 4]] if trial % 8 else [sp.Integer(0)]
+        flat = [kinds[int(i)] for i in rng.integers(0, len(kinds), rows * cols)]
+        _same_matrix(sympyfast.matrix(rows, cols, flat), sp.Matrix._new(rows, cols, list(flat), copy=False))
+        _same_matrix(sympyfast.matrix(rows, cols, flat), sp.Matrix(rows, cols, flat))
+    assert nets.vector([1, R(1, 2)]) == sp.Matrix([1, R(1, 2)])
+
+
+def test_tanh_derivative_is_one_minus_tanh_squared() -> None:
+    from worksheetgen import activations
+
+    R = sp.Rational
+    points = [R(k, 4) for k in range(-16, 17)] + [add(R(1, 3), mul(R(-1, 2), exp(R(1, 5)))),
+                                                  mul(R(3, 10), power(add(1, exp(R(-1, 2))), sp.Integer(-1)))]
+    for z in points:
+        t = activations._tanh_exact(z, 0)
+        assert sp.srepr(activations._tanh_grad_exact(z, 0)) == sp.srepr(1 - t ** 2), z
+
+
+def test_remembered_covering_sets_are_the_derived_ones() -> None:
+    from worksheetgen.exercises import activation_table as at
+
+    options = {"leaky_alpha": sp.Rational(1, 100), "elu_alpha": sp.Integer(1)}
+    for pool in (list(at.ORDER), ["relu", "tanh", "sigmoid", "identity"]):
+        for n in (1, 2, 3):
+            for properties in (["vanishing", "zero_centered"], list(at.PROPERTIES), []):
+                expected = [c for c in itertools.combinations([f for f in at.ORDER if f in pool], n)
+                            if at.covers(c, properties, options)]
+                assert at.covering_sets(pool, n, properties, options) == expected
+                assert at.covering_sets(pool, n, properties, options) == expected  # remembered

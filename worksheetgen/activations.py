@@ -413,7 +413,7 @@ def _tanh_grad_exact(z: sp.Expr, alpha: sp.Expr) -> sp.Expr:
     # tanh = n / d with plain n and d that is n**2 d**-2.
     t = _tanh_exact(z, alpha)
     if t.is_Mul and len(t.args) == 2 and is_plain(t):
-        n, inv = t.args
+        n, inv = t.args if t.args[1].is_Pow else t.args[::-1]  # SymPy sorts the power first
         if inv.is_Pow and inv.exp is sp.S.NegativeOne and n.is_Add and inv.base.is_Add:
             square = mul(power(n, sp.Integer(2)), power(inv.base, sp.Integer(-2)))
             return add(sp.S.One, neg(square))

@@ -26,7 +26,7 @@ import sympy as sp
 from sympy.core.function import _coeff_isneg
 from sympy.simplify.radsimp import fraction as _fraction
 
-from worksheetgen import activations, drawrules, mathfmt
+from worksheetgen import activations, drawrules, mathfmt, sympyfast
 from worksheetgen.activations import MP, add, mul, power
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.family import Record
@@ -288,26 +288,29 @@ def _revive_outputs(weights: list[sp.Matrix], biases: list[sp.Matrix] | None, x:
     dead = [k for k, v in enumerate(z) if v < 0]
     if not dead:
         return weights, biases
-    last = sp.Matrix(weights[-1])
-    bias = sp.Matrix(biases[-1]) if biases is not None else None
+    # Flipped as lists of entries, then made matrices again (SymPy's item assignment is slow).
+    last = weights[-1].tolist()
+    bias = list(biases[-1]) if biases is not None else None
     for k in dead:
         if bias is not None and not biases_drawn and 2 * float(bias[k]) <= float(z[k]):
             continue  # -A_k a + b_k = 2 b_k - z_k would stay <= 0
         if options["convention"] == "W":
-            last[k, :] = -last[k, :]
+            last[k] = [-v for v in last[k]]
         else:
-            last[:, k] = -last[:, k]  # the bias row (bias = row) is flipped with the column
+            for row in last:  # the bias row (bias = row) is flipped with the column
+                row[k] = -row[k]
         if bias is not None and biases_drawn:
             bias[k] = -bias[k]
-    weights = list(weights[:-1]) + [last]
+    weights = list(weights[:-1]) + [sympyfast.matrix(len(last), len(last[0]), [v for row in last for v in row])]
     if biases is not None:
-        biases = list(biases[:-1]) + [bias]
+        shape = biases[-1].shape
+        biases = list(biases[:-1]) + [sympyfast.matrix(shape[0], shape[1], bias)]
     return weights, biases
 
 
 def canonical(given: Any) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     """(A, b) per layer with z = A a + b, from the weights as shown."""
-    return ([sp.Matrix._new(len(rows), len(rows[0]), [v for row in rows for v in row], copy=False)
+    return ([sympyfast.matrix(len(rows), len(rows[0]), [v for row in rows for v in row])
              for rows, _ in canonical_rows(given)],
             [vector(bias) for _, bias in canonical_rows(given)])
 
@@ -345,7 +348,7 @@ def vector(values: Sequence[Any]) -> sp.Matrix:
     """``sp.Matrix(values)`` for a flat list: a column (built without SymPy's general input
     parsing, which costs more than the column)."""
     flat = [v if isinstance(v, sp.Basic) else sp.sympify(v) for v in values]
-    return sp.Matrix._new(len(flat), 1, flat, copy=False)
+    return sympyfast.matrix(len(flat), 1, flat)
 
 
 # -- exact values and their precise twins ---------------------------------------------------------
@@ -818,9 +821,9 @@ def weight_gradient(given: Any, layers: list[Layer], deltas: list[tuple[Any, ...
 
     if given["convention"] == "W":
         flat = [entry(j, i) for j in range(len(delta)) for i in range(len(a_in))]
-        return sp.Matrix._new(len(delta), len(a_in), flat, copy=False)
+        return sympyfast.matrix(len(delta), len(a_in), flat)
     flat = [entry(j, i) for i in range(len(a_in)) for j in range(len(delta))]
-    return sp.Matrix._new(len(a_in), len(delta), flat, copy=False)
+    return sympyfast.matrix(len(a_in), len(delta), flat)
 
 
 # -- independent NumPy path -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
+from worksheetgen import sympyfast
 from worksheetgen.params import ListOf, Number, Param
 
 
@@ -62,7 +63,7 @@ def _shaped(ks: Any, shape: tuple[int, ...], value: Callable[[int], sp.Rational]
         return [value(int(k)) for k in ks]
     rows, cols = shape
     # sp.Matrix(rows of values) without its general input parsing: the same matrix.
-    return sp.Matrix._new(rows, cols, [value(int(k)) for row in ks for k in row], copy=False)
+    return sympyfast.matrix(rows, cols, [value(int(k)) for row in ks for k in row])
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The sign of a SymPy rational, read off its numerator.
+"""Fast paths through SymPy that give SymPy's own results: the sign of a rational read off its
+numerator, and matrices of rationals built without SymPy's domain inference.
 
 SymPy answers ``r.is_negative`` (and the other sign facts) of a number through its assumption
 system: the first question asked of a new object copies its class's fact base and deduces every
@@ -12,9 +13,12 @@ and the fact base is built only for the questions that need it.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import sympy as sp
+from sympy.polys.domains import EXRAW, QQ, ZZ
+from sympy.polys.matrices.domainmatrix import DomainMatrix
+from sympy.polys.matrices.sdm import SDM
 
 SIGN_FACTS: dict[str, Callable[[sp.Rational], bool]] = {
     "negative": lambda r: r.p < 0,
@@ -46,3 +50,36 @@ def _with_subclasses(cls: type) -> list[type]:
     for sub in cls.__subclasses__():
         found.extend(_with_subclasses(sub))
     return found
+
+
+def matrix(rows: int, cols: int, flat: Sequence[Any]) -> sp.Matrix:
+    """``sp.Matrix._new(rows, cols, flat, copy=False)`` for SymPy values (row by row): the same
+    matrix, with the same representation (SymPy's sparse DomainMatrix over ZZ, QQ or EXRAW,
+    holding the non-zero entries in the same order). SymPy stores every entry as a raw
+    expression first, testing each against 0 through sympify, and then converts the whole
+    matrix to ZZ or QQ when all are rationals: a few times the cost of converting each rational
+    once, as here. Anything but SymPy expressions goes to SymPy."""
+    types = set(map(type, flat))
+    dod: dict[int, dict[int, Any]] = {}
+    if all(issubclass(t, sp.Rational) for t in types):
+        domain = ZZ if all(issubclass(t, sp.Integer) for t in types) else QQ
+        convert = domain.from_sympy
+        for n, v in enumerate(flat):
+            if v.p:
+                i, j = divmod(n, cols)
+                row = dod.get(i)
+                if row is None:
+                    row = dod[i] = {}
+                row[j] = convert(v)
+    elif all(issubclass(t, sp.Expr) for t in types):
+        domain = EXRAW
+        for n, v in enumerate(flat):
+            if v != 0:
+                i, j = divmod(n, cols)
+                row = dod.get(i)
+                if row is None:
+                    row = dod[i] = {}
+                row[j] = v
+    else:
+        return sp.Matrix._new(rows, cols, flat, copy=False)  # SymPy warns about these
+    return sp.Matrix._fromrep(DomainMatrix.from_rep(SDM(dod, (rows, cols), domain)))

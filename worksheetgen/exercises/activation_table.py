@@ -175,8 +175,16 @@ def covering_sets(pool: Sequence[str], n: int, properties: Sequence[str], alpha_
                   ) -> list[tuple[str, ...]]:
     """The n-function subsets of the pool (in table order) that leave no question without a
     right option; at most C(8, 4) = 70 of them."""
+    return list(_covering_sets(tuple(pool), n, tuple(properties),
+                               _alpha_for("leaky_relu", alpha_of), _alpha_for("elu", alpha_of)))
+
+
+@lru_cache(maxsize=256)  # the sampler asks it of the same options for every student
+def _covering_sets(pool: tuple[str, ...], n: int, properties: tuple[str, ...], leaky_alpha: sp.Rational,
+                   elu_alpha: sp.Rational) -> tuple[tuple[str, ...], ...]:
+    alphas = {"leaky_alpha": leaky_alpha, "elu_alpha": elu_alpha}
     ordered = [f for f in ORDER if f in pool]
-    return [c for c in combinations(ordered, n) if covers(c, properties, alpha_of)]
+    return tuple(c for c in combinations(ordered, n) if covers(c, properties, alphas))
 
 
 # Φ(z), the standard normal CDF, is printed for GELU with this many more decimals than the
@@ -191,9 +199,13 @@ def _phi_text(z: sp.Rational, digits: int = 4) -> str:
 
 
 def _grid(values: list[sp.Rational]) -> list[sp.Rational]:
-    lo, hi, step = values
+    return list(_grid_points(*values))
+
+
+@lru_cache(maxsize=64)  # drawn from for every student; each point costs SymPy arithmetic
+def _grid_points(lo: sp.Rational, hi: sp.Rational, step: sp.Rational) -> tuple[sp.Rational, ...]:
     count = int(sp.floor((hi - lo) / step)) + 1
-    return [lo + step * k for k in range(count)]
+    return tuple(lo + step * k for k in range(count))
 
 
 @dataclass(frozen=True)
@@ -331,7 +343,7 @@ class ActivationTable(Family):
         else:
             grid = _grid(options["point_grid"])
             picks = rng.choice(len(grid), size=options["n_points"], replace=False)
-            points = sorted(grid[int(k)] for k in picks)
+            points = [grid[k] for k in sorted(int(k) for k in picks)]  # the grid ascends: sorted by value
         if options["functions"] is not None:
             functions = list(options["functions"])
         else:
