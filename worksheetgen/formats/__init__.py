@@ -49,12 +49,15 @@ def jinja_options() -> dict[str, Any]:
 def _math_filter(fn: Callable[..., str]) -> Callable[..., str]:
     # The sheet's digits; the rounding mode is the build's (mathfmt.rounding_mode) unless the
     # template states its own (``((* set rounding = "significant" *))``) or the call passes one.
+    # "name in ctx" before ctx[name], not ctx.get(name): get raises and catches a KeyError for
+    # a name the template does not set (most set no rounding), on every number printed.
     @jinja2.pass_context
     def apply(ctx: Any, x: Any, digits: int | None = None, **kwargs: Any) -> str:
-        if "mode" not in kwargs and ctx.get("rounding") is not None:
-            kwargs["mode"] = ctx.get("rounding")
-        return fn(x, digits if digits is not None else int(ctx.get("digits", mathfmt.DEFAULT_DIGITS)),
-                  **kwargs)
+        if "mode" not in kwargs and "rounding" in ctx and ctx["rounding"] is not None:
+            kwargs["mode"] = ctx["rounding"]
+        if digits is None:
+            digits = int(ctx["digits"] if "digits" in ctx else mathfmt.DEFAULT_DIGITS)
+        return fn(x, digits, **kwargs)
 
     return apply
 
