@@ -271,3 +271,26 @@ def test_remembered_covering_sets_are_the_derived_ones() -> None:
                             if at.covers(c, properties, options)]
                 assert at.covering_sets(pool, n, properties, options) == expected
                 assert at.covering_sets(pool, n, properties, options) == expected  # remembered
+
+
+def test_an_answers_floats_are_worked_out_once_and_not_pickled() -> None:
+    from worksheetgen.answers import to_float
+
+    s = _closed_forms()[0]
+    for answer in (NumberAnswer("x", "x", sp.Pow(s, -1)), MatrixAnswer("m", "m", sp.Matrix([[sp.Rational(1, 7), s]]))):
+        floats = answer.floats()
+        assert floats == to_float(answer.value) and answer.floats() is floats
+        copy = pickle.loads(pickle.dumps(answer))
+        assert "_floats" not in copy.__dict__ and copy == answer and copy.floats() == floats
+        answer.value = answer.value * 2
+        assert answer.floats() == to_float(answer.value) != floats
+
+
+def test_remembered_sampled_properties_are_sampled_ones() -> None:
+    from worksheetgen import activations
+    from worksheetgen.exercises import activation_table as at
+
+    for name in at.ORDER:
+        for alpha in (0.01, 1.0, 2.0):
+            g = activations.get(name)
+            assert at.sampled_properties_of(name, alpha) == at.sampled_properties(lambda z: g.numeric(z, alpha))

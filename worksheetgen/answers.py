@@ -211,6 +211,20 @@ class Answer:
         current rounding mode), where it is already written."""
         return entry["shown"]
 
+    def floats(self) -> Any:
+        """``to_float(self.value)``, worked out once per value: the teaching rules and the
+        cross-check read it (callers must not change it, nor the value in place)."""
+        known = self.__dict__.get("_floats")
+        if known is None or known[0] is not self.value:  # a value replaced is worked out again
+            known = self.__dict__["_floats"] = (self.value, to_float(self.value))
+        return known[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Worked out again where it is needed, not sent between processes.
+        state = dict(self.__dict__)
+        state.pop("_floats", None)
+        return state
+
     # -- the cross-check --------------------------------------------------------------------
     def agrees(self, independent: Any) -> bool:
         return self.value == independent
@@ -323,16 +337,18 @@ def number_tolerance(rule: Rule, asked: Rounding, own: bool = False, values: Seq
     return rounding_tolerance(asked, values)
 
 
-def _allclose(exact: Any, independent: Any) -> bool:
+def _allclose(exact: Any, independent: Any, floats: Any = None) -> bool:
+    """``exact`` agrees with ``independent`` (``floats``: to_float(exact), if the caller has it)."""
+    floats = to_float(exact) if floats is None else floats
     if (isinstance(exact, sp.Basic) and isinstance(independent, (float, int, np.floating, np.integer))
             and not isinstance(exact, sp.MatrixBase)):
         # One number: np.isclose's test, |a - b| <= atol + rtol |b| for finite b, else a == b.
-        a, b = float(to_float(exact)), float(independent)
+        a, b = float(floats), float(independent)
         return (abs(a - b) <= CHECK_ATOL + CHECK_RTOL * abs(b) and math.isfinite(b)) or a == b
     if (isinstance(exact, sp.MatrixBase) and isinstance(independent, np.ndarray)
             and independent.dtype == np.float64 and exact.rows and exact.cols):
-        return _matrix_close(exact, independent)
-    a = np.asarray(to_float(exact), dtype=float)
+        return _matrix_close(exact, independent, floats)
+    a = np.asarray(floats, dtype=float)
     try:
         b = np.asarray(independent, dtype=float)
     except (TypeError, ValueError):
@@ -344,7 +360,7 @@ def _allclose(exact: Any, independent: Any) -> bool:
     return bool(np.allclose(a, b.reshape(a.shape), rtol=CHECK_RTOL, atol=CHECK_ATOL))
 
 
-def _matrix_close(exact: sp.MatrixBase, independent: np.ndarray) -> bool:
+def _matrix_close(exact: sp.MatrixBase, independent: np.ndarray, floats: list[list[float]]) -> bool:
     """The test below of a matrix against a float array, entry by entry in Python: np.allclose
     costs more than the comparisons on a few entries. The same IEEE operations in the same
     order as np.isclose: |a - b| <= atol + rtol |b| for finite b, else a == b."""
@@ -352,7 +368,7 @@ def _matrix_close(exact: sp.MatrixBase, independent: np.ndarray) -> bool:
         return False
     if independent.ndim == 2 and independent.shape != exact.shape:  # a transposed matrix
         return False
-    a = [x for row in to_float(exact) for x in row]
+    a = [x for row in floats for x in row]
     b = independent.ravel().tolist()
     return all((abs(x - y) <= CHECK_ATOL + CHECK_RTOL * abs(y) and math.isfinite(y)) or x == y
                for x, y in zip(a, b))
@@ -381,7 +397,7 @@ class NumberAnswer(Answer):
         return text if tex else mathfmt.plain(text)
 
     def agrees(self, independent: Any) -> bool:
-        return _allclose(self.value, independent)
+        return _allclose(self.value, independent, self.floats())
 
     @classmethod
     def grade(cls, entry: dict[str, Any], response: str) -> float | None:
@@ -418,7 +434,7 @@ class MatrixAnswer(Answer):
         return mathfmt.matrix(self.value, asked.digits, env=env, mode=asked.mode)
 
     def agrees(self, independent: Any) -> bool:
-        return _allclose(self.value, independent)
+        return _allclose(self.value, independent, self.floats())
 
     @staticmethod
     def parse(response: str) -> list[float]:

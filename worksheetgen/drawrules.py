@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator
 
 import sympy as sp
 
-from worksheetgen.answers import Answer, to_float
+from worksheetgen.answers import Answer
 
 FLOOR = 0.001  # smallest non-zero asked value (in size)
 GRADIENT_BAND = (0.01, 50.0)  # asked gradients, in size
@@ -57,7 +57,7 @@ def zero_asked(answers: Iterable[Answer], zero_ok: Iterable[str] = ()) -> bool:
 
 
 def magnitudes(answer: Answer) -> list[float]:
-    value = to_float(answer.value)
+    value = answer.floats()
     flat = value if isinstance(value, list) else [value]
     out: list[float] = []
     for v in flat:

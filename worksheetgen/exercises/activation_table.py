@@ -412,7 +412,7 @@ class ActivationTable(Family):
                 out[f"values_{name}"] = g.numeric(points, alpha)
             if given.derivatives:
                 out[f"derivs_{name}"] = g.numeric_grad(points, alpha)
-            for prop, flag in sampled_properties(lambda z: g.numeric(z, alpha)).items():
+            for prop, flag in sampled_properties_of(name, alpha).items():
                 flags[prop][name] = flag
         for prop in given.properties:
             out[prop] = [chr(ord("A") + i) for i, f in enumerate(given.functions) if flags[prop][f]]
@@ -432,6 +432,13 @@ PROPERTY_LABELS = {
     "nonlinear": r"\text{non-linear}",
     "zero_centered": r"\text{zero-centered}",
 }
+
+
+@lru_cache(maxsize=256)  # a function's properties, sampled once per process (callers must not change them)
+def sampled_properties_of(name: str, alpha: float) -> dict[str, bool]:
+    """:func:`sampled_properties` of the NumPy function of an activation with this α."""
+    g = activations.get(name)
+    return sampled_properties(lambda z: g.numeric(z, alpha))
 
 
 def sampled_properties(f: Any) -> dict[str, bool]:
