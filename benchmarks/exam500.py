@@ -19,6 +19,7 @@ Without --warm the TeX formats are dumped afresh (an empty cache), as on a first
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import re
 import resource
@@ -146,6 +147,9 @@ def main() -> None:
     args = parser.parse_args()
     jobs = args.jobs or os.cpu_count() or 1
     n = args.students
+    # Bytecode as Python keeps it after a first run (or pip writes it on install): where
+    # PYTHONDONTWRITEBYTECODE is set, every run would otherwise compile the package again.
+    compileall.compile_dir(str(ROOT / "worksheetgen"), quiet=1)
     with tempfile.TemporaryDirectory(prefix="exam500-") as tmp:
         tmp_path = Path(tmp)
         env = dict(os.environ, PYTHONPATH=str(ROOT))
