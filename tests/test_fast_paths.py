@@ -246,6 +246,8 @@ def test_matrices_built_fast_are_sympys() -> None:
         flat = [kinds[int(i)] for i in rng.integers(0, len(kinds), rows * cols)]
         _same_matrix(sympyfast.matrix(rows, cols, flat), sp.Matrix._new(rows, cols, list(flat), copy=False))
         _same_matrix(sympyfast.matrix(rows, cols, flat), sp.Matrix(rows, cols, flat))
+        if rows == 1:
+            _same_matrix(sympyfast.matrix(rows, cols, flat), sp.Matrix([flat]))
     assert nets.vector([1, R(1, 2)]) == sp.Matrix([1, R(1, 2)])
 
 
@@ -294,3 +296,12 @@ def test_remembered_sampled_properties_are_sampled_ones() -> None:
         for alpha in (0.01, 1.0, 2.0):
             g = activations.get(name)
             assert at.sampled_properties_of(name, alpha) == at.sampled_properties(lambda z: g.numeric(z, alpha))
+
+
+def test_signs_of_rationals_and_known_values_are_sympys() -> None:
+    from worksheetgen import activations
+
+    R = sp.Rational
+    closed = nets.settle(add(R(-1, 2), exp(R(1, 3))), activations.MP.mpf(-0.5) + activations.MP.exp(activations.MP.mpf(1) / 3))
+    for z in [R(k, 3) for k in range(-4, 5)] + [sp.Integer(0), sp.Float("-0.25", 50), closed, -closed]:
+        assert activations.positive(z) == bool(z > 0) and activations.nonnegative(z) == bool(z >= 0), z

@@ -389,22 +389,24 @@ def _tanh_exact(z: sp.Expr, alpha: sp.Expr) -> sp.Expr:
     return mul(add(exp(z), neg(exp(neg(z)))), power(add(exp(z), exp(neg(z))), sp.S.NegativeOne))
 
 
-def _nonnegative(z: sp.Expr) -> bool:
+def nonnegative(z: sp.Expr) -> bool:
     """``bool(z >= 0)``. SymPy decides a closed form's sign from a low-precision evaluation;
     a value the solver already knows to 45 digits (mathfmt.known_value) has its sign there."""
-    if not isinstance(z, sp.Rational):
-        known = mathfmt.known_value(z)
-        if known is not None and known != 0:
-            return bool(known > 0)
+    if isinstance(z, sp.Rational):
+        return z.p >= 0  # a rational's sign is its numerator's
+    known = mathfmt.known_value(z)
+    if known is not None and known != 0:
+        return bool(known > 0)
     return bool(z >= 0)
 
 
-def _positive(z: sp.Expr) -> bool:
-    """``bool(z > 0)``, as :func:`_nonnegative`."""
-    if not isinstance(z, sp.Rational):
-        known = mathfmt.known_value(z)
-        if known is not None and known != 0:
-            return bool(known > 0)
+def positive(z: sp.Expr) -> bool:
+    """``bool(z > 0)``, as :func:`nonnegative`."""
+    if isinstance(z, sp.Rational):
+        return z.p > 0
+    known = mathfmt.known_value(z)
+    if known is not None and known != 0:
+        return bool(known > 0)
     return bool(z > 0)
 
 
@@ -433,8 +435,8 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation(
             "relu", r"\operatorname{ReLU}", r"\max(0, z)",
             r"\begin{cases} 1 & z > 0 \\ 0 & z \le 0 \end{cases}",
-            lambda z, a: z if _positive(z) else sp.Integer(0),
-            lambda z, a: sp.Integer(1) if _positive(z) else sp.Integer(0),
+            lambda z, a: z if positive(z) else sp.Integer(0),
+            lambda z, a: sp.Integer(1) if positive(z) else sp.Integer(0),
             lambda z, a=0: np.maximum(np.asarray(z, dtype=float), 0.0),
             lambda z, a=0: (np.asarray(z, dtype=float) > 0).astype(float),
             kinks=(0,),
@@ -446,8 +448,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "leaky_relu", r"\operatorname{LeakyReLU}",
             r"\begin{cases} z & z > 0 \\ \alpha z & z \le 0 \end{cases}",
             r"\begin{cases} 1 & z > 0 \\ \alpha & z \le 0 \end{cases}",
-            lambda z, a: z if _positive(z) else a * z,
-            lambda z, a: sp.Integer(1) if _positive(z) else a,
+            lambda z, a: z if positive(z) else a * z,
+            lambda z, a: sp.Integer(1) if positive(z) else a,
             lambda z, a=0.01: np.where(np.asarray(z, float) > 0, z, a * np.asarray(z, float)),
             lambda z, a=0.01: np.where(np.asarray(z, float) > 0, 1.0, a),
             kinks=(0,), uses_alpha=True,
@@ -459,8 +461,8 @@ ACTIVATIONS: dict[str, Activation] = {
             "elu", r"\operatorname{ELU}",
             r"\begin{cases} z & z \ge 0 \\ \alpha(e^{z} - 1) & z < 0 \end{cases}",
             r"\begin{cases} 1 & z \ge 0 \\ \alpha e^{z} & z < 0 \end{cases}",
-            lambda z, a: z if _nonnegative(z) else mul(a, add(exp(z), sp.S.NegativeOne)),
-            lambda z, a: sp.Integer(1) if _nonnegative(z) else mul(a, exp(z)),
+            lambda z, a: z if nonnegative(z) else mul(a, add(exp(z), sp.S.NegativeOne)),
+            lambda z, a: sp.Integer(1) if nonnegative(z) else mul(a, exp(z)),
             lambda z, a=1.0: np.where(np.asarray(z, float) >= 0, z, a * np.expm1(np.minimum(z, 0))),
             lambda z, a=1.0: np.where(np.asarray(z, float) >= 0, 1.0, a * np.exp(np.minimum(z, 0))),
             kinks=(0,), uses_alpha=True,

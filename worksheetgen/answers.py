@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import sympy as sp
+from sympy.polys.domains import EXRAW
 from sympy.printing.str import StrPrinter
 
 from worksheetgen import mathfmt, sympyfast
@@ -84,6 +85,8 @@ def _matrix_float(m: sp.MatrixBase) -> list[list[float]]:
     """Rows of floats. A matrix of rationals is read off SymPy's own fractions (``tolist``
     would make a new SymPy number of each entry first), by the rule of :func:`_scalar_float`."""
     rep = getattr(m, "_rep", None)
+    if rep is not None and rep.domain == EXRAW:  # SymPy values already: tolist() would copy them first
+        return [[to_float(v) for v in row] for row in rep.to_list()]
     if rep is None or not (rep.domain.is_ZZ or rep.domain.is_QQ):
         return [[to_float(v) for v in row] for row in m.tolist()]
     return [[_fraction_float(int(v.numerator), int(v.denominator)) for v in row] for row in rep.to_list()]

@@ -539,7 +539,7 @@ def settle(expr: Any, twin: Any, max_ops: int | None = MAX_CLOSED_FORM_OPS) -> s
     evalf cannot be the test: for 1/2 - erf(150√2)/2 it jumps straight to 65 000 bits, where
     mpmath's erf series takes minutes."""
     if expr is not None:
-        expr = sp.sympify(expr)
+        expr = expr if isinstance(expr, sp.Basic) else sp.sympify(expr)
         if expr.is_Rational:
             return expr
         if is_closed(expr) and (max_ops is None or count_ops(expr) <= max_ops) and _agrees(expr, twin):

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations, derivecache
+from worksheetgen import activations, derivecache, sympyfast
 from worksheetgen.activations import MP
 from worksheetgen.answers import LETTERS, MatrixAnswer, MultiChoiceAnswer, TextAnswer
 from worksheetgen.errors import CheckError, WorksheetError
@@ -373,10 +373,10 @@ class ActivationTable(Family):
         parts = tables + [t for t in ("sketch", "compare") if given[t]] + list(given.properties)
         part_of = {name: i for i, name in enumerate(parts, start=1)}
         if given.values:
-            answers += [MatrixAnswer(f"values_{row.name}", f"{row.act.tex}(z)", sp.Matrix([row.values]),
+            answers += [MatrixAnswer(f"values_{row.name}", f"{row.act.tex}(z)", _row_matrix(row.values),
                                      part=part_of["values"]) for row in rows]
         if given.derivatives:
-            answers += [MatrixAnswer(f"derivs_{row.name}", f"{row.act.tex}'(z)", sp.Matrix([row.derivs]),
+            answers += [MatrixAnswer(f"derivs_{row.name}", f"{row.act.tex}'(z)", _row_matrix(row.derivs),
                                      part=part_of["derivatives"]) for row in rows]
         figures = []
         sketch: list[str] = []
@@ -424,6 +424,11 @@ class ActivationTable(Family):
             if given.compare:
                 out["compare"] = " ".join(compare_lines(measured))
         return out
+
+
+def _row_matrix(values: list[sp.Expr]) -> sp.Matrix:
+    """``sp.Matrix([values])``: one row."""
+    return sympyfast.matrix(1, len(values), values)
 
 
 PROPERTY_LABELS = {

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations, mathfmt
+from worksheetgen import activations, mathfmt, sympyfast
 from worksheetgen.answers import Answer, MatrixAnswer, NumberAnswer
 from worksheetgen.errors import WorksheetError
 from worksheetgen.family import Family, Record, Solved
@@ -160,7 +160,7 @@ class BceLoss(Family):
         data = BceLossData(examples=tuple(examples), m=m, logit=logit, mean_loss=mean_loss)
 
         def row(key: str, scale: sp.Expr = sp.Integer(1)) -> sp.Matrix:
-            return sp.Matrix([[e[key] * scale for e in examples]])
+            return sympyfast.matrix(1, m, [e[key] * scale for e in examples])  # sp.Matrix([[...]])
 
         answers: list[Answer] = []
         if m == 1:

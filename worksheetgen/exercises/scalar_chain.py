@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from worksheetgen import activations, drawrules
-from worksheetgen.activations import add, mul, neg, power
+from worksheetgen.activations import add, mul, neg, positive, power
 from worksheetgen.answers import NumberAnswer, to_float
 from worksheetgen.family import Constraint, Family, Record, Solved
 from worksheetgen.nets import is_closed, settle, to_mp
@@ -63,7 +63,8 @@ def _one_unit_nonlinear(given: ScalarChainGiven, solved: Solved) -> bool:
     be plain multiplication - unless the negative side passes no gradient (ReLU)."""
     d = solved.data
     negative_side_learns = d.g.grad_at(-1, given.alpha) != 0
-    return not (d.g.kinks and negative_side_learns and d.z1 > 0 and d.z2 > 0)
+    # z > 0, read off the value settle() checked when there is one (activations.positive).
+    return not (d.g.kinks and negative_side_learns and positive(d.z1) and positive(d.z2))
 
 
 def _chain_passes_gradient(given: ScalarChainGiven, solved: Solved) -> bool:
