@@ -11,6 +11,8 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,27 @@ def test_a_documents_unit_is_its_setup_and_body() -> None:
     assert texbatch.unit_text(text) == texbatch.parse(Path("a.tex"), "a.tex", text).units[0].key
     with pytest.raises(ValueError):
         texbatch.unit_text("\\documentclass{article}\n\\begin{document}\nx\n\\end{document}\n")
+
+
+def test_the_gate_lets_the_lowest_priority_in_first_then_the_earliest() -> None:
+    gate = texbatch.Gate(0)  # nothing runs until every task waits
+    order: list[str] = []
+    tasks = [("small batch", (3, -7)), ("big batch", (3, -76)), ("key", (1,)), ("other big", (3, -76))]
+
+    def run(name: str, priority: tuple[int, ...]) -> None:
+        with gate.slot(lambda: priority):
+            order.append(name)
+
+    threads = []
+    for name, priority in tasks:
+        threads.append(threading.Thread(target=run, args=(name, priority)))
+        threads[-1].start()
+        while len(gate._waiting) < len(threads):
+            time.sleep(0.001)
+    gate.set(1)
+    for thread in threads:
+        thread.join(5)
+    assert order == ["key", "big batch", "other big", "small batch"]
 
 
 def test_batches_are_where_the_tests_expect_them() -> None:

@@ -439,7 +439,7 @@ class Gate:
         self._cond = threading.Condition()
         self._limit = limit
         self._active = 0
-        self._waiting: list[tuple[int, Callable[[], int]]] = []
+        self._waiting: list[tuple[int, Callable[[], tuple[int, ...]]]] = []
         self._tickets = itertools.count()
 
     def set(self, limit: int) -> None:
@@ -451,7 +451,7 @@ class Gate:
         return min(self._waiting, key=lambda w: (w[1](), w[0]))[0]
 
     @contextmanager
-    def slot(self, priority: Callable[[], int] = lambda: 0) -> Iterator[None]:
+    def slot(self, priority: Callable[[], tuple[int, ...]] = lambda: (0,)) -> Iterator[None]:
         with self._cond:
             ticket = next(self._tickets)
             self._waiting.append((ticket, priority))
@@ -470,7 +470,9 @@ class Gate:
 # What waits for a TeX slot goes first: a format (batches wait for it), then a document compiled
 # on its own (the instructor key: passes one after another, the longest chain), then a batch
 # whose pages an assembly takes (the print document is put together as soon as they are in),
-# then any other batch, in the order they came.
+# then any other batch. Among batches, the one with the most documents first: when the build has
+# made its last student and several wait, the longest no longer starts last and runs alone on
+# one core at the end (a 76-student batch after a 7-student one cost 2 s of one idle core).
 _FIRST, _PLAIN, _ASSEMBLED, _BATCH = 0, 1, 2, 3
 
 
@@ -564,14 +566,14 @@ class Typesetter:
         self.futures.append(future)
 
     def _format(self, preamble: str, label: str) -> Path:
-        with self.gate.slot(lambda: _FIRST):
+        with self.gate.slot(lambda: (_FIRST,)):
             return format_for(preamble, label)
 
     def _run_batch(self, group: Batch) -> None:
         tex = self.work / f"{group.name}.tex"
         fmt = self.formats[group.preamble].result()
         tex.write_text(batch_text(group, fmt, self.support), encoding="utf-8")
-        with self.gate.slot(lambda: _ASSEMBLED if group.name in self.assembled else _BATCH):
+        with self.gate.slot(lambda: (_ASSEMBLED if group.name in self.assembled else _BATCH, -len(group.units))):
             try:
                 group.pdf = pdf.compile_pdf(tex)
             except TexError as exc:
@@ -592,7 +594,7 @@ class Typesetter:
         self._tick(len(made))
 
     def _run_plain(self, doc: Document) -> None:
-        with self.gate.slot(lambda: _PLAIN):
+        with self.gate.slot(lambda: (_PLAIN,)):
             try:
                 pdf.compile_pdf(doc.path)
             except TexError as exc:
