@@ -305,3 +305,15 @@ def test_signs_of_rationals_and_known_values_are_sympys() -> None:
     closed = nets.settle(add(R(-1, 2), exp(R(1, 3))), activations.MP.mpf(-0.5) + activations.MP.exp(activations.MP.mpf(1) / 3))
     for z in [R(k, 3) for k in range(-4, 5)] + [sp.Integer(0), sp.Float("-0.25", 50), closed, -closed]:
         assert activations.positive(z) == bool(z > 0) and activations.nonnegative(z) == bool(z >= 0), z
+
+
+def test_zero_matrices_of_rationals_are_read_off_their_representation() -> None:
+    from worksheetgen import drawrules, sympyfast
+
+    R = sp.Rational
+    for flat in ([0, 0, 0, 0], [0, R(1, 3), 0, 0], [R(-1, 2), 2, 0, 1], [0, 0, 0, exp(R(1, 2))], [0, 0, 0, sp.Float(0.5, 50)]):
+        m = sp.Matrix(2, 2, flat)
+        zero = sympyfast.rational_zero(m)
+        assert zero is None or zero == all(v == 0 for v in m)
+        assert drawrules.is_zero_answer(MatrixAnswer("m", "m", m)) == all(v == 0 for v in m)
+    assert sympyfast.rational_zero(sp.Matrix([[0, exp(R(1, 2))]])) is None

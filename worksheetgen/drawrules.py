@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 
 import sympy as sp
 
+from worksheetgen import sympyfast
 from worksheetgen.answers import Answer
 
 FLOOR = 0.001  # smallest non-zero asked value (in size)
@@ -48,6 +49,10 @@ def numeric_answers(answers: Iterable[Answer]) -> Iterator[Answer]:
 
 def is_zero_answer(answer: Answer) -> bool:
     """The quality gate's "zero": a number exactly 0, or a matrix whose every entry is 0."""
+    if isinstance(answer.value, sp.MatrixBase):
+        zero = sympyfast.rational_zero(answer.value)
+        if zero is not None:
+            return zero
     return all(v == 0 for v in entries(answer))
 
 

@@ -216,11 +216,12 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
         x = options["x"]
         if x is None:
             x = nonzero_grid_values(rng, *options["input_grid"], size=sizes[0])
+        column = vector(list(x))
         if not drawn_any:
             break
         if drawn_weights and out_act == "relu" and wgrid[0] == -wgrid[1]:
-            weights, biases = _revive_outputs(weights, biases, x, options, alpha, draw_biases)
-        broken = screen_network(dict(options, weights=weights, biases=biases, x=vector(list(x)), alpha=alpha,
+            weights, biases = _revive_outputs(weights, biases, column, options, alpha, draw_biases)
+        broken = screen_network(dict(options, weights=weights, biases=biases, x=column, alpha=alpha,
                                      output_activation=out_act, loss="none"))
         if broken is None:
             break
@@ -243,7 +244,7 @@ def sample_net(rng: np.random.Generator, options: dict[str, Any]) -> dict[str, A
         activation=act, output_activation=out_act, alpha=alpha, loss=loss,
         weights=[w if drawn_weights else sp.Matrix(w) for w in weights],
         biases=[sp.Matrix(b) for b in biases] if biases is not None and options["bias"] == "vector" else None,
-        x=vector(list(x)), y=vector(list(y)) if y is not None else None,
+        x=column, y=vector(list(y)) if y is not None else None,
     )
 
 
@@ -282,7 +283,8 @@ def _revive_outputs(weights: list[sp.Matrix], biases: list[sp.Matrix] | None, x:
     dead output one to one onto draws without, so the draw stays uniform over the networks the
     rule "every output ReLU unit alive" accepts, at no redraw (six outputs would all be alive in
     one draw of 64). A pinned bias may keep the unit dead: the rule then redraws."""
-    probe = dict(options, weights=weights, biases=biases, x=vector(list(x)), alpha=alpha,
+    column = x if isinstance(x, sp.MatrixBase) else vector(list(x))
+    probe = dict(options, weights=weights, biases=biases, x=column, alpha=alpha,
                  output_activation="relu", loss="none")
     z = numpy_forward_backward(probe)["z"][-1]
     dead = [k for k, v in enumerate(z) if v < 0]
@@ -674,7 +676,7 @@ def forward(given: Any) -> list[Layer]:
     weights = canonical_rows(given)
     n_layers = len(weights)
     alpha, alpha_mp = given["alpha"], to_mp(given["alpha"])
-    a = tuple(given["x"])
+    a = tuple(given["x"].flat())
     a_mp = [to_mp(v) for v in a]
     layers = []
     for l, (rows, biases) in enumerate(weights):
@@ -727,7 +729,7 @@ def loss_exact(given: Any, layers: list[Layer]) -> Loss:
     kind = given["loss"]
     last = layers[-1]
     yhat, z_mp, s_mp = list(last.a), last.z_mp, last.a_mp
-    y = list(given["y"])
+    y = given["y"].flat()
     y_mp = [to_mp(v) for v in y]
     K = len(yhat)
     exact = all(map(is_closed, yhat))
@@ -771,7 +773,7 @@ def backward(given: Any, layers: list[Layer],
     """δ^{[l]} = ∂L/∂z^{[l]} for every layer by the chain rule, with their twins (``loss``: the
     result of :func:`loss_exact` for these layers, if the caller has it already)."""
     last = layers[-1]
-    yhat, y = list(last.a), list(given["y"])
+    yhat, y = list(last.a), given["y"].flat()
     y_mp = [to_mp(v) for v in y]
     K = len(yhat)
     exact = all(map(is_closed, yhat))

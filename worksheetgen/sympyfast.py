@@ -83,3 +83,13 @@ def matrix(rows: int, cols: int, flat: Sequence[Any]) -> sp.Matrix:
     else:
         return sp.Matrix._new(rows, cols, flat, copy=False)  # SymPy warns about these
     return sp.Matrix._fromrep(DomainMatrix.from_rep(SDM(dod, (rows, cols), domain)))
+
+
+def rational_zero(m: sp.MatrixBase) -> bool | None:
+    """Whether a matrix of rationals is all 0, read off its representation (which holds its
+    non-zero entries, exactly), without making a SymPy number of each entry; None for a matrix
+    of other values."""
+    rep = getattr(m, "_rep", None)
+    if rep is None or not (rep.domain.is_ZZ or rep.domain.is_QQ):
+        return None
+    return rep.is_zero_matrix

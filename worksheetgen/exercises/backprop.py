@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations, drawrules, nets
+from worksheetgen import activations, drawrules, nets, sympyfast
 from worksheetgen.answers import make_answer
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.exercises.forward_pass import (ANSWER_RULES, NETWORK_RULES, ForwardData, forward_check,
@@ -111,6 +111,10 @@ def kink_notes(given: nets.NetGiven) -> list[str]:
 
 
 def _nonzero(value: Any) -> bool:
+    if isinstance(value, sp.MatrixBase):
+        zero = sympyfast.rational_zero(value)
+        if zero is not None:
+            return not zero
     entries = list(value) if isinstance(value, sp.MatrixBase) else [value]
     if all(isinstance(v, (sp.Rational, sp.Float)) for v in entries):  # exactly zero or not
         return any(v != 0 for v in entries)
