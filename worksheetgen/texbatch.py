@@ -503,7 +503,7 @@ class Typesetter:
         self.boundaries = Boundaries(batch)
         self.pending: list[Document] = []
         self.others: list[Document] = []
-        self.added: dict[str, str] = {}  # label → sha256 of the text handed over
+        self.added: dict[str, int] = {}  # label → size in bytes of the text handed over
         self.by_key: dict[str, tuple[Batch, int]] = {}
         self.made: dict[str, Path] = {}  # label → its PDF in the work folder
         self.batches: list[Batch] = []
@@ -515,7 +515,7 @@ class Typesetter:
     # -- handing documents over -----------------------------------------------------------------
     def add(self, label: str, text: str) -> None:
         """A document (``label``: its path in the build, e.g. ``S017/problems.tex``)."""
-        self.added[label] = _digest(text)
+        self.added[label] = len(text.encode("utf-8"))
         doc = parse(self.work / "documents" / label, label, text)
         folder = label.rsplit("/", 1)[0] if "/" in label else ""
         if doc.kind == "plain" and self.early:
@@ -616,14 +616,13 @@ class Typesetter:
             return []
         root = Path(os.path.commonpath([p.parent for p in sources]))
         labels = {p: p.relative_to(root).as_posix() for p in sources}
-        texts = {p: p.read_text(encoding="utf-8") for p in sources}
-        if any(labels[p] in self.added and self.added[labels[p]] != _digest(texts[p]) for p in sources):
+        if any(labels[p] in self.added and self.added[labels[p]] != p.stat().st_size for p in sources):
             # Not what was handed over (cannot happen when the build writes what it rendered):
             # typeset the written files afresh rather than trust the early batches.
             return typeset(sources, support=self.support, batch=self.batch, jobs=self.jobs, progress=self.progress)
         for path in sources:
             if labels[path] not in self.added:
-                self.add(labels[path], texts[path])
+                self.add(labels[path], path.read_text(encoding="utf-8"))
         self._flush()
         # Plain documents compile where they are written (their own .aux, passes as needed).
         plain, assemblies = [], []
@@ -715,10 +714,6 @@ def _move(source: Path, target: Path) -> None:
         os.replace(source, target)
     except OSError:  # another file system
         shutil.copyfile(source, target)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def typeset(sources: Sequence[Path], *, support: str, batch: int, jobs: int | None = None,
