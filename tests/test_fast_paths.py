@@ -317,3 +317,15 @@ def test_zero_matrices_of_rationals_are_read_off_their_representation() -> None:
         assert zero is None or zero == all(v == 0 for v in m)
         assert drawrules.is_zero_answer(MatrixAnswer("m", "m", m)) == all(v == 0 for v in m)
     assert sympyfast.rational_zero(sp.Matrix([[0, exp(R(1, 2))]])) is None
+
+
+def test_phi_is_printed_as_from_its_40_digit_value() -> None:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from worksheetgen.exercises.activation_table import _phi_text
+
+    for z in [sp.Rational(k, 20) for k in range(-80, 81) if k] + [sp.Rational(1, 3), sp.Rational(-7, 3)]:
+        for digits in (2, 4):
+            value = Decimal(str(sp.N((1 + sp.erf(z / sp.sqrt(2))) / 2, 40)))
+            expected = format(value.quantize(Decimal(1).scaleb(-(digits + 3)), rounding=ROUND_HALF_UP), "f")
+            assert _phi_text(z, digits) == expected, (z, digits)

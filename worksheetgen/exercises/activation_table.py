@@ -194,8 +194,18 @@ PHI_EXTRA = 3
 
 @lru_cache(maxsize=4096)  # the grid's points recur from student to student
 def _phi_text(z: sp.Rational, digits: int = 4) -> str:
+    """Φ(z) rounded half up to digits + PHI_EXTRA decimals, as from its 40-digit value (SymPy's
+    evalf of the erf form costs ~1 ms a point). The rounding is decided on a 60-digit value
+    unless that lies within 10^-30 of a tie, where the 40 digits could round the other way."""
+    places = digits + PHI_EXTRA
+    with MP.workdps(60):
+        scaled = MP.ncdf(MP.mpf(int(z.p)) / int(z.q)) * MP.mpf(10) ** places
+        below = MP.floor(scaled)
+        if abs(scaled - below - MP.mpf(1) / 2) > MP.mpf(10) ** -30:
+            units = int(below) + (1 if scaled - below > MP.mpf(1) / 2 else 0)
+            return format(Decimal(units).scaleb(-places), "f")
     value = Decimal(str(sp.N((1 + sp.erf(z / sp.sqrt(2))) / 2, 40)))
-    return format(value.quantize(Decimal(1).scaleb(-(digits + PHI_EXTRA)), rounding=ROUND_HALF_UP), "f")
+    return format(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), "f")
 
 
 def _grid(values: list[sp.Rational]) -> list[sp.Rational]:
