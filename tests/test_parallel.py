@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import sympy as sp
 from conftest import require_tex
 from worksheetgen import mathfmt, parallel
 from worksheetgen.activations import MP, get
-from worksheetgen.build import build, choose_formats, render_variant
+from worksheetgen.build import build, choose_formats, class_documents_read_data, render_variant
 from worksheetgen.cli import main
 from worksheetgen.errors import CheckError, WorkerError
 from worksheetgen.instance import fingerprint
@@ -81,6 +82,19 @@ def test_jobs_give_the_same_files(tmp_path: Path) -> None:
     one = tree(tmp_path / "1")
     assert one == tree(tmp_path / "3")
     assert {"exam/S8/key.json", "exam/instructor-key.json", "exam/all-problems.tex"} <= set(one)
+
+
+def test_workers_send_the_exercises_data_back_only_for_a_class_document_that_renders_them(tmp_path: Path) -> None:
+    plan = make_plan(load_spec(write_exam(tmp_path)))
+    for names, wanted in ((["json", "tex", "md"], False), (["json", "moodle"], True)):
+        run, _, _ = choose_formats(names, False)
+        assert class_documents_read_data(plan, run) is wanted
+        with ExitStack() as stack:
+            made = list(parallel.generate(plan, run, range(len(plan.variants)), 2, stack, data=wanted))
+        from_workers = [sv for _, sv, _ in made[1:]]
+        assert from_workers and all((q.instance.solved.data is not None) is wanted
+                                    for sv in from_workers for q in sv.questions)
+        assert all(q.instance.solved.answers for sv in from_workers for q in sv.questions)
 
 
 def test_a_workers_error_stops_the_build_as_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -103,6 +103,13 @@ def render_variant(plan: Plan, sv: SolvedVariant, run: Sequence[Format]) -> dict
     return files
 
 
+def class_documents_read_data(plan: Plan, run: Sequence[Format]) -> bool:
+    """Whether a class document of the run renders the exercises themselves (an LMS quiz holds
+    every variant's questions), or reads only their answers, givens and figures."""
+    return any(fmt.has_layout(document.layout) for document in class_documents(plan) if document.renders_exercises
+               for fmt in run)
+
+
 def render_class(plan: Plan, solved: Sequence[SolvedVariant], report: Quality | None,
                  run: Sequence[Format], after_pdf: bool) -> dict[str, tuple[str, str]]:
     files: dict[str, tuple[str, str]] = {}
@@ -167,7 +174,8 @@ def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_
     solved: list[SolvedVariant] = []
     rendered: list[tuple[SolvedVariant, dict[str, tuple[str, str]]]] = []
     early: dict[str, Any] = {}
-    made = parallel.generate(plan, run, range(len(plan.variants)), jobs, stack)
+    made = parallel.generate(plan, run, range(len(plan.variants)), jobs, stack,
+                             data=class_documents_read_data(plan, run))
     for i, (_, sv, files) in enumerate(made, start=1):
         if i == 1:
             # Started once the first variant is made (the workers are forked then, before

@@ -31,6 +31,7 @@ class Document:
     view: str
     always_in: str = ""  # a format that renders it even when not chosen (the report)
     after_pdf: bool = False  # made from the variants' finished files (none at present)
+    renders_exercises: bool = False  # a class document holding every variant's questions
 
 
 SHEET = (Document("problems", "sheet", "problems"), Document("solutions", "sheet", "solutions"),
@@ -38,7 +39,7 @@ SHEET = (Document("problems", "sheet", "problems"), Document("solutions", "sheet
 EXAM = (Document("problems", "exam", "problems"), Document("solutions", "exam", "solutions"),
         Document("key", "key", "key"))
 # Every variant in one file: what an LMS imports (a question per exercise and variant).
-QUIZ = Document("quiz", "quiz", "quiz")
+QUIZ = Document("quiz", "quiz", "quiz", renders_exercises=True)
 EXAM_CLASS = (Document("instructor-key", "exam-key", "key"), Document("report", "report", "report", "md"),
               Document("all-problems", "exam-print", "print"), QUIZ)
 

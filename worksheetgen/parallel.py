@@ -18,6 +18,7 @@ references, not copies.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import io
 import multiprocessing
@@ -211,6 +212,8 @@ class _Job:
     plan: "Plan"
     formats: tuple[str, ...]
     solved: bool  # whether the caller reads the solved variants (or only the files)
+    data: bool  # whether it reads the exercises' data too (what templates show), or only
+    # answers, givens and figures (the instructor key, the report)
 
 
 _job: _Job | None = None  # in a worker: what it renders (set before forking, or by _start)
@@ -243,6 +246,9 @@ def _work_chunk(indices: list[int]) -> list[tuple[int, Files, bytes | None]]:
         sv, files = make_variant(_job.plan, index, _run)
         # The rendered questions are in the files already (the class documents read those).
         sv.rendered.clear()
+        if not _job.data:
+            for question in sv.questions:
+                question.instance.solved = dataclasses.replace(question.instance.solved, data=None)
         out.append((index, files, dumps(sv, _shared) if _job.solved else None))
     return out
 
@@ -265,11 +271,14 @@ def _context() -> Any:
 
 
 def generate(plan: "Plan", run: Sequence["Format"], indices: Sequence[int], jobs: int,
-             stack: ExitStack, solved: bool = True) -> Iterator[tuple[int, "SolvedVariant | None", Files]]:
+             stack: ExitStack, solved: bool = True, data: bool = True
+             ) -> Iterator[tuple[int, "SolvedVariant | None", Files]]:
     """(index, solved variant, files) of each variant in ``indices``, in that order. With
     ``jobs`` >= 2 and enough variants, the first is made here and the rest by ``jobs`` worker
     processes (stopped when ``stack`` closes, so an error or an interrupt ends them too).
-    Without ``solved``, only the files are wanted (the solved variant of a worker's is None)."""
+    Without ``solved``, only the files are wanted (the solved variant of a worker's is None);
+    without ``data``, a worker's solved variant comes without its exercises' data (a third of
+    what crosses back)."""
     global _job
     indices = list(indices)
     if jobs < 2 or len(indices) < MIN_VARIANTS:
@@ -284,7 +293,7 @@ def generate(plan: "Plan", run: Sequence["Format"], indices: Sequence[int], jobs
     families = [get_family(e.family) for e in plan.spec.exercises]
     for fmt in run:
         fmt.load_templates(families)
-    job = _Job(plan, tuple(f.name for f in run), solved)
+    job = _Job(plan, tuple(f.name for f in run), solved, data)
     context = _context()
     # Small chunks keep results flowing to the TeX stage in order; big enough to amortize.
     chunk = max(1, min(8, len(rest) // (8 * jobs)))
