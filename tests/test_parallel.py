@@ -97,6 +97,29 @@ def test_workers_send_the_exercises_data_back_only_for_a_class_document_that_ren
         assert all(q.instance.solved.answers for sv in from_workers for q in sv.questions)
 
 
+def test_numbers_a_worker_printed_come_back_printed(tmp_path: Path) -> None:
+    plan = make_plan(load_spec(write_exam(tmp_path)))
+    value = sp.Rational(123457, 1000000)  # printed by no other test at 3 decimals
+    key = (value, 3, mathfmt.current_mode())
+    assert mathfmt.printed_num(value, 3) is None
+    data = parallel.dumps(["anything"], parallel.Shared(plan), [(key, "0.123")])
+    try:
+        assert parallel.loads(data, parallel.Shared(plan)) == ["anything"]
+        assert mathfmt.printed_num(value, 3) == (key, "0.123") and mathfmt.num(value, 3) == "0.123"
+    finally:
+        mathfmt._NUM_TEXTS.pop(key, None)
+    # What a worker sends: every number and matrix entry of its answers, as it printed them.
+    run, _, _ = choose_formats(["json"], False)
+    sv, _ = parallel.make_variant(plan, 1, run)
+    printed = dict(parallel.printed_answers(sv))
+    for q in sv.questions:
+        for a in q.instance.solved.answers:
+            if a.kind in ("number", "matrix"):
+                asked = a.asked(q.instance.digits)
+                for v in (list(a.value) if a.kind == "matrix" else [a.value]):
+                    assert printed[(v, asked.digits, asked.mode)] == mathfmt.num(v, asked.digits, asked.mode)
+
+
 def test_a_workers_error_stops_the_build_as_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     spec = write_exam(tmp_path)

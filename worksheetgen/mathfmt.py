@@ -208,10 +208,35 @@ def num(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str:
     ``mode`` significant: the same with significant digits, in scientific notation below 1e-4 and
     from 10^digits on. Values of 10^12 and beyond are written in scientific notation either way.
     """
-    return _num(as_expr(x), digits, _mode(mode))
+    key = (as_expr(x), digits, _mode(mode))
+    text = _NUM_TEXTS.get(key)
+    if text is None:
+        if len(_NUM_TEXTS) >= _NUM_TEXTS_MAX:
+            _NUM_TEXTS.clear()
+        text = _NUM_TEXTS[key] = _num(*key)
+    return text
 
 
-@_memo
+# num's results by (value, digits, mode): a value is printed for the key, the solutions and
+# every format. A dictionary rather than lru_cache so that texts printed in a build's worker
+# process can be handed to the main process with the values they print (:func:`remember_num`).
+_NUM_TEXTS: dict[tuple[sp.Expr, int, str], str] = {}
+_NUM_TEXTS_MAX = 65536
+
+
+def printed_num(x: Any, digits: int, mode: str | None = None) -> tuple[tuple[sp.Expr, int, str], str] | None:
+    """(key, text) of ``num(x, digits, mode)`` if this process has printed it, else None."""
+    key = (as_expr(x), digits, _mode(mode))
+    text = _NUM_TEXTS.get(key)
+    return None if text is None else (key, text)
+
+
+def remember_num(key: tuple[sp.Expr, int, str], text: str) -> None:
+    """``num(*key)`` is ``text`` (printed by another process of the build)."""
+    if len(_NUM_TEXTS) < _NUM_TEXTS_MAX:
+        _NUM_TEXTS[key] = text
+
+
 def _num(x: sp.Expr, digits: int, mode: str) -> str:
     if is_exact_decimal(x, digits, mode):
         if mode == SIGNIFICANT and x.q != 1 and abs(x) < sp.Rational(1, 10**4):  # type: ignore[union-attr]
@@ -430,7 +455,7 @@ ALL_FRACTIONS = "fractions"
 
 def notation(expr: sp.Basic) -> str:
     """The one notation for the rationals of a closed form (see above)."""
-    standalone = coefficient = repeating = False
+    standalone = repeating = False
     stack = [expr]
     while stack:
         node = stack.pop()
@@ -447,7 +472,6 @@ def notation(expr: sp.Basic) -> str:
         if isinstance(node, sp.Mul):
             c, _ = node.as_coeff_Mul()
             if isinstance(c, sp.Rational) and c.q != 1:
-                coefficient = True
                 repeating = repeating or not _terminates(int(c.q))
                 stack.extend(a for a in node.args if a is not c)
                 continue

@@ -179,11 +179,14 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def dumps(obj: Any, shared: Shared) -> bytes:
+def dumps(obj: Any, shared: Shared, printed: Sequence[tuple[Any, str]] = ()) -> bytes:
+    """``obj`` pickled, with the texts this process printed for some of its values (``printed``:
+    mathfmt.num's (key, text) pairs), which the receiving process need not print again."""
     buffer = io.BytesIO()
     pickler = _Pickler(buffer, shared)
     pickler.dump(obj)
     pickler.dump(pickler.known)  # the same memo: the expressions are not written twice
+    pickler.dump(list(printed))
     return buffer.getvalue()
 
 
@@ -198,6 +201,8 @@ def loads(data: bytes, shared: Shared) -> Any:
         obj = unpickler.load()
         for expr, value in unpickler.load():
             mathfmt.remember_value(expr, value)
+        for key, text in unpickler.load():
+            mathfmt.remember_num(key, text)
     finally:
         _loading.pop()
         if enabled:
@@ -249,8 +254,25 @@ def _work_chunk(indices: list[int]) -> list[tuple[int, Files, bytes | None]]:
         if not _job.data:
             for question in sv.questions:
                 question.instance.solved = dataclasses.replace(question.instance.solved, data=None)
-        out.append((index, files, dumps(sv, _shared) if _job.solved else None))
+        out.append((index, files, dumps(sv, _shared, printed_answers(sv)) if _job.solved else None))
     return out
+
+
+def printed_answers(sv: "SolvedVariant") -> list[tuple[Any, str]]:
+    """The numbers of ``sv``'s answers as this process printed them at the precision asked
+    (the key entry prints them all): the instructor key's tables print them again."""
+    printed = []
+    for question in sv.questions:
+        for answer in question.instance.solved.answers:
+            if answer.kind not in ("number", "matrix"):
+                continue
+            asked = answer.asked(question.instance.digits)
+            values = list(answer.value) if answer.kind == "matrix" else [answer.value]
+            for value in values:
+                found = mathfmt.printed_num(value, asked.digits, asked.mode)
+                if found is not None:
+                    printed.append(found)
+    return printed
 
 
 def make_variant(plan: "Plan", index: int, run: Sequence["Format"]) -> tuple["SolvedVariant", Files]:
