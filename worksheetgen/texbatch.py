@@ -366,9 +366,10 @@ def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]
         texts = [pdfsplit.compose([pdfsplit.Pages(source, first, last)]) for first, last, _ in parts]
     except pdfsplit.Unsupported:
         return _cut_with_pikepdf(source_path, parts)
+    for folder in dict.fromkeys(Path(out).parent for _, _, out in parts):
+        folder.mkdir(parents=True, exist_ok=True)
     made = []
     for data, (_, _, out) in zip(texts, parts):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_bytes(data)
         made.append(Path(out))
     return made
@@ -507,6 +508,7 @@ class Typesetter:
         self.added: dict[str, int] = {}  # label → size in bytes of the text handed over
         self.by_key: dict[str, tuple[Batch, int]] = {}
         self.made: dict[str, Path] = {}  # label → its PDF in the work folder
+        self.labels: dict[Path, str] = {}  # a PDF in the work folder → its document's label
         self.batches: list[Batch] = []
         self.total = 0
         self.done = 0
@@ -553,10 +555,18 @@ class Typesetter:
             unit = doc.units[0]
             self.by_key.setdefault(unit.key, (group, len(group.units)))
             group.units.append(unit)
-            group.outputs.append((self.work / "out" / doc.label).with_suffix(".pdf"))
+            group.outputs.append(self._output(doc.label))
         self.pending = []
         for group in groups.values():
             self._submit(group)
+
+    def _output(self, label: str) -> Path:
+        """Where the PDF of document ``label`` is cut to: one folder for all (a folder per
+        student would be 500 more directories to create, on file systems where creating is
+        what costs), numbered in the order handed over."""
+        out = self.work / "out" / f"{len(self.labels):05d}.pdf"
+        self.labels[out] = label
+        return out
 
     def _submit(self, group: Batch) -> None:
         if group.preamble not in self.formats:
@@ -591,7 +601,7 @@ class Typesetter:
         parts = [(first, last, out) for (first, last), out in zip(group.pages, group.outputs) if out is not None]
         made = cut(group.pdf, parts)
         for out in made:
-            self.made[out.relative_to(self.work / "out").with_suffix(".tex").as_posix()] = out
+            self.made[self.labels[out]] = out
         self._tick(len(made))
 
     def _run_plain(self, doc: Document) -> None:
