@@ -152,17 +152,18 @@ def build(
 
 
 def start_early(plan: Plan, run: Sequence[Format], jobs: int, progress: Progress | None,
-                stack: ExitStack) -> dict[str, Any]:
+                stack: ExitStack, staging: Path) -> dict[str, Any]:
     """Formats that can start on the first variants while the next ones are being rendered
-    (PDFs: a batch of students is typeset once its students are in), by name. Not for a
-    reprint (one student) or a single job (nothing to overlap with)."""
+    (PDFs: a batch of students is typeset once its students are in, its PDFs written into
+    ``staging``), by name. Not for a reprint (one student) or a single job (nothing to overlap
+    with)."""
     sessions: dict[str, Any] = {}
     if plan.only is not None or jobs < 2 or len(plan.variants) < 2:
         return sessions
     for fmt in run:
         start = getattr(fmt, "start", None)
         if fmt.needs and start is not None:
-            session = start(jobs, progress)
+            session = start(jobs, progress, staging)
             stack.callback(session.close)
             sessions[fmt.name] = session
     return sessions
@@ -171,6 +172,13 @@ def start_early(plan: Plan, run: Sequence[Format], jobs: int, progress: Progress
 def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_dir: Path, jobs: int,
            progress: Progress | None, stack: ExitStack) -> BuildResult:
     spec, only = plan.spec, plan.only
+    target = out_dir / spec.name / plan.variants[0].folder if only is not None else out_dir / spec.name
+    # The staging folder exists from the start (the PDF stage writes into it while students are
+    # still being made); on the stack before the workers and the TeX stage, so that on failure
+    # those stop before it is removed.
+    stack.enter_context(removed_if_failed(out_dir, target.parent))
+    stack.enter_context(build_lock(out_dir, spec.name))
+    staging = stack.enter_context(staged_folder(target))
     solved: list[SolvedVariant] = []
     rendered: list[tuple[SolvedVariant, dict[str, tuple[str, str]]]] = []
     early: dict[str, Any] = {}
@@ -180,7 +188,7 @@ def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_
         if i == 1:
             # Started once the first variant is made (the workers are forked then, before
             # the TeX stage starts its threads).
-            early = start_early(plan, run, jobs, progress, stack)
+            early = start_early(plan, run, jobs, progress, stack, staging)
         sv.texts = {name: text for name, (_, text) in files.items() if isinstance(text, str)}
         solved.append(sv)
         rendered.append((sv, files))
@@ -207,30 +215,29 @@ def _build(plan: Plan, run: list[Format], keep: set[str], notes: list[str], out_
             if made_by in needs and isinstance(text, str):
                 session.add(file_name, text)
 
-    target = out_dir / spec.name / plan.variants[0].folder if only is not None else out_dir / spec.name
     written: dict[Path, str] = {}  # path → format that wrote it
-    with build_lock(out_dir, spec.name), staged_folder(target) as staging:
-        for sv, files in rendered:
-            folder = staging if only is not None or not sv.variant.folder else staging / sv.variant.folder
-            write_files(folder, files, written)
-        write_files(staging, top, written)
-        for fmt in run:
-            sources = [p for p, made_by in written.items() if made_by in fmt.needs]
-            if sources and fmt.needs:
-                made = early[fmt.name].finish(sources) if fmt.name in early else \
-                    make_format(plan, fmt, sources, staging, jobs, progress, stack)
-                for path in made:
+    for sv, files in rendered:
+        folder = staging if only is not None or not sv.variant.folder else staging / sv.variant.folder
+        write_files(folder, files, written)
+    write_files(staging, top, written)
+    for fmt in run:
+        sources = [p for p, made_by in written.items() if made_by in fmt.needs]
+        if sources and fmt.needs:
+            made = early[fmt.name].finish(sources) if fmt.name in early else \
+                make_format(plan, fmt, sources, staging, jobs, progress, stack)
+            for path in made:
+                written[path] = fmt.name
+            late = render_class(plan, solved, report, [formats_module.get_format(n) for n in fmt.needs],
+                                after_pdf=True)
+            if late:
+                new = write_files(staging, late, written)
+                for path in fmt.make(new, 1, None):
                     written[path] = fmt.name
-                late = render_class(plan, solved, report, [formats_module.get_format(n) for n in fmt.needs],
-                                    after_pdf=True)
-                if late:
-                    new = write_files(staging, late, written)
-                    for path in fmt.make(new, 1, None):
-                        written[path] = fmt.name
-        for path, made_by in list(written.items()):
-            if made_by and made_by not in keep:  # written only to make another format (.tex for PDFs)
-                path.unlink()
-                del written[path]
+    for path, made_by in list(written.items()):
+        if made_by and made_by not in keep:  # written only to make another format (.tex for PDFs)
+            path.unlink()
+            del written[path]
+    # Swapped into place when the stack closes (after the workers and the TeX stage stop).
     files_out = sorted(target / p.relative_to(staging) for p in written)
     return BuildResult(target, files_out, solved, notes, report)
 
@@ -290,6 +297,22 @@ def write_files(folder: Path, files: dict[str, tuple[str, str | bytes]], written
         written[path] = made_by
         new.append(path)
     return new
+
+
+@contextmanager
+def removed_if_failed(*folders: Path) -> Iterator[None]:
+    """Folders that did not exist before are removed again if the block fails and leaves them
+    empty: a build stopped by bad input leaves no trace, not even an empty output folder."""
+    missing = [f for f in dict.fromkeys(folders) if not f.exists()]
+    try:
+        yield
+    except BaseException:
+        for folder in sorted(missing, key=lambda f: -len(f.parts)):  # the deepest first
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another build's files), or gone already
+                pass
+        raise
 
 
 @contextmanager

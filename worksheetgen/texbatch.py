@@ -486,7 +486,7 @@ class Typesetter:
     from it), and puts each PDF beside its .tex."""
 
     def __init__(self, *, support: str, batch: int, jobs: int | None = None,
-                 progress: Progress | None = None, early: bool = False) -> None:
+                 progress: Progress | None = None, early: bool = False, root: Path | None = None) -> None:
         self.support = support
         self.batch = batch
         self.jobs = max(1, jobs or os.cpu_count() or 1)
@@ -508,7 +508,10 @@ class Typesetter:
         self.added: dict[str, int] = {}  # label → size in bytes of the text handed over
         self.by_key: dict[str, tuple[Batch, int]] = {}
         self.made: dict[str, Path] = {}  # label → its PDF in the work folder
-        self.labels: dict[Path, str] = {}  # a PDF in the work folder → its document's label
+        self.labels: dict[Path, str] = {}  # a PDF cut → its document's label
+        # Where a document's PDF is cut to: beside its .tex under ``root`` (the build's folder,
+        # whose .tex files the build writes later), else the work folder.
+        self.root = root
         self.batches: list[Batch] = []
         self.total = 0
         self.done = 0
@@ -561,10 +564,13 @@ class Typesetter:
             self._submit(group)
 
     def _output(self, label: str) -> Path:
-        """Where the PDF of document ``label`` is cut to: one folder for all (a folder per
-        student would be 500 more directories to create, on file systems where creating is
-        what costs), numbered in the order handed over."""
-        out = self.work / "out" / f"{len(self.labels):05d}.pdf"
+        """Where the PDF of document ``label`` is cut to: its place in the build's folder, or
+        one work folder for all (numbered in the order handed over: a folder per student would
+        be 500 more directories to create, on file systems where creating is what costs)."""
+        if self.root is not None:
+            out = (self.root / label).with_suffix(".pdf")
+        else:
+            out = self.work / "out" / f"{len(self.labels):05d}.pdf"
         self.labels[out] = label
         return out
 
@@ -721,6 +727,8 @@ def _remove_stale_work() -> None:
 
 
 def _move(source: Path, target: Path) -> None:
+    if source == target:  # cut into its place already
+        return
     try:
         os.replace(source, target)
     except OSError:  # another file system

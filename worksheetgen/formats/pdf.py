@@ -41,11 +41,12 @@ class Pdf(Format):
         return texbatch.typeset(tex_files, support=self.units_support(), batch=self.batch, jobs=jobs,
                                 progress=progress)
 
-    def start(self, jobs: int, progress: Any = None) -> texbatch.Typesetter:
+    def start(self, jobs: int, progress: Any = None, root: Path | None = None) -> texbatch.Typesetter:
         """A PDF stage that typesets each batch as soon as its students' .tex are rendered
-        (``add``), while the build renders the next ones; ``finish`` takes the written files."""
+        (``add``), while the build renders the next ones, and writes their PDFs under ``root``
+        (the build's folder) as they are cut; ``finish`` takes the written files."""
         return texbatch.Typesetter(support=self.units_support(), batch=self.batch, jobs=jobs,
-                                   progress=progress, early=True)
+                                   progress=progress, early=True, root=root)
 
     @staticmethod
     def units_support() -> str:
