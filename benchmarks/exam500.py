@@ -99,14 +99,16 @@ run, _, _ = choose_formats(sys.argv[2].split(","), False)
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
-solve = render = 0.0
-for variant in plan.variants:
+solve = render = first = 0.0
+for i, variant in enumerate(plan.variants):
     a = cpu()
     sv = solve_variant(plan, variant)
     b = cpu()
     render_variant(plan, sv, run)
     solve, render = solve + b - a, render + cpu() - b
-print(solve, render, len(plan.slots(plan.variants[0])))
+    if i == 0:
+        first = cpu() - a
+print(solve, render, len(plan.slots(plan.variants[0])), first)
 """
 
 
@@ -150,7 +152,12 @@ def main() -> None:
     # Bytecode as Python keeps it after a first run (or pip writes it on install): where
     # PYTHONDONTWRITEBYTECODE is set, every run would otherwise compile the package again.
     compileall.compile_dir(str(ROOT / "worksheetgen"), quiet=1)
-    with tempfile.TemporaryDirectory(prefix="exam500-") as tmp:
+    # Built where a person's builds go (the checkout's output/), not in the temporary folder: on
+    # ext4, creating files in a folder's block group right after many files there were deleted
+    # (a test run's, a previous benchmark's) costs up to 1 ms a file for a few minutes, which
+    # would be the machine's state, not the build's cost.
+    (ROOT / "output").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".exam500-", dir=ROOT / "output") as tmp:
         tmp_path = Path(tmp)
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         if not args.warm:
@@ -162,11 +169,13 @@ def main() -> None:
 
         text_formats = [f for f in formats_module.default_formats() if f != "pdf"]
         cost, out = run([sys.executable, "-c", GENERATE, str(spec_path), ",".join(text_formats)], env)
-        solve_cpu, render_cpu, exercises = float(out.split()[0]), float(out.split()[1]), int(out.split()[2])
-        print(f"generation in one process ({exercises} exercises per student; first student's warm-up "
+        solve_cpu, render_cpu, exercises, first = (float(x) for x in out.split())
+        print(f"generation in one process ({int(exercises)} exercises per student; first student's warm-up "
               f"included): solve (sample, solve, check) {1000 * solve_cpu / n:.1f} ms + render "
               f"({', '.join(text_formats)}) {1000 * render_cpu / n:.1f} ms = "
-              f"{1000 * (solve_cpu + render_cpu) / n:.1f} ms CPU per student")
+              f"{1000 * (solve_cpu + render_cpu) / n:.1f} ms CPU per student; the first student "
+              f"(loading and compiling the templates) {1000 * first:.0f} ms, every other "
+              f"{1000 * (solve_cpu + render_cpu - first) / max(1, n - 1):.1f} ms")
 
         build_cli = [sys.executable, "-m", "worksheetgen", "build", str(spec_path), "--jobs", str(jobs)]
         text, _ = run(build_cli + ["--out", str(tmp_path / "text"), "--format", ",".join(text_formats)], env)
