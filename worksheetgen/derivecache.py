@@ -24,6 +24,8 @@ from typing import Any, Callable, Sequence, TypeVar
 import mpmath
 import sympy as sp
 
+from worksheetgen import resources
+
 T = TypeVar("T")
 
 
@@ -84,10 +86,4 @@ def cache_folder(namespace: str, sources: tuple[str, ...]) -> Path | None:
             digest.update(Path(source).read_bytes())
         except OSError:
             return None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    folder = Path(base) / "worksheetgen" / f"{namespace}-{digest.hexdigest()[:16]}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK) else None
+    return resources.cache_folder(f"{namespace}-{digest.hexdigest()[:16]}")

@@ -38,7 +38,6 @@ _TYPE = re.compile(rb"/Type\s*/(\w+)")
 _PAGES_REF = re.compile(rb"/Pages\s+(\d+)\s+0\s+R")
 _KIDS = re.compile(rb"/Kids\s*\[([^\]]*)\]")
 _REF = re.compile(rb"(\d+)\s+0\s+R")
-_PARENT = re.compile(rb"/Parent\s+\d+\s+0\s+R")
 _INHERITED = re.compile(rb"/(?:Resources|MediaBox|CropBox|Rotate)\b")
 _MEDIABOX = re.compile(rb"/MediaBox\s*\[([^\]]*)\]")
 

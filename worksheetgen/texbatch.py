@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from worksheetgen import pdf, pdfsplit
 from worksheetgen.errors import TexError
+from worksheetgen.resources import cache_folder
 
 if TYPE_CHECKING:
     import pikepdf  # imported where used: a build without PDFs does not load it
@@ -185,15 +186,16 @@ def unit_text(text: str) -> str:
 
 def cache_dir() -> Path:
     """Where dumped formats are kept: $XDG_CACHE_HOME or ~/.cache, else the temporary folder."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    for folder in (Path(base) / "worksheetgen" / "tex-formats",
-                   Path(tempfile.gettempdir()) / f"worksheetgen-{os.getuid()}" / "tex-formats"):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(folder, os.W_OK):
-            return folder
+    folder = cache_folder("tex-formats")
+    if folder is not None:
+        return folder
+    fallback = Path(tempfile.gettempdir()) / f"worksheetgen-{os.getuid()}" / "tex-formats"
+    try:
+        fallback.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
+    if os.access(fallback, os.W_OK):
+        return fallback
     raise TexError("no writable folder for the TeX formats (tried ~/.cache and the temporary folder)")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 import pkgutil
 import re
 import sys
@@ -26,7 +25,7 @@ import jinja2
 
 from worksheetgen import mathfmt, texfit
 from worksheetgen.errors import WorksheetError
-from worksheetgen.resources import template_dir
+from worksheetgen.resources import cache_folder, template_dir
 
 if TYPE_CHECKING:
     from worksheetgen.documents import Document
@@ -219,15 +218,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     on every load). None when no cache folder can be written."""
     settings = repr(sorted((k, repr(v)) for k, v in jinja_options().items()))
     key = hashlib.sha256(f"{jinja2.__version__}\n{sys.version}\n{settings}".encode("utf-8")).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    folder = Path(base) / "worksheetgen" / f"templates-{key}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    if not os.access(folder, os.W_OK):
-        return None
-    return _BytecodeCache(str(folder))
+    folder = cache_folder(f"templates-{key}")
+    return None if folder is None else _BytecodeCache(str(folder))
 
 
 class _BytecodeCache(jinja2.FileSystemBytecodeCache):
