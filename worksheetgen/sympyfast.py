@@ -35,9 +35,17 @@ SIGN_FACTS: dict[str, Callable[[sp.Rational], bool]] = {
 }
 
 
+_installed = False
+
+
 def install() -> None:
     """Define the sign facts of ``sympy.Rational`` and its subclasses by the numerator (a class
-    whose fact is a constant, as ``Zero.is_zero``, keeps it)."""
+    whose fact is a constant, as ``Zero.is_zero``, keeps it). Each module that relies on it
+    asks for it; it is done once."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
     for cls in _with_subclasses(sp.Rational):
         for fact, holds in SIGN_FACTS.items():
             name = f"is_{fact}"
