@@ -348,19 +348,6 @@ def _save(document: "pikepdf.Pdf", path: Path) -> None:
                   object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
 
 
-def _open_sources() -> Callable[[Path], pdfsplit.SourcePdf]:
-    """Each batch PDF read once however many documents take pages from it."""
-    opened: dict[Path, pdfsplit.SourcePdf] = {}
-
-    def source(path: Path) -> pdfsplit.SourcePdf:
-        found = opened.get(path)
-        if found is None:
-            found = opened[path] = pdfsplit.SourcePdf.open(path)
-        return found
-
-    return source
-
-
 def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
     """Pages first..last (1-based) of ``source_path`` into each ``out``."""
     try:
@@ -393,16 +380,19 @@ def _cut_with_pikepdf(source_path: Path, parts: Sequence[tuple[int, int, Path]])
 
 
 def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path) -> Path:
-    source = _open_sources()
+    sources: dict[Path, pdfsplit.SourcePdf] = {}  # each batch's PDF read once
     parts: list[pdfsplit.Part] = []
     count = 0
     try:
         for (batch, i), front in zip(found, doc.front):
             first, last = batch.pages[i]
-            parts.append(pdfsplit.Pages(source(batch.pdf), first, last))
+            source = sources.get(batch.pdf)
+            if source is None:
+                source = sources[batch.pdf] = pdfsplit.SourcePdf.open(batch.pdf)
+            parts.append(pdfsplit.Pages(source, first, last))
             count += last - first + 1
             if front and count % 2:
-                parts.append(pdfsplit.BlankPage(source(batch.pdf).media_box(source(batch.pdf).pages[last - 1])))
+                parts.append(pdfsplit.BlankPage(source.media_box(source.pages[last - 1])))
                 count += 1
         out.write_bytes(pdfsplit.compose(parts))
     except pdfsplit.Unsupported:
