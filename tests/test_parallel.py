@@ -19,7 +19,7 @@ from worksheetgen import mathfmt, parallel
 from worksheetgen.activations import MP, get
 from worksheetgen.build import build, choose_formats, class_documents_read_data, render_variant
 from worksheetgen.cli import main
-from worksheetgen.errors import CheckError, WorkerError
+from worksheetgen.errors import WorkerError
 from worksheetgen.instance import fingerprint
 from worksheetgen.plan import make_plan
 from worksheetgen.registry import get_family

@@ -607,7 +607,3 @@ def make_answer(key: str, label: str, value: Any, kind: str = "number",
     if cls in (ChoiceAnswer, MultiChoiceAnswer):
         raise TypeError("choices need their options: build ChoiceAnswer/MultiChoiceAnswer directly")
     return cls(key, label, value, tolerance=tolerance)
-
-
-def same_float(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=CHECK_RTOL, abs_tol=CHECK_ATOL)
