@@ -230,79 +230,96 @@ _CATALOG, _PAGE_TREE = 1, 2
 def compose(parts: Sequence[Part]) -> bytes:
     """One PDF of ``parts``' pages, in order. Objects several pages share (fonts, resources of
     the same source) are written once."""
-    numbers: dict[tuple[int, int], int] = {}  # (id of source, old number) -> new number
-    order: list[tuple[SourcePdf, int]] = []
-    kids: list[int] = []
-    blanks: dict[int, bytes] = {}
-    sources: dict[int, SourcePdf] = {}
-    next_number = _PAGE_TREE + 1
+    composer = Composer()
     for part in parts:
+        composer.add(part)
+    return composer.finish()
+
+
+class Composer:
+    """:func:`compose`, part by part: each part's objects are numbered and copied when it is
+    added (a print document takes a batch's pages while later batches are still being
+    typeset), and :meth:`finish` puts the catalog and the page tree in front. The bytes are
+    those of composing all parts at once."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple[int, int], int] = {}  # (id of source, old number) -> new number
+        self.kids: list[int] = []
+        self.body = bytearray()  # the objects after the page tree, in number order
+        self.offsets: list[int] = [0] * (_PAGE_TREE + 1)  # into ``body``
+        self.header = b""
+        self.sources: list[SourcePdf] = []  # kept alive: their ids are keys of ``numbers``
+
+    @property
+    def next_number(self) -> int:
+        return len(self.offsets)
+
+    def _start(self, number: int) -> None:
+        self.offsets.append(len(self.body))
+        self.body += b"%d 0 obj\n" % number
+
+    def add(self, part: Part) -> None:
         if isinstance(part, BlankPage):
-            kids.append(next_number)
-            blanks[next_number] = part.media_box
-            next_number += 1
-            continue
+            number = self.next_number
+            self.kids.append(number)
+            self._start(number)
+            self.body += b"<< /Type /Page /Parent %d 0 R /MediaBox [%s] /Resources << >> >>\nendobj\n" % (
+                _PAGE_TREE, part.media_box)
+            return
         source = part.source
-        sources[id(source)] = source
+        if not self.header:
+            self.header = source.header
+        if not any(s is source for s in self.sources):
+            self.sources.append(source)
         if not 1 <= part.first <= part.last <= len(source.pages):
             raise ValueError(f"{source.name}: pages {part.first}-{part.last} of {len(source.pages)}")
+        numbers, body, key_of = self.numbers, self.body, id(source)
         wanted = source.pages[part.first - 1: part.last]
         wanted_set = frozenset(wanted)
         stack = list(reversed(wanted))
+        order: list[int] = []
         while stack:  # depth first from each page, in page order: a stable numbering
             number = stack.pop()
-            key = (id(source), number)
+            key = (key_of, number)
             if key in numbers:
                 continue
-            numbers[key] = next_number
-            next_number += 1
-            order.append((source, number))
+            numbers[key] = self.next_number + len(order)
+            order.append(number)
             for ref in reversed(source.obj(number).refs):
                 if ref in source.page_tree:
                     continue  # the page's /Parent: the new page tree takes its place
                 if ref in source.page_set and ref not in wanted_set:
                     raise Unsupported(f"{source.name}: page {number} refers to another page")
-                if (id(source), ref) not in numbers:
+                if (key_of, ref) not in numbers:
                     stack.append(ref)
-        kids.extend(numbers[(id(source), p)] for p in wanted)
+        self.kids.extend(numbers[(key_of, p)] for p in wanted)
+        for number in order:
+            o = source.obj(number)
+            self._start(numbers[(key_of, number)])
+            pieces = o.pieces
+            body += pieces[0]
+            for k, ref in enumerate(o.refs, start=1):
+                body += b"%d 0 R" % (_PAGE_TREE if ref in source.page_tree else numbers[(key_of, ref)])
+                body += pieces[k]
+            if body[-1] != 0x0A:
+                body += b"\n"
 
-    out = bytearray(order[0][0].header if order else b"%PDF-1.5\n")
-    out += b"%\xd0\xd4\xc5\xd8\n"
-    offsets = [0] * next_number
-
-    def start(number: int) -> None:
-        offsets[number] = len(out)
-        out.extend(b"%d 0 obj\n" % number)
-
-    start(_CATALOG)
-    out += b"<< /Type /Catalog /Pages %d 0 R >>\nendobj\n" % _PAGE_TREE
-    start(_PAGE_TREE)
-    out += b"<< /Type /Pages /Count %d /Kids [%s] >>\nendobj\n" % (
-        len(kids), b" ".join(b"%d 0 R" % k for k in kids))
-    blank_at = sorted(blanks)
-    for source, number in order:
-        new = numbers[(id(source), number)]
-        while blank_at and blank_at[0] < new:
-            _blank(start, out, blank_at.pop(0), blanks)
-        o = source.obj(number)
-        start(new)
-        pieces = o.pieces
-        out += pieces[0]
-        for k, ref in enumerate(o.refs, start=1):
-            out += b"%d 0 R" % (_PAGE_TREE if ref in source.page_tree else numbers[(id(source), ref)])
-            out += pieces[k]
-        if out[-1] != 0x0A:
-            out += b"\n"
-    while blank_at:
-        _blank(start, out, blank_at.pop(0), blanks)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % next_number
-    out += b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, next_number))
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (next_number, _CATALOG, xref)
-    return bytes(out)
+    def finish(self) -> bytes:
+        """The PDF of every part added."""
+        head = bytearray(self.header or b"%PDF-1.5\n")
+        head += b"%\xd0\xd4\xc5\xd8\n"
+        catalog = len(head)
+        head += b"%d 0 obj\n<< /Type /Catalog /Pages %d 0 R >>\nendobj\n" % (_CATALOG, _PAGE_TREE)
+        tree = len(head)
+        head += b"%d 0 obj\n<< /Type /Pages /Count %d /Kids [%s] >>\nendobj\n" % (
+            _PAGE_TREE, len(self.kids), b" ".join(b"%d 0 R" % k for k in self.kids))
+        shift = len(head)
+        count = self.next_number
+        xref = shift + len(self.body)
+        tail = bytearray(b"xref\n0 %d\n0000000000 65535 f \n" % count)
+        tail += b"%010d 00000 n \n%010d 00000 n \n" % (catalog, tree)
+        tail += b"".join(b"%010d 00000 n \n" % (shift + self.offsets[n]) for n in range(_PAGE_TREE + 1, count))
+        tail += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (count, _CATALOG, xref)
+        return b"".join((head, self.body, tail))
 
 
-def _blank(start, out: bytearray, number: int, blanks: dict[int, bytes]) -> None:
-    start(number)
-    out += b"<< /Type /Page /Parent %d 0 R /MediaBox [%s] /Resources << >> >>\nendobj\n" % (
-        _PAGE_TREE, blanks[number])

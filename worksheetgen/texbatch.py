@@ -255,6 +255,8 @@ class Batch:
     pages: list[tuple[int, int]] = field(default_factory=list)  # per unit: first, last (1-based)
     pdf: Path | None = None
     line_map: list[tuple[int, Unit]] = field(default_factory=list)  # (first batch line, unit)
+    # The PDF as read for cutting, kept while a print document may still take its pages.
+    source: pdfsplit.SourcePdf | None = None
 
     def size(self) -> int:
         return sum(len(u.lines) for u in self.units)
@@ -348,10 +350,12 @@ def _save(document: "pikepdf.Pdf", path: Path) -> None:
                   object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
 
 
-def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
-    """Pages first..last (1-based) of ``source_path`` into each ``out``."""
+def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]],
+        source: pdfsplit.SourcePdf | None = None) -> list[Path]:
+    """Pages first..last (1-based) of ``source_path`` (read already: ``source``) into each ``out``."""
     try:
-        source = pdfsplit.SourcePdf.open(source_path)
+        if source is None:
+            source = pdfsplit.SourcePdf.open(source_path)
         texts = [pdfsplit.compose([pdfsplit.Pages(source, first, last)]) for first, last, _ in parts]
     except pdfsplit.Unsupported:
         return _cut_with_pikepdf(source_path, parts)
@@ -379,23 +383,28 @@ def _cut_with_pikepdf(source_path: Path, parts: Sequence[tuple[int, int, Path]])
     return made
 
 
-def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path) -> Path:
-    sources: dict[Path, pdfsplit.SourcePdf] = {}  # each batch's PDF read once
-    parts: list[pdfsplit.Part] = []
+def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path,
+              ready: Callable[[Batch], None] = lambda batch: None) -> Path:
+    """The pages of ``doc``'s units (unit i: page range ``found[i]`` of a batch) in one PDF.
+    Each unit is copied as soon as its batch is typeset (``ready`` waits for it), while later
+    batches still run: the build's last minute is left the last batches' pages only."""
+    composer = pdfsplit.Composer()
     count = 0
     try:
         for (batch, i), front in zip(found, doc.front):
+            ready(batch)
             first, last = batch.pages[i]
-            source = sources.get(batch.pdf)
-            if source is None:
-                source = sources[batch.pdf] = pdfsplit.SourcePdf.open(batch.pdf)
-            parts.append(pdfsplit.Pages(source, first, last))
+            if batch.source is None:  # read once (the cut kept it, unless it fell back to pikepdf)
+                batch.source = pdfsplit.SourcePdf.open(batch.pdf)
+            composer.add(pdfsplit.Pages(batch.source, first, last))
             count += last - first + 1
             if front and count % 2:
-                parts.append(pdfsplit.BlankPage(source.media_box(source.pages[last - 1])))
+                composer.add(pdfsplit.BlankPage(batch.source.media_box(batch.source.pages[last - 1])))
                 count += 1
-        out.write_bytes(pdfsplit.compose(parts))
+        out.write_bytes(composer.finish())
     except pdfsplit.Unsupported:
+        for batch, _ in found:
+            ready(batch)
         return _assemble_with_pikepdf(doc, found, out)
     return out
 
@@ -597,7 +606,11 @@ class Typesetter:
                     raise _batch_error(group, again) from None
         _read_pages(group)
         parts = [(first, last, out) for (first, last), out in zip(group.pages, group.outputs) if out is not None]
-        made = cut(group.pdf, parts)
+        try:
+            group.source = pdfsplit.SourcePdf.open(group.pdf)
+        except pdfsplit.Unsupported:
+            group.source = None
+        made = cut(group.pdf, parts, group.source) if parts else []
         for out in made:
             self.made[self.labels[out]] = out
         self._tick(len(made))
@@ -652,14 +665,15 @@ class Typesetter:
             self.reporting = True
             if self.progress and self.done:
                 self.progress("typesetting", self.done, self.total)
-        # Each print document is put together once its batches are in (while the others and
-        # the plain documents compile).
+        # Each print document takes each batch's pages as soon as that batch is typeset (while
+        # the others and the plain documents compile), in its own page order.
         for doc in assemblies:
             found = [self.by_key[u.key] for u in doc.units]
-            for name in dict.fromkeys(batch.name for batch, _ in found):
-                self.batch_futures[name].result()
-            assemblies_made.append(_assemble(doc, found, doc.path.with_suffix(".pdf")))
+            assemblies_made.append(_assemble(doc, found, doc.path.with_suffix(".pdf"),
+                                             lambda batch: self.batch_futures[batch.name].result()))
             self._tick(1)
+        for batch in self.batches:
+            batch.source = None
         for future in self.futures:
             future.result()
         made = []
