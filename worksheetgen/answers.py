@@ -215,8 +215,8 @@ class Answer:
         return entry["shown"]
 
     def floats(self) -> Any:
-        """``to_float(self.value)``, worked out once per value: the teaching rules and the
-        cross-check read it (callers must not change it, nor the value in place)."""
+        """``to_float(self.value)``, worked out once per value: the teaching rules, the
+        cross-check and the key read it (callers must not change it, nor the value in place)."""
         known = self.__dict__.get("_floats")
         if known is None or known[0] is not self.value:  # a value replaced is worked out again
             known = self.__dict__["_floats"] = (self.value, to_float(self.value))
@@ -384,7 +384,7 @@ class NumberAnswer(Answer):
     kind: ClassVar[str] = "number"
 
     def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
-        return {"exact": exact_text(self.value), "float": to_float(self.value),
+        return {"exact": exact_text(self.value), "float": self.floats(),
                 "shown": self.text(digits, mode, tex=False)}
 
     def default_tolerance(self, rule: Rule, asked: Rounding) -> dict[str, Any]:
@@ -416,7 +416,7 @@ class MatrixAnswer(Answer):
     def payload(self, digits: int, mode: str | None = None) -> dict[str, Any]:
         rows = self.value.tolist()
         asked = self.asked(digits, mode)
-        return {"exact": [[exact_text(v) for v in row] for row in rows], "float": to_float(self.value),
+        return {"exact": [[exact_text(v) for v in row] for row in rows], "float": self.floats(),
                 "shown": [[mathfmt.rounded(v, asked.digits, asked.mode) for v in row] for row in rows]}
 
     def default_tolerance(self, rule: Rule, asked: Rounding) -> dict[str, Any]:
