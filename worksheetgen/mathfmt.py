@@ -617,8 +617,16 @@ def equals(x: Any, digits: int = DEFAULT_DIGITS, mode: str | None = None) -> str
 
 @_memo
 def nonnegative(x: Any) -> bool:
-    """``x >= 0`` as SymPy decides it (a closed form is evaluated), remembered per value: a
-    template asks it of the same value in every format."""
+    """``x >= 0`` as SymPy decides it, remembered per value: a template asks it of the same
+    value in every format. A rational's sign is its numerator's; a closed form's, that of its
+    40-digit value when that is not 0 (SymPy evaluates it too; a template asks the sign of a
+    value it has just printed, so that value is worked out already)."""
+    if isinstance(x, sp.Rational):
+        return x.p >= 0
+    if isinstance(x, sp.Expr) and x.is_number:
+        d = _decimal(x)
+        if d != 0:
+            return d > 0
     return bool(x >= 0)
 
 

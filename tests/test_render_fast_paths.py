@@ -1,0 +1,39 @@
+"""The rendering's fast paths give what the general ones give: the sign of a value a template
+asks (mathfmt.nonnegative) and the floats of a key entry."""
+
+from __future__ import annotations
+
+import itertools
+
+import sympy as sp
+
+from worksheetgen import mathfmt
+from worksheetgen.activations import add, exp, mul, power
+from worksheetgen.answers import MatrixAnswer, NumberAnswer, Rule, to_float
+
+
+def _values() -> list[sp.Basic]:
+    rationals = [sp.Rational(p, q) for p, q in itertools.product((-7, -1, 0, 1, 3, 22), (1, 2, 3, 10))]
+    forms = []
+    for r in rationals[:12]:
+        e = exp(r)
+        forms += [e, add(e, -1), add(sp.Rational(-1, 2), e), mul(r, e), power(add(1, e), sp.S.NegativeOne),
+                  add(1, mul(-1, power(add(1, exp(add(r, mul(sp.Rational(3, 10), e)))), sp.S.NegativeOne))),
+                  sp.log(sp.Rational(13, 20)) * r, add(sp.log(sp.Rational(22, 25)), sp.Rational(1, 8))]
+    return rationals + forms + [sp.Float("0.25", 30), sp.Float("-1e-20", 30), sp.sqrt(2) - 1, 1 - sp.sqrt(2)]
+
+
+def test_signs_of_shown_values_are_sympys() -> None:
+    for value in _values():
+        mathfmt.num(value)  # as in a template: the value printed, then its sign asked
+        assert mathfmt.nonnegative(value) is bool(value >= 0), value
+        assert mathfmt.nonnegative.__wrapped__(value) is bool(value >= 0), value  # not printed first
+
+
+def test_key_floats_are_the_values_floats() -> None:
+    values = [v for v in _values() if v.is_number]
+    for value in values:
+        entry = NumberAnswer("x", "x", value).entry(4, Rule())
+        assert entry["float"] == to_float(value)
+    matrix = sp.Matrix([values[:3], values[-3:]])
+    assert MatrixAnswer("m", "m", matrix).entry(4, Rule())["float"] == to_float(matrix)
