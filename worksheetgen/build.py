@@ -36,6 +36,7 @@ from worksheetgen.plan import Plan, Variant, make_plan
 from worksheetgen.quality import Quality, quality, require_distinct
 from worksheetgen.registry import get_family
 from worksheetgen.spec import SheetSpec
+from worksheetgen.spread import spread_subfolders
 
 Progress = Callable[[str, int, int], None]
 
@@ -344,6 +345,7 @@ def staged_folder(target: Path) -> Iterator[Path]:
         shutil.rmtree(stray, ignore_errors=True)
     recover_swap(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    spread_subfolders(staging)  # each student's folder away from the last build's freed inodes
     try:
         yield staging
         replace_folder(staging, target)
