@@ -255,8 +255,6 @@ class Batch:
     pages: list[tuple[int, int]] = field(default_factory=list)  # per unit: first, last (1-based)
     pdf: Path | None = None
     line_map: list[tuple[int, Unit]] = field(default_factory=list)  # (first batch line, unit)
-    # The PDF as read for cutting, kept while a print document may still take its pages.
-    source: pdfsplit.SourcePdf | None = None
 
     def size(self) -> int:
         return sum(len(u.lines) for u in self.units)
@@ -350,12 +348,10 @@ def _save(document: "pikepdf.Pdf", path: Path) -> None:
                   object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
 
 
-def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]],
-        source: pdfsplit.SourcePdf | None = None) -> list[Path]:
-    """Pages first..last (1-based) of ``source_path`` (read already: ``source``) into each ``out``."""
+def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
+    """Pages first..last (1-based) of ``source_path`` into each ``out``."""
     try:
-        if source is None:
-            source = pdfsplit.SourcePdf.open(source_path)
+        source = pdfsplit.SourcePdf.open(source_path)
         texts = [pdfsplit.compose([pdfsplit.Pages(source, first, last)]) for first, last, _ in parts]
     except pdfsplit.Unsupported:
         return _cut_with_pikepdf(source_path, parts)
@@ -389,17 +385,19 @@ def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path,
     Each unit is copied as soon as its batch is typeset (``ready`` waits for it), while later
     batches still run: the build's last minute is left the last batches' pages only."""
     composer = pdfsplit.Composer()
+    sources: dict[str, pdfsplit.SourcePdf] = {}  # each batch's PDF read once
     count = 0
     try:
         for (batch, i), front in zip(found, doc.front):
             ready(batch)
             first, last = batch.pages[i]
-            if batch.source is None:  # read once (the cut kept it, unless it fell back to pikepdf)
-                batch.source = pdfsplit.SourcePdf.open(batch.pdf)
-            composer.add(pdfsplit.Pages(batch.source, first, last))
+            source = sources.get(batch.name)
+            if source is None:
+                source = sources[batch.name] = pdfsplit.SourcePdf.open(batch.pdf)
+            composer.add(pdfsplit.Pages(source, first, last))
             count += last - first + 1
             if front and count % 2:
-                composer.add(pdfsplit.BlankPage(batch.source.media_box(batch.source.pages[last - 1])))
+                composer.add(pdfsplit.BlankPage(source.media_box(source.pages[last - 1])))
                 count += 1
         out.write_bytes(composer.finish())
     except pdfsplit.Unsupported:
@@ -606,11 +604,7 @@ class Typesetter:
                     raise _batch_error(group, again) from None
         _read_pages(group)
         parts = [(first, last, out) for (first, last), out in zip(group.pages, group.outputs) if out is not None]
-        try:
-            group.source = pdfsplit.SourcePdf.open(group.pdf)
-        except pdfsplit.Unsupported:
-            group.source = None
-        made = cut(group.pdf, parts, group.source) if parts else []
+        made = cut(group.pdf, parts) if parts else []
         for out in made:
             self.made[self.labels[out]] = out
         self._tick(len(made))
@@ -672,8 +666,6 @@ class Typesetter:
             assemblies_made.append(_assemble(doc, found, doc.path.with_suffix(".pdf"),
                                              lambda batch: self.batch_futures[batch.name].result()))
             self._tick(1)
-        for batch in self.batches:
-            batch.source = None
         for future in self.futures:
             future.result()
         made = []
