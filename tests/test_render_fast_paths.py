@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import sympy as sp
 
 from worksheetgen import mathfmt
@@ -37,3 +38,25 @@ def test_key_floats_are_the_values_floats() -> None:
         assert entry["float"] == to_float(value)
     matrix = sp.Matrix([values[:3], values[-3:]])
     assert MatrixAnswer("m", "m", matrix).entry(4, Rule())["float"] == to_float(matrix)
+
+
+def test_powers_of_symbolic_sums_are_sympys() -> None:
+    # The closed-form printer's walk puts symbols in place of powers of e; Pow of such sums
+    # skips Add._eval_power's search while it runs (mathfmt._symbolic_sum_power).
+    s, t = sp.Symbol("e^{-1}"), sp.Symbol("e^{0.3}")
+    sums = [add(1, s), add(s, t), add(sp.Rational(-3, 10), mul(2, s)), add(s, sp.I), add(1, sp.I),
+            add(sp.Rational(1, 2), exp(sp.Rational(1, 3))), add(1, sp.sqrt(2)), add(s, sp.oo), add(3, mul(s, t))]
+    exponents = [sp.Integer(n) for n in (-3, -2, -1, 0, 1, 2, 3)] + [sp.Rational(1, 2), sp.Rational(-3, 2), s]
+    for base in sums:
+        for e in exponents:
+            assert mathfmt._symbolic_sum_power(base, e) == mathfmt._ADD_EVAL_POWER(base, e), (base, e)
+
+
+def test_closed_forms_print_as_with_sympys_powers(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = [v for v in _values() if not isinstance(v, sp.Rational)]
+    fast = [(mathfmt._exp_as_power(v), mathfmt.exact.__wrapped__(v)) for v in values]
+    monkeypatch.setattr(mathfmt, "_symbolic_sum_power", mathfmt._ADD_EVAL_POWER)
+    sp.core.cache.clear_cache()
+    for v, (walked, text) in zip(values, fast):
+        assert sp.srepr(mathfmt._exp_as_power(v)) == sp.srepr(walked)
+        assert mathfmt.exact.__wrapped__(v) == text

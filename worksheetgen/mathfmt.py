@@ -542,7 +542,30 @@ def _exp_as_power(expr: sp.Expr, printer: _Printer = _printer) -> sp.Expr:
             lambda a: isinstance(a, sp.exp),
             lambda a: sp.Symbol(f"e^{{{printer.doprint(_exp_as_power(a.args[0], printer))}}}"),
         )
-    return _exp_walk(expr, printer)
+    global _walk_depth
+    if _walk_depth == 0:
+        sp.Add._eval_power = _symbolic_sum_power  # type: ignore[method-assign]
+    _walk_depth += 1
+    try:
+        return _exp_walk(expr, printer)
+    finally:
+        _walk_depth -= 1
+        if _walk_depth == 0:
+            sp.Add._eval_power = _ADD_EVAL_POWER  # type: ignore[method-assign]
+
+
+# While the walk rebuilds a closed form, a product that holds 1/(1 + e^{..}) makes Pow(sum, -1)
+# again, and Pow asks the sum's _eval_power. For a sum that is no number (it holds a power of e
+# as a symbol) and holds no imaginary unit, SymPy's returns None, after asking whether a term is
+# infinite: for terms of symbols without assumptions a long search, most of the walk's time.
+_ADD_EVAL_POWER = sp.Add._eval_power
+_walk_depth = 0
+
+
+def _symbolic_sum_power(self: sp.Add, exponent: sp.Expr) -> sp.Expr | None:
+    if not self.is_number and not self.has(sp.I):
+        return None
+    return _ADD_EVAL_POWER(self, exponent)
 
 
 def _exp_walk(node: sp.Basic, printer: _Printer = _printer) -> sp.Basic:
