@@ -13,8 +13,8 @@ import sympy as sp
 from worksheetgen import activations, drawrules, nets, sympyfast
 from worksheetgen.answers import make_answer
 from worksheetgen.errors import CheckError, WorksheetError
-from worksheetgen.exercises.forward_pass import (ANSWER_RULES, NETWORK_RULES, ForwardData, forward_check,
-                                                 forward_parts, network_quality)
+from worksheetgen.exercises.forward_pass import (NETWORK_RULES, SCREEN_SLACK, ForwardData, answer_rules,
+                                                 forward_check, forward_parts, network_quality)
 from worksheetgen.family import Constraint, Family, Solved
 from worksheetgen.params import Bool, ListOf, Number, Param, Text
 
@@ -146,16 +146,11 @@ def _gradients_in_band(given: Any, solved: Solved) -> bool:
     return not (drawrules.gradient_below(asked) or drawrules.gradient_above(asked))
 
 
-# The float64 screen's margin: its gradients are good to ~1e-14 of their size, so a draw it
-# calls outside the band by this much is outside for the exact values too.
-SCREEN_SLACK = 1e-6
-
-
 def _gradients_plainly_outside(given: BackpropGiven) -> bool:
     """The float64 twin of :func:`_gradients_in_band`, with slack: a draw whose asked gradient
     is plainly out of the band is not solved exactly (the last layer's gradient is often tiny:
     four draws in ten of a sigmoid network)."""
-    grads = nets.numpy_forward_backward(given)["grads"]
+    grads = _float_pass(given)[1]["grads"]
     first = 0 if given.bias == "row" else 1
     low, high = drawrules.GRADIENT_BAND
     for text in given.targets:
@@ -165,6 +160,38 @@ def _gradients_plainly_outside(given: BackpropGiven) -> bool:
         if size < low * (1 - SCREEN_SLACK) or size > high * (1 + SCREEN_SLACK):
             return True
     return False
+
+
+def _asked_floats(given: BackpropGiven) -> dict[str, Any]:
+    return _float_pass(given)[0]
+
+
+_last_pass: list[Any] = []  # [given, its float pass]: the draw being screened and checked
+
+
+def _float_pass(given: BackpropGiven) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The independent float64 values of every asked key, and the network pass they come from.
+    The rules' screens and the cross-check ask for the same draw in turn: worked out once for
+    the draw at hand (a frozen record, whose matrices nothing changes)."""
+    if _last_pass and _last_pass[0] is given:
+        return _last_pass[1]
+    values, result = forward_check(given)
+    eta = float(given.learning_rate or 0)
+    first = 0 if given.bias == "row" else 1
+    for text in given.targets:
+        t = parse_target(text, given)
+        G = result["grads"][t.layer - 1]
+        W = nets.floats(given.weights[t.layer - 1])
+        if t.row is not None:
+            G, W = G[t.row - first, t.col - 1], W[t.row - first, t.col - 1]
+        values[f"dL_d{t.key}"] = G
+        if given.update:
+            values[f"{t.key}_new"] = W - eta * G
+    for value in values.values():  # handed out again: nobody may change them in place
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    _last_pass[:] = [given, (values, result)]
+    return values, result
 
 
 def _pick_entry(rng: np.random.Generator, net: dict[str, Any], options: dict[str, Any]) -> tuple[int, int]:
@@ -202,7 +229,7 @@ class Backprop(Family):
         Constraint(f"asked gradients between {drawrules.GRADIENT_BAND[0]} and {drawrules.GRADIENT_BAND[1]:g} in size "
                    "(the largest entry of a matrix)", nets.NETWORK_VALUES, _gradients_in_band,
                    plainly_broken=_gradients_plainly_outside),
-    ) + ANSWER_RULES
+    ) + answer_rules(_asked_floats)
 
     def quality(self, given: BackpropGiven, solved: Solved) -> dict[str, bool]:
         asked = _asked_gradients(solved)
@@ -276,16 +303,4 @@ class Backprop(Family):
         return Solved(answers, data, figures=nets.diagram(given, given.diagram))
 
     def check(self, given: BackpropGiven) -> dict[str, Any]:
-        values, result = forward_check(given)
-        eta = float(given.learning_rate or 0)
-        first = 0 if given.bias == "row" else 1
-        for text in given.targets:
-            t = parse_target(text, given)
-            G = result["grads"][t.layer - 1]
-            W = nets.floats(given.weights[t.layer - 1])
-            if t.row is not None:
-                G, W = G[t.row - first, t.col - 1], W[t.row - first, t.col - 1]
-            values[f"dL_d{t.key}"] = G
-            if given.update:
-                values[f"{t.key}_new"] = W - eta * G
-        return values
+        return dict(_float_pass(given)[0])

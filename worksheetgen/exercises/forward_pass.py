@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
@@ -54,14 +54,37 @@ NETWORK_RULES = (
 # The rules on what a student is asked. They read the network's values: a drawn network is drawn
 # again with its target (and targets, learning rate), while around a pinned network the drawn
 # target only picks among the instructor's numbers (seed 004 Ex2's dead layer asks a^{[1]} = 0).
-ANSWER_RULES = (
-    Constraint("no asked value exactly 0", nets.NETWORK_VALUES,
-               lambda g, s: not drawrules.zero_asked(s.answers)),
-    Constraint(f"every asked value 0 or at least {drawrules.FLOOR} in size", nets.NETWORK_VALUES,
-               lambda g, s: not drawrules.below_floor(s.answers)),
-    Constraint(f"a loss between {drawrules.LOSS_BAND[0]} and {drawrules.LOSS_BAND[1]:g}", nets.NETWORK_VALUES,
-               lambda g, s: not any(_loss_outside(s).values())),
-)
+# The float64 screens' margin: their values are good to ~1e-13 of the values' size, so a draw
+# they call outside a bound by this much (relative) is outside for the exact values too.
+SCREEN_SLACK = 1e-6
+SCREEN_ZERO = 1e-9  # a float64 value this small may be an exact 0: never judged by the floor
+
+
+def answer_rules(asked_floats: Callable[[Any], dict[str, Any]] | None = None) -> tuple[Constraint, ...]:
+    """The rules on the asked values. ``asked_floats``: the family's float64 values of every
+    asked key (its check), with which a draw that plainly breaks the floor or the loss band is
+    refused before it is solved."""
+    floor, loss_band = None, None
+    if asked_floats is not None:
+        def floor(given: Any) -> bool:
+            return any(SCREEN_ZERO < m < drawrules.FLOOR * (1 - SCREEN_SLACK)
+                       for v in asked_floats(given).values() for m in np.abs(np.ravel(v)).tolist())
+
+        def loss_band(given: Any) -> bool:
+            loss = asked_floats(given).get("loss")
+            low, high = drawrules.LOSS_BAND
+            return loss is not None and not low * (1 - SCREEN_SLACK) <= abs(loss) <= high * (1 + SCREEN_SLACK)
+    return (
+        Constraint("no asked value exactly 0", nets.NETWORK_VALUES,
+                   lambda g, s: not drawrules.zero_asked(s.answers)),
+        Constraint(f"every asked value 0 or at least {drawrules.FLOOR} in size", nets.NETWORK_VALUES,
+                   lambda g, s: not drawrules.below_floor(s.answers), plainly_broken=floor),
+        Constraint(f"a loss between {drawrules.LOSS_BAND[0]} and {drawrules.LOSS_BAND[1]:g}", nets.NETWORK_VALUES,
+                   lambda g, s: not any(_loss_outside(s).values()), plainly_broken=loss_band),
+    )
+
+
+ANSWER_RULES = answer_rules()
 
 
 def _loss_outside(solved: Solved) -> dict[str, bool]:
