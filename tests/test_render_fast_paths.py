@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import sympy as sp
 
-from worksheetgen import mathfmt
+from worksheetgen import answerkey, mathfmt
 from worksheetgen.activations import add, exp, mul, power
 from worksheetgen.answers import MatrixAnswer, NumberAnswer, Rule, to_float
 
@@ -60,3 +61,17 @@ def test_closed_forms_print_as_with_sympys_powers(monkeypatch: pytest.MonkeyPatc
     for v, (walked, text) in zip(values, fast):
         assert sp.srepr(mathfmt._exp_as_power(v)) == sp.srepr(walked)
         assert mathfmt.exact.__wrapped__(v) == text
+
+
+def test_givens_matrices_of_rationals_are_written_as_their_entries() -> None:
+    rng = np.random.default_rng(7)
+    entries = [sp.Rational(int(p), int(q)) for p, q in zip(rng.integers(-10**6, 10**6, 300), rng.integers(1, 2000, 300))]
+    entries += [sp.Integer(0), sp.Integer(-3), sp.Rational(1, 3), sp.Rational(10**400, 2**5), sp.Rational(-1, 2**60),
+                sp.Rational(7, 10**13), sp.Rational(3**50, 5**30)]
+    matrices = [sp.Matrix(3, 4, entries[k:k + 12]) for k in range(0, len(entries) - 12, 5)]
+    matrices += [sp.Matrix([[1, 2], [3, 4]]), sp.ImmutableMatrix([[sp.Rational(1, 8)]]), sp.zeros(2, 3),
+                 sp.Matrix([[sp.Rational(1, 2), exp(sp.Rational(1, 3))]])]
+    for m in matrices:
+        fast = answerkey.jsonable(m)
+        slow = [[answerkey.jsonable(v) for v in row] for row in m.tolist()]
+        assert fast == slow and [[type(v) for v in row] for row in fast] == [[type(v) for v in row] for row in slow]

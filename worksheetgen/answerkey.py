@@ -23,7 +23,8 @@ FORMAT_VERSION = 2
 def jsonable(value: Any) -> Any:
     """Givens as JSON: exact decimals as numbers, other rationals as text, matrices as rows."""
     if isinstance(value, sp.MatrixBase):
-        return [[jsonable(v) for v in row] for row in value.tolist()]
+        rows = _rational_rows(value)
+        return rows if rows is not None else [[jsonable(v) for v in row] for row in value.tolist()]
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -41,6 +42,26 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (int, float, str)):
         return value
     return str(value)
+
+
+def _rational_rows(m: sp.MatrixBase) -> list[list[Any]] | None:
+    """A matrix of rationals as :func:`jsonable` writes it, read off SymPy's own fractions
+    (``tolist`` would make a SymPy number of each entry first); None for any other matrix."""
+    rep = getattr(m, "_rep", None)
+    if rep is None or not (rep.domain.is_ZZ or rep.domain.is_QQ):
+        return None
+    return [[_fraction_json(int(v.numerator), int(v.denominator)) for v in row] for row in rep.to_list()]
+
+
+def _fraction_json(p: int, q: int) -> Any:
+    if q == 1:
+        return p
+    if not mathfmt.terminates_denominator(q):
+        return f"{p}/{q}"
+    try:
+        return p / q  # correctly rounded, as float(sp.Rational(p, q))
+    except OverflowError:
+        return float(sp.Rational(p, q))
 
 
 def rule_of(tolerance: Any) -> Rule:

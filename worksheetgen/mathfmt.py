@@ -69,6 +69,11 @@ def is_exact_decimal(x: Any, digits: int | None = DEFAULT_DIGITS, mode: str | No
     return _short(as_expr(x), digits, _mode(mode))
 
 
+def terminates_denominator(q: int) -> bool:
+    """Whether p/q (in lowest terms) terminates, as :func:`terminates` decides it."""
+    return _terminates(q)
+
+
 def _terminates(q: int) -> bool:
     if q == 1:
         return True
