@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from worksheetgen import answerkey, mathfmt
+from worksheetgen import answerkey, mathfmt, texfit
 from worksheetgen.activations import add, exp, mul, power
 from worksheetgen.answers import MatrixAnswer, NumberAnswer, Rule, to_float
 
@@ -75,3 +75,13 @@ def test_givens_matrices_of_rationals_are_written_as_their_entries() -> None:
         fast = answerkey.jsonable(m)
         slow = [[answerkey.jsonable(v) for v in row] for row in m.tolist()]
         assert fast == slow and [[type(v) for v in row] for row in fast] == [[type(v) for v in row] for row in slow]
+
+
+def test_aligned_rows_are_cut_as_by_their_tokens() -> None:
+    rng = np.random.default_rng(11)
+    pieces = ["{", "}", "&", "\\", "a", " ", "\\begin{pmatrix}", "\\end{pmatrix}", "\\frac", "=", "\\&", "\\{"]
+    rows = ["".join(rng.choice(pieces, size=int(rng.integers(0, 12)))) for _ in range(20000)]
+    rows += ["z^{[1]}_{1} &= w_{11} x_1", "\\frac{a}{b} &\\approx 0.5", "{a & b}", "} & {", "a \\\\{ & b"]
+    for row in rows:
+        for sep in ("&", "\\\\"):
+            assert texfit._split_top(row, sep) == texfit._split_tokens(row, sep), (row, sep)

@@ -197,10 +197,24 @@ class _Reader:
 _SPLIT_TOKENS = re.compile(r"\\(?:begin|end)\{[^}]*\}|\\\\|\\[^A-Za-z\n]|[{}&]")
 
 
+_NOT_PLAIN_BRACES = ("\\begin", "\\end", "\\{", "\\}", "\\&")
+
+
 def _split_top(body: str, sep: str) -> list[str]:
     """``body`` cut at ``sep`` (``&`` or ``\\\\``) outside braces and inner environments."""
     if sep not in body:  # most rows and cells: nothing to cut, no need to tokenize
         return [body]
+    if sep == "&" and body.count("&") == 1 and not any(t in body for t in _NOT_PLAIN_BRACES):
+        # An aligned row ("lhs &= ..."): the one & is at the top level when the braces before
+        # it are closed (no environment, escaped brace or \& to tell apart).
+        at = body.index("&")
+        head = body[:at]
+        return [head, body[at + 1:]] if head.count("{") == head.count("}") else [body]
+    return _split_tokens(body, sep)
+
+
+def _split_tokens(body: str, sep: str) -> list[str]:
+    """:func:`_split_top` by its tokens (the general case)."""
     parts, depth, env, start = [], 0, 0, 0
     for m in _SPLIT_TOKENS.finditer(body):
         tok = m.group(0)
