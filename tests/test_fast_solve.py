@@ -1,13 +1,18 @@
 """The solving side's shortcuts give what the general paths give: a draw refused by a float64
-screen before it is solved is one the exact rule refuses, and the float64 pass shared by the
-screens and the cross-check is the one computed afresh."""
+screen before it is solved is one the exact rule refuses, the float64 pass shared by the
+screens and the cross-check is the one computed afresh, and count_ops read off a product's
+factors is the count of the fraction built from them."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
+import pytest
+import sympy as sp
 
+from worksheetgen import nets
 from worksheetgen.exercises import backprop
 from worksheetgen.registry import get_family
 from worksheetgen.seeding import generator
@@ -48,3 +53,41 @@ def test_the_shared_float_pass_is_computed_afresh() -> None:
             assert np.array_equal(shared[key], fresh[key]), key
             if isinstance(shared[key], np.ndarray):
                 assert not shared[key].flags.writeable  # handed out again: never changed in place
+
+
+def _closed_forms_of_draws(monkeypatch: pytest.MonkeyPatch, draws: int) -> list[sp.Expr]:
+    """Every expression count_ops is asked about while solving draws of the chain and network
+    families over the smooth and kinked activations, the losses and output layers."""
+    seen: dict[int, sp.Expr] = {}
+    count = nets.count_ops
+
+    def remember(expr: sp.Expr) -> int:
+        seen[id(expr)] = expr
+        return count(expr)
+
+    monkeypatch.setattr(nets, "count_ops", remember)
+    variants = {"scalar_chain": [{}, {"loss": "half_squared"}],
+                "backprop": [{}, {"layers": [2, 3, 2]}, {"output_activation": "sigmoid", "loss": "bce"},
+                             {"output_activation": "softmax", "loss": "ce", "layers": [2, 2, 3]}]}
+    for name, extras in variants.items():
+        family = get_family(name)
+        defaults = {p.name: p.default for p in family.params}
+        for activation, extra in itertools.product(("sigmoid", "tanh", "elu", "silu", "gelu", "leaky_relu"), extras):
+            options = defaults | {"activation": activation} | extra
+            for seed in range(draws):
+                family.solve(family.sample(generator(seed), options))
+    monkeypatch.setattr(nets, "count_ops", count)
+    return list(seen.values())
+
+
+def test_counts_read_off_the_factors_are_the_counts_of_the_built_fractions(monkeypatch: pytest.MonkeyPatch) -> None:
+    exprs = _closed_forms_of_draws(monkeypatch, 6)
+    assert len(exprs) > 2000
+    monkeypatch.setattr(nets, "_OPS", {})
+    fast = [nets.count_ops(e) for e in exprs]
+    # The general path: n and d built (activations.mul, exp, power) and counted, -a built.
+    monkeypatch.setattr(nets, "_OPS", {})
+    monkeypatch.setattr(nets, "_fraction_count", lambda a: None)
+    monkeypatch.setattr(nets, "_negated_count", lambda a: nets.count_ops(-a))
+    built = [nets.count_ops(e) for e in exprs]
+    assert fast == built

@@ -418,6 +418,9 @@ def _count(a: sp.Basic) -> int:
         if _leading_negative(a):
             ops += 1
             a = a.as_two_terms()[1] if a.args[0] is sp.S.NegativeOne else -a
+        counted = _fraction_count(a)
+        if counted is not None:
+            return ops + counted
         n, d = _fraction_plain(a)
         if n.is_Integer:
             return ops + 1 + (1 if n < 0 else 0) + count_ops(d)
@@ -431,11 +434,195 @@ def _count(a: sp.Basic) -> int:
         for ai in args:
             if _leading_negative(ai):
                 negs += 1
-                ops += count_ops(-ai)
+                ops += _negated_count(ai)
             else:
                 ops += count_ops(ai)
         return ops + (1 if negs == len(args) else 0)
     return _count_generic(a)
+
+
+def _negated_count(a: sp.Expr) -> int:
+    """``count_ops(-a)``, without building -a for a product with a negative coefficient: -a is
+    then its other factor (-1 times one factor), or a product whose count is count_ops(a) less
+    the NEG that count_ops(a) counted for it (the rule above counts the rest of a as -a)."""
+    if a.is_Mul and _leading_negative(a):
+        if a.args[0] is sp.S.NegativeOne and len(a.args) == 2:
+            return count_ops(a.args[1])
+        return count_ops(a) - 1
+    return count_ops(-a)
+
+
+# -- count_ops of a fraction, read off its factors --------------------------------------------
+# The rule for a product a (with no negative coefficient) counts fraction(a) = n / d. Building n
+# and d (and the exponentials moved below the line, exp(-x) with -x a new sum) is most of the
+# cost of counting, yet for a plain product their counts follow from the counts of a's own
+# factors: the products activations.mul builds from factors with distinct bases are flat
+# products of those factors (count: one MUL fewer than factors, plus theirs), a number times a
+# sum is the sum of the terms scaled (each a product counted the same way), and exp(-x) counts
+# one EXP and the count of -x, itself read off x (negating a sum negates each term, which moves
+# a NEG between -x and x term by term). Whatever falls outside that (two powers of one base,
+# an exponent too close to 0 to sign, a factor mul hands to SymPy) is built as before.
+class _Factor:
+    """A factor of n or d: its count, the base mul groups it by (None for a number), the
+    number (a positive rational) or the sum it is, if it is one."""
+
+    __slots__ = ("count", "base", "number", "sum")
+
+    def __init__(self, count: int, base: Any, number: sp.Rational | None = None, sum: sp.Add | None = None) -> None:
+        self.count, self.base, self.number, self.sum = count, base, number, sum
+
+
+def _number(value: sp.Integer) -> _Factor:
+    return _Factor(0, None, number=value)  # a positive integer: no NEG, no DIV
+
+
+def _exp_below_group(ex: sp.Expr) -> Any:
+    """The base mul groups exp(-ex) by, (E, the non-numeric part of -ex), told apart as well as
+    the real ones: -ex has ex's non-numeric part for a product, and a sum's negation is another
+    sum (None for a product of a number and a sum, whose parts -ex shares with a sum's)."""
+    if ex.is_Rational:
+        return (sp.S.Exp1, sp.S.One)
+    rest = ex.as_coeff_Mul()[1]
+    if ex.is_Mul and rest.is_Add:
+        return None
+    return ("below", sp.S.Exp1, rest)
+
+
+def _fraction_count(a: sp.Expr) -> int | None:
+    """The count the rule above gives a plain product ``a`` (no negative coefficient) from its
+    fraction, or None where n and d must be built to know it."""
+    if not activations.is_plain(a):
+        return None
+    return _terms_fraction_count(sp.Mul.make_args(a), a)
+
+
+def _terms_fraction_count(terms: Sequence[sp.Expr], built: sp.Expr | None = None) -> int | None:
+    """:func:`_fraction_count` of the product of ``terms`` (plain; a positive rational first if
+    any), which need not be built (``built``: the product, when it is)."""
+    numer: list[_Factor] = []
+    denom: list[_Factor] = []
+    for term in terms:
+        if isinstance(term, sp.exp) or term.is_Pow:
+            # as_base_exp of exp(x) is (E, x); of a power, its base and exponent
+            base, ex = (sp.S.Exp1, term.args[0]) if type(term) is sp.exp else term.as_base_exp()
+            sign = _sign(ex)
+            if sign is None:
+                return None
+            if sign > 0:
+                factor = _real_factor(term)
+            elif ex is sp.S.NegativeOne:
+                factor = _real_factor(base)
+            elif base is sp.S.Exp1:
+                group = _exp_below_group(ex)
+                factor = None if group is None else _Factor(1 + _negated_exponent_count(ex), group)  # EXP, -ex
+            elif ex.is_Integer and base.is_Add:
+                factor = _Factor(1 + count_ops(base), base)  # base**-ex: POW and base
+            else:
+                return None
+            if factor is None:
+                return None
+            (numer if sign > 0 else denom).append(factor)
+        elif term.is_Rational:
+            if term.p < 0:
+                return None  # not a product the rule above leaves without a NEG
+            if term.p != 1:
+                numer.append(_number(sp.Integer(term.p)))
+            if term.q != 1:
+                denom.append(_number(sp.Integer(term.q)))
+        else:
+            factor = _real_factor(term)
+            if factor is None:
+                return None
+            numer.append(factor)
+    if not denom:
+        # d = 1: the product counts as one (n is the product, built again)
+        if built is not None:
+            return _count_generic(built)
+        if len(terms) == 1:
+            return _count_generic(terms[0])
+        return len(terms) - 1 + sum(count_ops(t) for t in terms)
+    d = _product_count(denom)
+    if d is None:
+        return None
+    if all(f.number is not None for f in numer):
+        return 1 + d  # the numerator is a positive integer (or 1)
+    n = _product_count(numer)
+    if n is None:
+        return None
+    return 1 + (0 if all(f.number is not None for f in denom) else d) + n
+
+
+def _real_factor(term: sp.Expr) -> _Factor | None:
+    """A factor of the product itself, grouped as activations.mul groups it (None: mul would
+    hand it to SymPy)."""
+    if isinstance(term, sp.exp) or term is sp.S.Exp1:
+        exponent = sp.S.One if term is sp.S.Exp1 else term.args[0]
+        return _Factor(count_ops(term), (sp.S.Exp1, exponent.as_coeff_Mul()[1]))
+    if isinstance(term, sp.Pow) and not term.base.is_Number:
+        return _Factor(count_ops(term), term.base)
+    if term.is_Add:
+        return _Factor(count_ops(term), term, sum=term)
+    return None
+
+
+def _product_count(factors: list[_Factor]) -> int | None:
+    """count_ops of activations.mul(*factors) (one number at most), else None. Every factor
+    here is one fraction() puts above the line, so a product of several has denominator 1 and
+    counts as a product; a number times a sum is expanded into the sum of the terms scaled."""
+    others = [f for f in factors if f.number is None]
+    if len(others) != len(set(f.base for f in others)):
+        return None  # powers of one base are combined by SymPy
+    if len(factors) == 2 and len(others) == 1 and others[0].sum is not None:
+        number = next(f.number for f in factors if f.number is not None)
+        return _scaled_sum_count(number, others[0].sum)
+    return len(factors) - 1 + sum(f.count for f in factors) if factors else 0
+
+
+def _scaled_sum_count(c: sp.Rational, s: sp.Add) -> int | None:
+    """count_ops(c·s) for a positive rational c ≠ 1 and a plain sum s: mul expands it into the
+    sum of the terms c·t (each term keeps its sign; the rule for sums counts each term as
+    c·|t|)."""
+    ops = len(s.args) - 1
+    negs = 0
+    for t in s.args:
+        if t.is_Rational:
+            m = c * t
+            negs += m.p < 0
+            ops += 1 if m.q != 1 else 0
+            continue
+        if t.is_Mul and t.args[0].is_Rational:
+            k, rest = t.args[0], t.args[1:]
+        elif t.is_Mul:
+            k, rest = sp.S.One, t.args
+        else:
+            k, rest = sp.S.One, (t,)
+        m = c * k
+        negs += m.p < 0
+        m = abs(m)
+        if m == 1:
+            count = count_ops(rest[0]) if len(rest) == 1 else _terms_fraction_count(rest)
+        else:
+            count = _terms_fraction_count((m,) + tuple(rest))
+        if count is None:
+            return None
+        ops += count
+    return ops + (1 if negs == len(s.args) else 0)
+
+
+def _negated_exponent_count(ex: sp.Expr) -> int:
+    """count_ops(-ex) for the exponent of an exp below the line."""
+    if ex.is_Rational:
+        return (1 if ex.p > 0 else 0) + (1 if ex.q != 1 else 0)  # -ex: NEG when ex > 0
+    if ex.is_Mul:
+        return _negated_count(ex) if _leading_negative(ex) else count_ops(ex) + 1
+    if ex.is_Add:
+        # -ex is the sum of the terms negated: each term's NEG moves to the other side, so the
+        # sum's own NEG (all terms negative) goes from ex to -ex when no term of ex is negative.
+        negative = [_leading_negative(t) for t in ex.args]
+        return count_ops(ex) - (1 if all(negative) else 0) + (0 if any(negative) else 1)
+    # -ex is -1 times ex: a NEG, and ex as the rule above counts the rest of a product
+    counted = _terms_fraction_count((ex,)) if activations.is_plain(ex) else None
+    return 1 + counted if counted is not None else count_ops(-ex)
 
 
 def _leading_negative(a: sp.Basic) -> bool:
