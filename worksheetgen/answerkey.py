@@ -73,6 +73,10 @@ def rule_of(tolerance: Any) -> Rule:
 
 def instance_entry(instance: Instance, rule: Rule, number: int | None = None,
                    part_points: Sequence[int] = ()) -> dict[str, Any]:
+    # The answers' exact texts each order their sums with fast_ordering: entered once for them
+    # all (setting and restoring SymPy's methods for each text costs more than some texts).
+    with mathfmt.fast_ordering():
+        answers = [a.entry(instance.digits, rule) for a in instance.solved.answers]
     entry: dict[str, Any] = {
         "id": instance.exercise_id,
         "number": number,
@@ -84,7 +88,7 @@ def instance_entry(instance: Instance, rule: Rule, number: int | None = None,
         "attempt": instance.attempt,
         "params": jsonable(instance.params),
         "given": jsonable(instance.given),
-        "answers": [a.entry(instance.digits, rule) for a in instance.solved.answers],
+        "answers": answers,
     }
     if instance.meta:
         entry["meta"] = jsonable(instance.meta)
