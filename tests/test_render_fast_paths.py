@@ -85,3 +85,54 @@ def test_aligned_rows_are_cut_as_by_their_tokens() -> None:
     for row in rows:
         for sep in ("&", "\\\\"):
             assert texfit._split_top(row, sep) == texfit._split_tokens(row, sep), (row, sep)
+
+
+# templates/exercises/_dense.j2's macros before worksheetgen/densetext.py wrote them in Python.
+_DENSE_MACROS = r'''((* macro vec(values) *))\begin{pmatrix} ((( values | map("num", digits) | join(" \\\\ ") ))) \end{pmatrix}((* endmacro *))
+((* macro tvec(values) *))((( "(" ~ (values | map("num", digits) | join(", ")) ~ ")^\\top" )))((* endmacro *))
+((* macro row(values) *))\begin{pmatrix} ((( values | map("num", digits) | join(" & ") ))) \end{pmatrix}((* endmacro *))
+((* macro unit_lines(l, u) *))
+((* set terms = [] *))
+((* set sym = [] *))
+((* for w, a, i in u.pairs *))
+((* do terms.append((w | pnum) ~ " \\cdot " ~ (a | pnum)) *))
+((* if g.convention == "WT" *))
+((* do sym.append("w^{[" ~ l ~ "]}_{" ~ i ~ u.index ~ "} a^{[" ~ (l - 1) ~ "]}_{" ~ i ~ "}") *))
+((* else *))
+((* do sym.append("w^{[" ~ l ~ "]}_{" ~ u.index ~ i ~ "} a^{[" ~ (l - 1) ~ "]}_{" ~ i ~ "}") *))
+((* endif *))
+((* endfor *))
+((* if g.bias == "row" *))
+((* do terms.insert(0, (u.bias | pnum) ~ " \\cdot 1") *))
+((* do sym.insert(0, "w^{[" ~ l ~ "]}_{0" ~ u.index ~ "}") *))
+((* elif g.bias == "vector" *))
+((* do terms.append(u.bias | pnum) *))
+((* do sym.append("b^{[" ~ l ~ "]}_{" ~ u.index ~ "}") *))
+((* endif *))
+((( chain_lines("z^{[" ~ l ~ "]}_{" ~ u.index ~ "}", [("=", sym), ("=", terms), (u.z | rel, [u.z | num])]) | join(" \\\\\n  ") )))((* endmacro *))
+'''
+
+
+def test_dense_template_pieces_are_the_macros_they_replace() -> None:
+    from types import SimpleNamespace
+
+    from worksheetgen.exercises.forward_pass import UnitSum
+    from worksheetgen.formats import Format
+
+    env = Format().build_environment()
+    calls = "((( vec(v) )))|((( tvec(v) )))|((( row(v) )))|((( unit_lines(l, u) )))"
+    old = env.from_string(_DENSE_MACROS + calls)
+    new = env.from_string("((* set vec, tvec, row, unit_lines = dense_vec, dense_tvec, dense_row, dense_unit_lines *))"
+                          + calls)
+    values = _values()
+    for k in range(0, len(values) - 4, 3):
+        v = values[k:k + 4]
+        many = [(values[(k + j) % len(values)], values[(k + 2 * j + 1) % len(values)], j + 1) for j in range(1 + k % 9)]
+        u = UnitSum(index=1 + k % 3, pairs=many, bias=values[(k + 5) % len(values)], z=values[(k + 7) % len(values)])
+        for convention, bias, digits, rounding in itertools.product(("W", "WT"), ("row", "vector", "none"), (2, 4),
+                                                                    (None, mathfmt.SIGNIFICANT)):
+            context = {"v": sp.Matrix(v) if k % 2 else v, "l": 1 + k % 3, "u": u, "digits": digits,
+                       "g": SimpleNamespace(convention=convention, bias=bias)}
+            if rounding:
+                context["rounding"] = rounding
+            assert new.render(context) == old.render(context)

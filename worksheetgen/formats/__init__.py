@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Sequence
 
 import jinja2
 
-from worksheetgen import mathfmt, texfit
+from worksheetgen import densetext, mathfmt, texfit
 from worksheetgen.errors import WorksheetError
 from worksheetgen.resources import cache_folder, template_dir
 
@@ -147,6 +147,7 @@ class Format:
             chain_lines=texfit.chain_lines, display_width=texfit.DISPLAY_WIDTH,  # layouts that fit
             # "Values with more than 4 decimal places are shown rounded to 4 decimal places"
             shown_rounded=mathfmt.shown_sentence, places=mathfmt.places_phrase,
+            **densetext.GLOBALS,  # the dense-network templates' most called pieces
         )
         return env
 
