@@ -91,3 +91,17 @@ def test_counts_read_off_the_factors_are_the_counts_of_the_built_fractions(monke
     monkeypatch.setattr(nets, "_negated_count", lambda a: nets.count_ops(-a))
     built = [nets.count_ops(e) for e in exprs]
     assert fast == built
+
+
+def test_zero_tests_are_sympys_comparisons() -> None:
+    from worksheetgen import sympyfast
+    from worksheetgen.activations import MP, add, exp
+
+    values = [sp.S.Zero, sp.Integer(0), sp.Rational(0, 5), sp.Float(0, 50), sp.Float(-0.0, 50),
+              sp.Float(MP.mpf(0), 50), sp.Float("1e-40", 50), sp.Integer(3), sp.Rational(-1, 7),
+              add(1, exp(sp.Rational(1, 3))), exp(sp.Rational(-2, 5)), sp.Float(2.5, 50), sp.nan, sp.oo,
+              sp.Float("inf"), 0, 0.0, 1]
+    for v in values:
+        assert sympyfast.is_zero(v) == (v == 0), v
+        for kinks in ((), (0,), (0, 1)):
+            assert sympyfast.at_kink(v, kinks) == (v in kinks), (v, kinks)

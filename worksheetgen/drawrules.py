@@ -53,7 +53,7 @@ def is_zero_answer(answer: Answer) -> bool:
         zero = sympyfast.rational_zero(answer.value)
         if zero is not None:
             return zero
-    return all(v == 0 for v in entries(answer))
+    return all(map(sympyfast.is_zero, entries(answer)))
 
 
 def zero_asked(answers: Iterable[Answer], zero_ok: Iterable[str] = ()) -> bool:

@@ -691,7 +691,7 @@ def plain_value(x: sp.Basic) -> Any:
             value = _fixed_safe(x)
         except (_Unsupported, ValueError, ZeroDivisionError, OverflowError):
             return None
-        if not MP.isfinite(value) or MP.im(value) != 0 or abs(value) < MP.mpf(10) ** -30:
+        if not MP.isfinite(value) or MP.im(value) != 0 or abs(value) < _TRUSTED:
             return None
         return value
 
@@ -743,6 +743,9 @@ def settle(expr: Any, twin: Any, max_ops: int | None = MAX_CLOSED_FORM_OPS) -> s
 
 SAFE_DIGITS = 100
 AGREE_DIGITS = 45  # the twins are good to ~55 digits after a few layers of 60-digit arithmetic
+with MP.workdps(SAFE_DIGITS):  # the powers of ten compared with at SAFE_DIGITS, made once
+    _TRUSTED = MP.mpf(10) ** -30  # a plain value smaller than this is not signed from its digits
+    _AGREEMENT = MP.mpf(10) ** -AGREE_DIGITS
 
 
 def _agrees(expr: sp.Expr, twin: Any) -> bool:
@@ -754,7 +757,7 @@ def _agrees(expr: sp.Expr, twin: Any) -> bool:
         if not MP.isfinite(value) or MP.im(value) != 0:
             return False
         scale = max(abs(value), abs(twin))
-        return scale == 0 or abs(value - twin) <= MP.mpf(10) ** -AGREE_DIGITS * scale
+        return scale == 0 or abs(value - twin) <= _AGREEMENT * scale
 
 
 class _Unsupported(Exception):
@@ -1115,7 +1118,7 @@ def no_kink_hit(layers: list[Layer]) -> bool:
     """No pre-activation exactly at a kink of its activation (the derivative is a convention there)."""
     for layer in layers:
         kinks = () if layer.activation == "softmax" else activations.get(layer.activation).kinks
-        if any(v in kinks for v in layer.z):
+        if any(sympyfast.at_kink(v, kinks) for v in layer.z):
             return False
     return True
 

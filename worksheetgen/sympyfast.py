@@ -93,6 +93,17 @@ def matrix(rows: int, cols: int, flat: Sequence[Any]) -> sp.Matrix:
     return sp.Matrix._fromrep(DomainMatrix.from_rep(SDM(dod, (rows, cols), domain)))
 
 
+def is_zero(v: Any) -> bool:
+    """``v == 0`` without SymPy's comparison machinery, which decides it by structure: of SymPy
+    values only the integer 0 (one object) equals 0; a Float 0.0 does not."""
+    return v is sp.S.Zero if isinstance(v, sp.Basic) else v == 0
+
+
+def at_kink(v: Any, kinks: Sequence[int]) -> bool:
+    """``v in kinks`` for integer kinks (an activation's non-differentiable points)."""
+    return any(is_zero(v) if k == 0 else v == k for k in kinks)
+
+
 def rational_zero(m: sp.MatrixBase) -> bool | None:
     """Whether a matrix of rationals is all 0, read off its representation (which holds its
     non-zero entries, exactly), without making a SymPy number of each entry; None for a matrix

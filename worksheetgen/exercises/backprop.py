@@ -117,7 +117,7 @@ def _nonzero(value: Any) -> bool:
             return not zero
     entries = list(value) if isinstance(value, sp.MatrixBase) else [value]
     if all(isinstance(v, (sp.Rational, sp.Float)) for v in entries):  # exactly zero or not
-        return any(v != 0 for v in entries)
+        return not all(map(sympyfast.is_zero, entries))
     return not sp.Matrix([value]).is_zero_matrix
 
 
@@ -298,7 +298,7 @@ class Backprop(Family):
         data = BackpropData(
             **data, deltas=deltas, grads=grads, asked=asked, first_row=first, back_terms=back_terms,
             lowest=min(item.target.layer for item in asked),
-            blocked=any(v == 0 for d in deltas[:-1] for v in d), kink_notes=kink_notes(given),
+            blocked=any(sympyfast.is_zero(v) for d in deltas[:-1] for v in d), kink_notes=kink_notes(given),
         )
         return Solved(answers, data, figures=nets.diagram(given, given.diagram))
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from worksheetgen import activations, drawrules
+from worksheetgen import activations, drawrules, sympyfast
 from worksheetgen.activations import add, mul, neg, positive, power
 from worksheetgen.answers import NumberAnswer, to_float
 from worksheetgen.family import Constraint, Family, Record, Solved
@@ -55,7 +55,7 @@ class ScalarChainData(Record):
 
 def _no_kink_hit(given: ScalarChainGiven, solved: Solved) -> bool:
     d = solved.data
-    return not (d.z1 in d.g.kinks or d.z2 in d.g.kinks)
+    return not (sympyfast.at_kink(d.z1, d.g.kinks) or sympyfast.at_kink(d.z2, d.g.kinks))
 
 
 def _one_unit_nonlinear(given: ScalarChainGiven, solved: Solved) -> bool:
@@ -72,13 +72,13 @@ def _chain_passes_gradient(given: ScalarChainGiven, solved: Solved) -> bool:
     d = solved.data
     # SymPy's product of finite values is 0 exactly when a factor is: the factors are compared
     # rather than multiplied (building the products of closed forms costs more than the rest).
-    return all(v != 0 for v in (d.g2, d.a1, given.w2, d.g1, given.x))
+    return not any(map(sympyfast.is_zero, (d.g2, d.a1, given.w2, d.g1, given.x)))
 
 
 def _nonzero_gradients(given: ScalarChainGiven, solved: Solved) -> bool:
     # A chain that blocks the gradient gives zero for every target: that chain is the
     # instructor's (pinned) or refused by the rule above (drawn), so the target is not redrawn.
-    nonzero = solved.answer("dL_dw1").value != 0 and solved.answer("dL_dw2").value != 0
+    nonzero = not (sympyfast.is_zero(solved.answer("dL_dw1").value) or sympyfast.is_zero(solved.answer("dL_dw2").value))
     return nonzero or not _chain_passes_gradient(given, solved)
 
 
