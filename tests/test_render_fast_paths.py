@@ -120,7 +120,9 @@ def test_dense_template_pieces_are_the_macros_they_replace() -> None:
     from worksheetgen.formats import Format
 
     env = Format().build_environment()
-    calls = "((( vec(v) )))|((( tvec(v) )))|((( row(v) )))|((( unit_lines(l, u) )))"
+    calls = ("((( vec(v) )))|((( tvec(v) )))|((( row(v) )))|((( unit_lines(l, u) )))|"
+             "((( dense_relation(v) if new else ('=' if v | map('rel') | select('equalto', '=') | list | length "
+             "== v | length else '\\\\approx') )))")
     old = env.from_string(_DENSE_MACROS + calls)
     new = env.from_string("((* set vec, tvec, row, unit_lines = dense_vec, dense_tvec, dense_row, dense_unit_lines *))"
                           + calls)
@@ -135,4 +137,8 @@ def test_dense_template_pieces_are_the_macros_they_replace() -> None:
                        "g": SimpleNamespace(convention=convention, bias=bias)}
             if rounding:
                 context["rounding"] = rounding
-            assert new.render(context) == old.render(context)
+            assert new.render(context, new=True) == old.render(context, new=False)
+    exact = [sp.Rational(1, 4), sp.Integer(3)]
+    for v in (exact, exact + values[-4:], sp.Matrix(exact)):
+        assert new.render(v=v, l=1, u=u, digits=4, g=SimpleNamespace(convention="W", bias="none"), new=True) == \
+            old.render(v=v, l=1, u=u, digits=4, g=SimpleNamespace(convention="W", bias="none"), new=False)

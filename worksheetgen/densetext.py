@@ -1,6 +1,7 @@
-"""The dense-network templates' most called pieces (templates/exercises/_dense.j2: a vector, a
-row, a unit's weighted sum) written in Python: each is asked several times per exercise, and a
-Jinja macro that maps a filter over a vector costs several times the numbers it prints.
+"""The dense-network templates' most called pieces (templates/exercises/_dense.j2 and
+backprop.j2: a vector, a row, a unit's weighted sum, the relation of a vector to its printed
+entries) written in Python: each is asked several times per exercise, and a Jinja macro that
+maps a filter over a vector costs several times the numbers it prints.
 
 Each takes the template's context (``digits``, and ``rounding`` when a template sets one) as the
 math filters do (formats._math_filter), so the text is the macro's, character for character.
@@ -73,4 +74,13 @@ def unit_lines(ctx: Any, l: int, u: Any) -> str:  # noqa: E741 - the layer, as t
     return " \\\\\n  ".join(lines)
 
 
-GLOBALS = {"dense_vec": vec, "dense_tvec": tvec, "dense_row": row, "dense_unit_lines": unit_lines}
+@jinja2.pass_context
+def relation(ctx: Any, values: Iterable[Any]) -> str:
+    """The relation of a vector or matrix to its printed entries: "=" when every entry prints
+    exactly, else "\\approx"."""
+    digits, mode = _digits(ctx), _mode(ctx)
+    return "=" if all(mathfmt.relation(v, digits, mode) == "=" for v in values) else "\\approx"
+
+
+GLOBALS = {"dense_vec": vec, "dense_tvec": tvec, "dense_row": row, "dense_unit_lines": unit_lines,
+           "dense_relation": relation}
