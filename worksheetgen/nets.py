@@ -417,10 +417,14 @@ def _count(a: sp.Basic) -> int:
         ops = 0
         if _leading_negative(a):
             ops += 1
+            counted = _negated_fraction_count(a)
+            if counted is not None:
+                return ops + counted
             a = a.as_two_terms()[1] if a.args[0] is sp.S.NegativeOne else -a
-        counted = _fraction_count(a)
-        if counted is not None:
-            return ops + counted
+        else:
+            counted = _fraction_count(a)
+            if counted is not None:
+                return ops + counted
         n, d = _fraction_plain(a)
         if n.is_Integer:
             return ops + 1 + (1 if n < 0 else 0) + count_ops(d)
@@ -442,9 +446,12 @@ def _count(a: sp.Basic) -> int:
 
 
 def _negated_count(a: sp.Expr) -> int:
-    """``count_ops(-a)``, without building -a for a product with a negative coefficient: -a is
-    then its other factor (-1 times one factor), or a product whose count is count_ops(a) less
-    the NEG that count_ops(a) counted for it (the rule above counts the rest of a as -a)."""
+    """``count_ops(-a)``, without building -a for a negative rational or a product with a
+    negative coefficient: -a is then its other factor (-1 times one factor), or a product whose
+    count is count_ops(a) less the NEG that count_ops(a) counted for it (the rule above counts
+    the rest of a as -a)."""
+    if isinstance(a, sp.Rational) and a.p < 0:
+        return 1 if a.q != 1 else 0  # -a > 0: a DIV if not an integer
     if a.is_Mul and _leading_negative(a):
         if a.args[0] is sp.S.NegativeOne and len(a.args) == 2:
             return count_ops(a.args[1])
@@ -486,6 +493,16 @@ def _exp_below_group(ex: sp.Expr) -> Any:
     if ex.is_Mul and rest.is_Add:
         return None
     return ("below", sp.S.Exp1, rest)
+
+
+def _negated_fraction_count(a: sp.Mul) -> int | None:
+    """:func:`_fraction_count` of -a for a product with a negative coefficient c: the product
+    of -c (left out when 1) and a's other factors, as Mul.__neg__ builds it, without building
+    it."""
+    if not activations.is_plain(a):
+        return None
+    c, rest = a.args[0], a.args[1:]
+    return _terms_fraction_count(rest if c is sp.S.NegativeOne else (-c,) + rest)
 
 
 def _fraction_count(a: sp.Expr) -> int | None:
