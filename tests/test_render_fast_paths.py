@@ -142,3 +142,17 @@ def test_dense_template_pieces_are_the_macros_they_replace() -> None:
     for v in (exact, exact + values[-4:], sp.Matrix(exact)):
         assert new.render(v=v, l=1, u=u, digits=4, g=SimpleNamespace(convention="W", bias="none"), new=True) == \
             old.render(v=v, l=1, u=u, digits=4, g=SimpleNamespace(convention="W", bias="none"), new=False)
+
+
+def test_macro_texts_are_kept_only_for_macros_of_texts_and_integers() -> None:
+    from worksheetgen import formats
+
+    macros = formats.get_format("tex").macros()
+    part = macros.part
+    assert formats._macro_key(part, (1, "2"), {}, "body") is not None
+    for args in ((1.0,), (True,), (sp.Integer(1),), (["a"],)):
+        assert formats._macro_key(part, args, {}, None) is None
+    assert formats._macro_key(part, (1,), {"points": 2.0}, None) is None
+    assert formats._macro_key(lambda *a, **k: "x", (1,), {}, None) is None  # a layout's own method
+    first = formats._call_macro(part, (1, 3), {}, "text")
+    assert formats._call_macro(part, (1, 3), {}, "text") == first == str(part(1, 3, caller=lambda: "text"))

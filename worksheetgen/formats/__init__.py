@@ -309,12 +309,50 @@ class _Recording:
             return str(fmt.figure_path(instance, request[1]))
         _, name, args, kwargs, body = request
         macro = getattr(macros, name)
-        args = self.play(args, fmt, instance, macros)
-        kwargs = self.play(kwargs, fmt, instance, macros)
-        if body is None:
-            return str(macro(*args, **kwargs))
-        text = self.play(body, fmt, instance, macros)
-        return str(macro(*args, caller=lambda: text, **kwargs))
+        if args:  # most requests pass a text or two, or nothing
+            args = self.play(args, fmt, instance, macros)
+        if kwargs:
+            kwargs = self.play(kwargs, fmt, instance, macros)
+        return _call_macro(macro, args, kwargs, None if body is None else self.play(body, fmt, instance, macros))
+
+
+# What a format's macro made of texts and integers (and its caller's text): the same request
+# recurs in every student's sheet (a part's wording, a formula without numbers, a bold label),
+# and a Jinja macro call costs more than building the key. Keyed by the macro itself (one per
+# format environment, which lives as long as the process) and the played arguments exactly;
+# other callables (a layout's own method, which records what it was asked) are always called.
+_MACRO_TEXTS: dict[tuple[Any, ...], str] = {}
+_MACRO_TEXTS_KEPT = 4096
+
+
+def _call_macro(macro: Any, args: tuple[Any, ...], kwargs: dict[str, Any], body: str | None) -> str:
+    key = _macro_key(macro, args, kwargs, body)
+    if key is not None:
+        text = _MACRO_TEXTS.get(key)
+        if text is not None:
+            return text
+    text = str(macro(*args, **kwargs)) if body is None else str(macro(*args, caller=lambda: body, **kwargs))
+    if key is not None:
+        if len(_MACRO_TEXTS) >= _MACRO_TEXTS_KEPT:
+            _MACRO_TEXTS.clear()
+        _MACRO_TEXTS[key] = text
+    return text
+
+
+def _macro_key(macro: Any, args: tuple[Any, ...], kwargs: dict[str, Any], body: str | None) -> tuple[Any, ...] | None:
+    """The key of a call of a template macro with texts and integers only (exact types: 1, 1.0
+    and True are equal keys but print differently), else None."""
+    if type(macro) is not jinja2.runtime.Macro:
+        return None
+    for v in args:
+        if type(v) is not str and type(v) is not int:
+            return None
+    if kwargs:
+        for v in kwargs.values():
+            if type(v) is not str and type(v) is not int:
+                return None
+        return (macro, args, tuple(kwargs.items()), body)
+    return (macro, args, (), body)
 
 
 class _Recorder:
