@@ -105,3 +105,19 @@ def test_zero_tests_are_sympys_comparisons() -> None:
         assert sympyfast.is_zero(v) == (v == 0), v
         for kinks in ((), (0,), (0, 1)):
             assert sympyfast.at_kink(v, kinks) == (v in kinks), (v, kinks)
+
+
+def test_gradient_checks_rational_shortcuts_are_the_general_ones() -> None:
+    from worksheetgen.exercises import gradient_check
+
+    def power_of_ten(x: object) -> int | None:
+        return next((k for k in range(-12, 13) if x == sp.Rational(10) ** k), None)
+
+    def absolute(e: sp.Expr) -> sp.Expr:
+        return sp.Integer(0) if e == 0 else (e if sp.N(e, 50) > 0 else -e)
+
+    values = [sp.Rational(p, q) for p in range(-30, 31) for q in (1, 3, 10, 1000)]
+    for v in values + [sp.Rational(10) ** k for k in range(-14, 15)] + [sp.Float(0.1), 10, 0.1]:
+        assert gradient_check._power_of_ten(v) == power_of_ten(v), v
+    for v in values:
+        assert sp.srepr(gradient_check._abs(v)) == sp.srepr(absolute(v)), v

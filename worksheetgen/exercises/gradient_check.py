@@ -123,7 +123,10 @@ class GradientCheckData(Record):
 
 
 def _abs(e: sp.Expr) -> sp.Expr:
-    """|e| kept exact: the sign is read off a 50-digit evaluation (e is never 0 here unless exactly 0)."""
+    """|e| kept exact: the sign is read off a 50-digit evaluation (e is never 0 here unless exactly 0);
+    a rational's is its numerator's (the linear model's values)."""
+    if isinstance(e, sp.Rational):
+        return -e if e.p < 0 else e
     if e == 0:
         return sp.Integer(0)
     return e if sp.N(e, 50) > 0 else -e
@@ -190,10 +193,10 @@ def carried_digits(kind: str, threshold: sp.Rational, eps: sp.Rational, claimed:
 
 
 def _power_of_ten(x: sp.Rational) -> int | None:
-    for k in range(-12, 13):
-        if x == sp.Rational(10) ** k:
-            return k
-    return None
+    return _POWERS_OF_TEN.get(x)
+
+
+_POWERS_OF_TEN = {sp.Rational(10) ** k: k for k in range(-12, 13)}
 
 
 def _formula(model: str, mistake: str | None) -> str:
