@@ -383,7 +383,7 @@ def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path,
               ready: Callable[[Batch], None] = lambda batch: None) -> Path:
     """The pages of ``doc``'s units (unit i: page range ``found[i]`` of a batch) in one PDF.
     Each unit is copied as soon as its batch is typeset (``ready`` waits for it), while later
-    batches still run: the build's last minute is left the last batches' pages only."""
+    batches still run: after the last batch, only its own pages are left to copy."""
     composer = pdfsplit.Composer()
     sources: dict[str, pdfsplit.SourcePdf] = {}  # each batch's PDF read once
     count = 0
