@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
 from worksheetgen import answerkey, mathfmt, texfit
 from worksheetgen.activations import add, exp, mul, power
@@ -156,3 +157,20 @@ def test_macro_texts_are_kept_only_for_macros_of_texts_and_integers() -> None:
     assert formats._macro_key(lambda *a, **k: "x", (1,), {}, None) is None  # a layout's own method
     first = formats._call_macro(part, (1, 3), {}, "text")
     assert formats._call_macro(part, (1, 3), {}, "text") == first == str(part(1, 3, caller=lambda: "text"))
+
+
+def test_exact_texts_remembered_at_any_level_are_sympys() -> None:
+    from worksheetgen import answers
+
+    f = sp.Float("0.12500000000000000000000000000001", 40)
+    parts = [v for v in _values() if not isinstance(v, sp.Integer)] + [f, mul(f, exp(sp.Rational(1, 3))), add(f, 1)]
+    wholes = [add(a, mul(sp.Rational(3, 7), b)) for a, b in zip(parts, parts[3:])]
+    wholes += [mul(a, power(add(2, b), sp.S.NegativeOne)) for a, b in zip(parts, parts[5:])]
+
+    class Unremembering(answers._MemoStrPrinter):
+        _print = StrPrinter._print
+
+    for order in (parts + wholes, wholes + parts, [v for pair in zip(wholes, parts) for v in pair]):
+        printer, plain = answers._MemoStrPrinter(), Unremembering()
+        with mathfmt.fast_ordering():
+            assert [printer.doprint(v) for v in order] == [plain.doprint(v) for v in order]

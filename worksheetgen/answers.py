@@ -128,15 +128,18 @@ def exact_text(value: Any) -> str:
 class _MemoStrPrinter(StrPrinter):
     """The printer behind ``str()`` of a SymPy value, remembering the text of sub-expressions:
     closed forms share them (σ(z) of a hidden unit reappears in every later value, grid points
-    recur from student to student), and ordering the terms of each is the printer's cost. Only
-    nested calls are remembered: there the text is a function of the sub-expression alone (a
-    Float prints stripped below the top level; its precision is part of its hash)."""
+    recur from student to student; an answer is often part of the next), and ordering the terms
+    of each is the printer's cost. The text of a sub-expression is a function of it alone, at
+    every level but for Floats: a Float prints stripped below the top level (its precision is
+    part of its hash). So a value printed at the top level is remembered only when no Float is
+    in it, and a remembered text holding one is not given for a value printed at the top."""
 
     MAX = 1 << 16
 
     def __init__(self) -> None:
         super().__init__({"order": None})  # the settings str() uses
-        self._memo: dict[sp.Basic, str] = {}
+        self._memo: dict[sp.Basic, tuple[str, bool]] = {}  # text, and whether a Float is in it
+        self._floats = 0  # Floats printed (or remembered texts holding one given) so far
 
     def _as_ordered_terms(self, expr: Any, order: Any = None) -> list[Any]:
         order = order or self.order
@@ -144,15 +147,25 @@ class _MemoStrPrinter(StrPrinter):
             return super()._as_ordered_terms(expr, order=order)
         return mathfmt.positive_first(mathfmt.ordered_terms(expr, order))
 
+    def _print_Float(self, expr: sp.Float) -> str:  # noqa: N802 - SymPy's naming
+        self._floats += 1
+        return super()._print_Float(expr)
+
     def _print(self, expr: Any, **kwargs: Any) -> str:
-        if kwargs or self._print_level < 1 or not isinstance(expr, sp.Basic):
+        if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
-        text = self._memo.get(expr)
-        if text is None:
-            text = super()._print(expr)
+        top = self._print_level < 1
+        known = self._memo.get(expr)
+        if known is not None and not (top and known[1]):
+            self._floats += known[1]
+            return known[0]
+        before = self._floats
+        text = super()._print(expr)
+        floats = self._floats != before
+        if not (top and floats):
             if len(self._memo) >= self.MAX:
                 self._memo.clear()
-            self._memo[expr] = text
+            self._memo[expr] = (text, floats)
         return text
 
 
