@@ -14,7 +14,7 @@ from worksheetgen import activations, drawrules, nets, sympyfast
 from worksheetgen.answers import make_answer
 from worksheetgen.errors import CheckError, WorksheetError
 from worksheetgen.exercises.forward_pass import (NETWORK_RULES, SCREEN_SLACK, ForwardData, answer_rules,
-                                                 forward_check, forward_parts, network_quality)
+                                                 forward_parts, forward_values, network_quality)
 from worksheetgen.family import Constraint, Family, Solved
 from worksheetgen.params import Bool, ListOf, Number, Param, Text
 
@@ -169,13 +169,15 @@ def _asked_floats(given: BackpropGiven) -> dict[str, Any]:
 _last_pass: list[Any] = []  # [given, its float pass]: the draw being screened and checked
 
 
-def _float_pass(given: BackpropGiven) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The independent float64 values of every asked key, and the network pass they come from.
-    The rules' screens and the cross-check ask for the same draw in turn: worked out once for
+def _float_pass(given: BackpropGiven, result: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The independent float64 values of every asked key, and the network pass they come from
+    (``result``: nets.numpy_forward_backward of these givens, if the caller has it). The draw,
+    the rules' screens and the cross-check ask for the same draw in turn: worked out once for
     the draw at hand (a frozen record, whose matrices nothing changes)."""
     if _last_pass and _last_pass[0] is given:
         return _last_pass[1]
-    values, result = forward_check(given)
+    result = result if result is not None else nets.numpy_forward_backward(given)
+    values = forward_values(result)
     eta = float(given.learning_rate or 0)
     first = 0 if given.bias == "row" else 1
     for text in given.targets:
@@ -194,14 +196,13 @@ def _float_pass(given: BackpropGiven) -> tuple[dict[str, Any], dict[str, Any]]:
     return values, result
 
 
-def _pick_entry(rng: np.random.Generator, net: dict[str, Any], options: dict[str, Any]) -> tuple[int, int]:
+def _pick_entry(rng: np.random.Generator, G: np.ndarray, net: dict[str, Any], options: dict[str, Any]) -> tuple[int, int]:
     """The (row, column) of W^{[1]}, as displayed, whose gradient is asked: drawn among the
-    entries whose gradient lies in the band (by a float64 pass), so that a draw is not thrown
-    away for asking ∂L/∂w = 0 of a weight into a dead unit; among all entries if none does
-    (the rules then redraw the network)."""
+    entries whose gradient ``G`` (of a float64 pass) lies in the band, so that a draw is not
+    thrown away for asking ∂L/∂w = 0 of a weight into a dead unit; among all entries if none
+    does (the rules then redraw the network)."""
     rows, cols = nets.display_shape(net["layers"][0], net["layers"][1], options)
     first = 0 if net["bias"] == "row" else 1
-    G = nets.numpy_forward_backward(net)["grads"][0]
     low, high = drawrules.GRADIENT_BAND
     good = [(r, c) for r in range(rows) for c in range(cols) if low <= abs(G[r, c]) <= high]
     cells = good or [(r, c) for r in range(rows) for c in range(cols)]
@@ -257,15 +258,20 @@ class Backprop(Family):
     def sample(self, rng: np.random.Generator, options: dict[str, Any]) -> BackpropGiven:
         net = nets.sample_net(rng, options)
         targets = options["targets"]
+        result = None
         if targets is None:
             # One entry of the first layer (the long chain) and the whole last layer.
-            row, col = _pick_entry(rng, net, options)
+            result = nets.numpy_forward_backward(net)
+            row, col = _pick_entry(rng, result["grads"][0], net, options)
             targets = [f"w1[{row},{col}]", f"W{len(net['layers']) - 1}"]
         rate = options["learning_rate"]
         if rate is None and options["update"]:
             rate = sp.Rational(LEARNING_RATES[int(rng.integers(0, len(LEARNING_RATES)))])
-        return BackpropGiven(**net, diagram=options["diagram"], targets=list(targets),
-                             learning_rate=rate, update=options["update"])
+        given = BackpropGiven(**net, diagram=options["diagram"], targets=list(targets),
+                              learning_rate=rate, update=options["update"])
+        if result is not None:  # the pass of these very numbers: the screens and the check read it
+            _float_pass(given, result)
+        return given
 
     def solve(self, given: BackpropGiven) -> Solved:
         layers = nets.forward(given)

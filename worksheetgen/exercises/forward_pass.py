@@ -145,13 +145,18 @@ def unit_sums(given: nets.NetGiven, layers: list[nets.Layer]) -> list[list[UnitS
 
 def forward_check(given: nets.NetGiven) -> tuple[dict[str, Any], dict[str, Any]]:
     result = nets.numpy_forward_backward(given)
+    return forward_values(result), result
+
+
+def forward_values(result: dict[str, Any]) -> dict[str, Any]:
+    """The asked forward values (and loss) of a NumPy pass, by answer key."""
     values: dict[str, Any] = {}
     for l, (z, a) in enumerate(zip(result["z"], result["a"]), start=1):
         values[f"z{l}"] = z.reshape(-1, 1)
         values[f"a{l}"] = a.reshape(-1, 1)
     if "loss" in result:
         values["loss"] = float(result["loss"])
-    return values, result
+    return values
 
 
 class ForwardPass(Family):
