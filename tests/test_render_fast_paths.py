@@ -1,5 +1,8 @@
 """The rendering's fast paths give what the general ones give: the sign of a value a template
-asks (mathfmt.nonnegative) and the floats of a key entry."""
+asks (mathfmt.nonnegative), the floats of a key entry, powers of sums while a closed form's
+powers of e become symbols, a given's matrix of rationals in the key, an aligned row cut at its
+&, the dense-network templates' pieces written in Python, the macro texts a recording's play
+keeps, and exact texts remembered at any level."""
 
 from __future__ import annotations
 
