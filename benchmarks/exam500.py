@@ -4,7 +4,8 @@ default format and PDFs (per-student PDFs, the combined print PDF, the instructo
 Prints figures, never asserts them (machines are noisy, and other work on the machine slows
 every figure: compare runs on the same machine):
 - generation: sample -> solve -> check of every student's exercises, and their rendering in
-  the text formats, CPU per student in one process;
+  the text formats, CPU per student in one process, with the collector set as in the build's
+  workers;
 - `worksheetgen build` without PDFs and with them, each in a fresh interpreter as a person runs
   it: wall and CPU (the process and its children: every pdflatex), the PDF stage's share per
   student, and pdflatex processes per student (counted by a pdflatex wrapper first on PATH);
@@ -89,9 +90,13 @@ def floor(exam_dir: Path, work: Path) -> dict[str, Cost]:
     return out
 
 
+# As a worker process of the build makes its students: the first one (here, as in the build,
+# in the process the workers are forked from) warms up, then the collector is set as in a worker
+# (parallel.collect_as_worker) with what the warm-up made frozen out of its passes.
 GENERATE = """
-import resource, sys
+import gc, resource, sys
 from worksheetgen.build import choose_formats, render_variant, solve_variant
+from worksheetgen.parallel import collect_as_worker
 from worksheetgen.plan import make_plan
 from worksheetgen.spec import load_spec
 plan = make_plan(load_spec(sys.argv[1]))
@@ -108,6 +113,8 @@ for i, variant in enumerate(plan.variants):
     solve, render = solve + b - a, render + cpu() - b
     if i == 0:
         first = cpu() - a
+        gc.freeze()
+        collect_as_worker()
 print(solve, render, len(plan.slots(plan.variants[0])), first)
 """
 
@@ -170,7 +177,8 @@ def main() -> None:
         text_formats = [f for f in formats_module.default_formats() if f != "pdf"]
         cost, out = run([sys.executable, "-c", GENERATE, str(spec_path), ",".join(text_formats)], env)
         solve_cpu, render_cpu, exercises, first = (float(x) for x in out.split())
-        print(f"generation in one process ({int(exercises)} exercises per student; first student's warm-up "
+        print(f"generation in one process, as a worker of the build makes students ({int(exercises)} exercises per "
+              f"student; first student's warm-up "
               f"included): solve (sample, solve, check) {1000 * solve_cpu / n:.1f} ms + render "
               f"({', '.join(text_formats)}) {1000 * render_cpu / n:.1f} ms = "
               f"{1000 * (solve_cpu + render_cpu) / n:.1f} ms CPU per student; the first student "
