@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from worksheetgen.figures.printer import Printer, fixed
+from worksheetgen.figures.printer import Printer, fixed, remembered_print
 from worksheetgen.figures.scene import Arrow, Axes, Circle, Curve, Label, Marks, Scene
 from worksheetgen.figures.texlabels import svg_text, tex_to_text
 
@@ -208,4 +208,7 @@ class SvgPrinter(Printer):
 def to_svg(figure: Figure | Scene) -> str:
     """A complete SVG document of a figure (or of a bare scene)."""
     scene = figure if isinstance(figure, Scene) else figure.scene
-    return SvgPrinter().print_scene(scene)
+    return remembered_print(_TEXTS, scene, lambda s: SvgPrinter().print_scene(s))
+
+
+_TEXTS: dict[Scene, str] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from worksheetgen.figures.printer import Printer, fixed
+from worksheetgen.figures.printer import Printer, fixed, remembered_print
 from worksheetgen.figures.scene import Arrow, Axes, Circle, Curve, Label, Marks, Scene
 
 if TYPE_CHECKING:
@@ -133,4 +133,7 @@ class TikzPrinter(Printer):
 def to_tikz(figure: Figure | Scene) -> str:
     """A complete tikzpicture of a figure (or of a bare scene)."""
     scene = figure if isinstance(figure, Scene) else figure.scene
-    return TikzPrinter().print_scene(scene)
+    return remembered_print(_TEXTS, scene, lambda s: TikzPrinter().print_scene(s))
+
+
+_TEXTS: dict[Scene, str] = {}
