@@ -28,6 +28,25 @@ MAX_PASSES = 4
 _RERUN = re.compile(r"Rerun to get|Rerun LaTeX|There were undefined references|Label\(s\) may have changed"
                     r"|Table widths have changed|Point totals have changed|run LaTeX again")
 
+# longtable records in the .aux each column's width and the chunk of rows it was reached in,
+# and asks for another pass whenever a pass started without those widths. When every width was
+# reached in the table's first chunk (a \kill row of the widest cells at its head: widecells.py),
+# every later chunk was set at the final widths, and another pass would print the same.
+_LONGTABLE_REQUEST = re.compile(r"Table widths have changed\. Rerun LaTeX\.")
+_LONGTABLE_ENTRY = re.compile(rb"\\LT@entry\s*\{(\d+)\}")
+
+
+def _asks_another_pass(log: str, aux: bytes | None) -> bool:
+    """Whether a pass's log asks for another pass that would print something else."""
+    others = _LONGTABLE_REQUEST.sub("", log)
+    if _RERUN.search(others):
+        return True
+    if others == log:  # longtable asked for nothing
+        return False
+    chunks = _LONGTABLE_ENTRY.findall(aux or b"")
+    return not chunks or any(c != b"1" for c in chunks)
+
+
 _runs = itertools.count()
 _counted = 0
 
@@ -86,7 +105,7 @@ def compile_pdf(tex_path: Path, timeout: float = 300) -> Path:
             raise TexError(f"{tex_path.name}: TeX failed:\n{log_excerpt(log, result.stdout + result.stderr)}")
         after = aux.read_bytes() if aux.exists() else None
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
-        if not _RERUN.search(text) or after == before:
+        if not _asks_another_pass(text, after) or after == before:
             break
     pdf = tex_path.with_suffix(".pdf")
     if not pdf.exists():

@@ -9,6 +9,7 @@ import jinja2
 from worksheetgen import mathfmt, texfit
 from worksheetgen.figures import to_tikz
 from worksheetgen.formats import Format
+from worksheetgen.widecells import kill_row
 
 
 class Latex(Format):
@@ -32,7 +33,8 @@ class Latex(Format):
         env = super().build_environment()
         # the running head's parts, shortened so a long title cannot overprint its neighbours
         env.globals.update(fit_header=texfit.fit_header, fit_display=texfit.fit_display,
-                           table_chunks=texfit.table_chunks)
+                           table_chunks=texfit.table_chunks,
+                           kill_row=kill_row)  # a long table's head row that makes one pass enough
         # a display's rows cut where they would run into the margin
         env.filters.update(fit_rows=texfit.fit_rows)
         return env
