@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from worksheetgen import nets
+from worksheetgen import activations, nets
 from worksheetgen.exercises import backprop
 from worksheetgen.registry import get_family
 from worksheetgen.seeding import generator
@@ -121,3 +121,42 @@ def test_gradient_checks_rational_shortcuts_are_the_general_ones() -> None:
         assert gradient_check._power_of_ten(v) == power_of_ten(v), v
     for v in values:
         assert sp.srepr(gradient_check._abs(v)) == sp.srepr(absolute(v)), v
+
+
+def _general_agrees(value: object, twin: object) -> bool:
+    """nets._agrees's test of a value against its twin as the mpf operators do it."""
+    MP = nets.MP
+    with MP.workdps(nets.SAFE_DIGITS):
+        if not MP.isfinite(value) or MP.im(value) != 0:
+            return False
+        scale = max(abs(value), abs(twin))
+        return scale == 0 or abs(value - twin) <= nets._AGREEMENT * scale
+
+
+def test_agreement_read_off_raw_mpfs_is_the_mpf_operators() -> None:
+    MP, rng = nets.MP, np.random.default_rng(11)
+    pairs = []
+    with MP.workdps(nets.SAFE_DIGITS):
+        for _ in range(3000):
+            value = MP.mpf(float(rng.standard_normal())) * MP.mpf(10) ** int(rng.integers(-40, 40)) / 7
+            # twins near the edge of agreement (relative errors around 10^-45) and far from it
+            rel = MP.mpf(float(rng.uniform(-3, 3))) * MP.mpf(10) ** int(rng.integers(-48, -40))
+            pairs.append((value, value * (1 + rel)))
+        pairs += [(MP.mpf(0), MP.mpf(0)), (MP.mpf(0), MP.mpf("1e-80")), (MP.inf, MP.mpf(1)),
+                  (MP.nan, MP.mpf(1)), (MP.mpf(2), -MP.mpf(2)), (MP.mpf(1), MP.mpf(1) + MP.mpf(10) ** -45)]
+    with MP.workdps(activations.WORK_DIGITS):
+        pairs += [(v, +t) for v, t in pairs[:500]]  # twins rounded to the twins' own precision
+    outcomes = set()
+    for value, twin in pairs:
+        fast = nets._agree_mpf(value._mpf_, twin._mpf_)
+        assert fast == _general_agrees(value, twin), (value, twin)
+        outcomes.add(fast)
+    assert outcomes == {True, False}
+
+
+def test_digits_of_a_twin_are_sympys_float() -> None:
+    MP, rng = nets.MP, np.random.default_rng(12)
+    for _ in range(2000):
+        twin = MP.mpf(float(rng.standard_normal())) / 3 * MP.mpf(10) ** int(rng.integers(-30, 30))
+        fast, general = nets._digits(twin), sp.Float(twin, nets.PRECISION)
+        assert type(fast) is type(general) and fast._mpf_ == general._mpf_ and fast._prec == general._prec

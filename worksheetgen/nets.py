@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
+import mpmath.libmp as mlib
 import numpy as np
 import sympy as sp
 from sympy.core.function import _coeff_isneg
@@ -755,6 +756,18 @@ def settle(expr: Any, twin: Any, max_ops: int | None = MAX_CLOSED_FORM_OPS) -> s
             return expr
     if twin == 0:
         return sp.Integer(0)  # a twin is exactly 0 only from an exact 0 (a dead unit, a 0 weight)
+    return _digits(twin)
+
+
+_PRECISION_BITS = mlib.dps_to_prec(PRECISION)
+
+
+def _digits(twin: Any) -> sp.Float:
+    """``sp.Float(twin, PRECISION)``. A twin of the private context is not an ``mpmath.mpf``
+    to SymPy, which converts it through a new mpmath.mpf (rounded to the Float's precision, to
+    nearest) before building the Float: the same rounding, done directly."""
+    if type(twin) is _MPF:
+        return sp.Float._new(mlib.mpf_pos(twin._mpf_, _PRECISION_BITS, mlib.round_nearest), _PRECISION_BITS, zero=False)
     return sp.Float(twin, PRECISION)
 
 
@@ -766,15 +779,43 @@ with MP.workdps(SAFE_DIGITS):  # the powers of ten compared with at SAFE_DIGITS,
 
 
 def _agrees(expr: sp.Expr, twin: Any) -> bool:
+    value = _FIXED.get(expr)  # memoized at SAFE_DIGITS by _fixed_safe: no precision to set
+    if value is None:
+        with MP.workdps(SAFE_DIGITS):
+            try:
+                value = _fixed_safe(expr)
+            except (_Unsupported, ValueError, ZeroDivisionError, OverflowError):
+                return False
+    elif isinstance(value, Exception):
+        return False
+    if type(value) is _MPF and type(twin) is _MPF:
+        return _agree_mpf(value._mpf_, twin._mpf_)
     with MP.workdps(SAFE_DIGITS):
-        try:
-            value = _fixed_safe(expr)
-        except (_Unsupported, ValueError, ZeroDivisionError, OverflowError):
-            return False
         if not MP.isfinite(value) or MP.im(value) != 0:
             return False
         scale = max(abs(value), abs(twin))
         return scale == 0 or abs(value - twin) <= _AGREEMENT * scale
+
+
+_MPF = type(MP.mpf(0))
+with MP.workdps(SAFE_DIGITS):
+    _SAFE_PREC, _SAFE_ROUNDING = MP._prec_rounding
+_NOT_FINITE = (mlib.finf, mlib.fninf, mlib.fnan)
+
+
+def _agree_mpf(value: tuple, twin: tuple) -> bool:
+    """The test of :func:`_agrees` for two real mpf values (as their raw tuples): the same
+    operations at SAFE_DIGITS, each rounded as the mpf operators round them, without making an
+    mpf object of every intermediate result."""
+    if value in _NOT_FINITE:
+        return False
+    prec, rnd = _SAFE_PREC, _SAFE_ROUNDING
+    size, twin_size = mlib.mpf_abs(value, prec, rnd), mlib.mpf_abs(twin, prec, rnd)
+    scale = twin_size if mlib.mpf_gt(twin_size, size) else size  # max(): the first on a tie
+    if mlib.mpf_eq(scale, mlib.fzero):
+        return True
+    error = mlib.mpf_abs(mlib.mpf_sub(value, twin, prec, rnd), prec, rnd)
+    return mlib.mpf_le(error, mlib.mpf_mul(_AGREEMENT._mpf_, scale, prec, rnd))
 
 
 class _Unsupported(Exception):
