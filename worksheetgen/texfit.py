@@ -709,9 +709,23 @@ def lines_of(tex: str) -> float:
     return total
 
 
-_COMMAND = re.compile(r"\\[A-Za-z]+\*?|[{}$^_&\\]")
+# Commands and markup characters are dropped from running text, as one scan left to right
+# dropping a command with its star, else one of {}$^_&\\, would drop them: backslashes by the
+# regex, then the other characters (dropping one of those never starts or ends a match of the
+# regex, so the order does not matter; str.replace is quicker than str.translate here).
+_BACKSLASH_COMMAND = re.compile(r"\\(?:[A-Za-z]+\*?)?")
 _PARAGRAPHS = re.compile(r"\n\s*\n|\\item\b|\\part\b|\\choice\b|\\par\b")
 _ENVIRONMENT_MARKUP = re.compile(r"\\(begin|end)\{[^}]*\}(\[[^\]]*\])?")
+
+
+def _without_markup(para: str) -> str:
+    """``para`` with environment markup, commands and markup characters dropped."""
+    if "\\begin" in para or "\\end" in para:
+        para = _ENVIRONMENT_MARKUP.sub("", para)
+    if "\\" in para:
+        para = _BACKSLASH_COMMAND.sub("", para)
+    return (para.replace("{", "").replace("}", "").replace("$", "").replace("^", "")
+            .replace("_", "").replace("&", ""))
 
 
 def _paragraph_lines(text: str) -> float:
@@ -719,7 +733,7 @@ def _paragraph_lines(text: str) -> float:
     cheap, as an exam measures every question of every student)."""
     lines = 0.0
     for para in _PARAGRAPHS.split(text):
-        chars = len(_COMMAND.sub("", _ENVIRONMENT_MARKUP.sub("", para)).strip())
+        chars = len(_without_markup(para).strip())
         if chars:
             lines += max(1.0, math.ceil(chars * 5.3 / 430.0)) + 0.3
     return lines
