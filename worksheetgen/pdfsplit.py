@@ -50,6 +50,14 @@ class _Object:
     # Its bytes from ``body`` up to and including "endobj", cut at each reference: one more
     # piece than references (slices of the source, copied only into an output).
     pieces: list[memoryview]
+    _children: list[int] | None = None
+
+    def children(self, page_tree: set[int]) -> list[int]:
+        """The objects it refers to that a copy takes along (not the page tree), last first:
+        the order a depth-first walk pushes them in."""
+        if self._children is None:
+            self._children = [ref for ref in reversed(self.refs) if ref not in page_tree]
+        return self._children
 
 
 class SourcePdf:
@@ -243,7 +251,8 @@ class Composer:
     those of composing all parts at once."""
 
     def __init__(self) -> None:
-        self.numbers: dict[tuple[int, int], int] = {}  # (id of source, old number) -> new number
+        # per source (by id): its object numbers -> the new ones
+        self.numbers: dict[int, dict[int, int]] = {}
         self.kids: list[int] = []
         self.body = bytearray()  # the objects after the page tree, in number order
         self.offsets: list[int] = [0] * (_PAGE_TREE + 1)  # into ``body``
@@ -254,53 +263,54 @@ class Composer:
     def next_number(self) -> int:
         return len(self.offsets)
 
-    def _start(self, number: int) -> None:
-        self.offsets.append(len(self.body))
-        self.body += b"%d 0 obj\n" % number
-
     def add(self, part: Part) -> None:
+        body, offsets = self.body, self.offsets
         if isinstance(part, BlankPage):
-            number = self.next_number
+            number = len(offsets)
             self.kids.append(number)
-            self._start(number)
-            self.body += b"<< /Type /Page /Parent %d 0 R /MediaBox [%s] /Resources << >> >>\nendobj\n" % (
-                _PAGE_TREE, part.media_box)
+            offsets.append(len(body))
+            body += b"%d 0 obj\n<< /Type /Page /Parent %d 0 R /MediaBox [%s] /Resources << >> >>\nendobj\n" % (
+                number, _PAGE_TREE, part.media_box)
             return
         source = part.source
         if not self.header:
             self.header = source.header
-        if not any(s is source for s in self.sources):
+        numbers = self.numbers.get(id(source))
+        if numbers is None:
+            numbers = self.numbers[id(source)] = {}
             self.sources.append(source)
         if not 1 <= part.first <= part.last <= len(source.pages):
             raise ValueError(f"{source.name}: pages {part.first}-{part.last} of {len(source.pages)}")
-        numbers, body, key_of = self.numbers, self.body, id(source)
         wanted = source.pages[part.first - 1: part.last]
         wanted_set = frozenset(wanted)
+        page_tree, page_set, obj = source.page_tree, source.page_set, source.obj
         stack = list(reversed(wanted))
         order: list[int] = []
+        first = len(offsets)
         while stack:  # depth first from each page, in page order: a stable numbering
             number = stack.pop()
-            key = (key_of, number)
-            if key in numbers:
+            if number in numbers:
                 continue
-            numbers[key] = self.next_number + len(order)
+            numbers[number] = first + len(order)
             order.append(number)
-            for ref in reversed(source.obj(number).refs):
-                if ref in source.page_tree:
-                    continue  # the page's /Parent: the new page tree takes its place
-                if ref in source.page_set and ref not in wanted_set:
+            for ref in obj(number).children(page_tree):
+                if ref in page_set and ref not in wanted_set:
                     raise Unsupported(f"{source.name}: page {number} refers to another page")
-                if (key_of, ref) not in numbers:
+                if ref not in numbers:
                     stack.append(ref)
-        self.kids.extend(numbers[(key_of, p)] for p in wanted)
+        self.kids.extend(numbers[p] for p in wanted)
         for number in order:
-            o = source.obj(number)
-            self._start(numbers[(key_of, number)])
+            o = obj(number)
+            offsets.append(len(body))
+            body += b"%d 0 obj\n" % numbers[number]
             pieces = o.pieces
             body += pieces[0]
-            for k, ref in enumerate(o.refs, start=1):
-                body += b"%d 0 R" % (_PAGE_TREE if ref in source.page_tree else numbers[(key_of, ref)])
+            k = 1
+            for ref in o.refs:
+                # the page's /Parent: the new page tree takes its place
+                body += b"%d 0 R" % (_PAGE_TREE if ref in page_tree else numbers[ref])
                 body += pieces[k]
+                k += 1
             if body[-1] != 0x0A:
                 body += b"\n"
 
