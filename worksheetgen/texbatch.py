@@ -255,6 +255,9 @@ class Batch:
     pages: list[tuple[int, int]] = field(default_factory=list)  # per unit: first, last (1-based)
     pdf: Path | None = None
     line_map: list[tuple[int, Unit]] = field(default_factory=list)  # (first batch line, unit)
+    # The PDF as its cut read it, kept for a print document that takes its pages (its objects
+    # are parsed already); dropped once the print document has them.
+    source: pdfsplit.SourcePdf | None = None
 
     def size(self) -> int:
         return sum(len(u.lines) for u in self.units)
@@ -348,10 +351,12 @@ def _save(document: "pikepdf.Pdf", path: Path) -> None:
                   object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
 
 
-def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]]) -> list[Path]:
-    """Pages first..last (1-based) of ``source_path`` into each ``out``."""
+def cut(source_path: Path, parts: Sequence[tuple[int, int, Path]],
+        source: pdfsplit.SourcePdf | None = None) -> list[Path]:
+    """Pages first..last (1-based) of ``source_path`` (read already: ``source``) into each ``out``."""
     try:
-        source = pdfsplit.SourcePdf.open(source_path)
+        if source is None:
+            source = pdfsplit.SourcePdf.open(source_path)
         texts = [pdfsplit.compose([pdfsplit.Pages(source, first, last)]) for first, last, _ in parts]
     except pdfsplit.Unsupported:
         return _cut_with_pikepdf(source_path, parts)
@@ -392,8 +397,9 @@ def _assemble(doc: Document, found: list[tuple[Batch, int]], out: Path,
             ready(batch)
             first, last = batch.pages[i]
             source = sources.get(batch.name)
-            if source is None:
-                source = sources[batch.name] = pdfsplit.SourcePdf.open(batch.pdf)
+            if source is None:  # as its cut read it, if a print document was known to take it then
+                source = sources[batch.name] = batch.source or pdfsplit.SourcePdf.open(batch.pdf)
+                batch.source = None
             composer.add(pdfsplit.Pages(source, first, last))
             count += last - first + 1
             if front and count % 2:
@@ -604,7 +610,13 @@ class Typesetter:
                     raise _batch_error(group, again) from None
         _read_pages(group)
         parts = [(first, last, out) for (first, last), out in zip(group.pages, group.outputs) if out is not None]
-        made = cut(group.pdf, parts) if parts else []
+        try:
+            source = pdfsplit.SourcePdf.open(group.pdf)
+        except pdfsplit.Unsupported:
+            source = None
+        made = cut(group.pdf, parts, source) if parts else []
+        if source is not None and group.name in self.assembled:
+            group.source = source
         for out in made:
             self.made[self.labels[out]] = out
         self._tick(len(made))
