@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import mpmath
 import sympy as sp
+from sympy.core.numbers import mpf_norm as _sympy_mpf_norm
 from sympy.printing.latex import LatexPrinter
 
 DEFAULT_DIGITS = 4
@@ -194,7 +195,24 @@ def _decimal(x: sp.Expr) -> Decimal:
     known = _KNOWN.get(x)
     if known is not None:
         return Decimal(mpmath.libmp.to_str(known._mpf_, 40))
+    if isinstance(x, sp.Float) and x._mpf_[1]:
+        return Decimal(_float_text_40(x._mpf_))
     return Decimal(str(sp.N(x, 40)).replace("*^", "E"))
+
+
+_PREC_40 = mpmath.libmp.dps_to_prec(40)
+
+
+def _float_text_40(mpf: tuple[int, int, int, int]) -> str:
+    """``str(sp.N(Float, 40))`` of a finite non-zero Float, as SymPy makes it: its value rounded
+    to 40 digits' bits (evalf of a Float is the Float, kept to that precision) printed with 40
+    digits, trailing zeros kept (StrPrinter._print_Float at the top level)."""
+    text = mpmath.libmp.to_str(_sympy_mpf_norm(mpf, _PREC_40), 40, strip_zeros=False)
+    if text.startswith("-.0"):
+        return "-0." + text[3:]
+    if text.startswith(".0"):
+        return "0." + text[2:]
+    return text.removeprefix("+")
 
 
 def _exact_decimal_text(x: sp.Rational) -> str:

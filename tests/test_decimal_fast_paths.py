@@ -1,0 +1,31 @@
+"""mathfmt's 40-digit decimal of a Float, worked out without SymPy's evalf and printer, is what
+those give, on many values and at every precision a Float has here."""
+
+from __future__ import annotations
+
+import random
+
+import sympy as sp
+
+from worksheetgen import mathfmt
+
+
+def _floats(rng: random.Random) -> list[sp.Float]:
+    values = []
+    for _ in range(30000):
+        mantissa = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 70)))
+        if rng.random() < 0.1:
+            mantissa = rng.choice("19") + "9" * rng.randint(1, 60)  # rounds up to a new power of ten
+        exponent = rng.choice([rng.randint(-60, 60), rng.randint(-5, 5)])
+        text = f"{'-' if rng.random() < 0.5 else ''}{mantissa[0]}.{mantissa[1:]}e{exponent}"
+        values.append(sp.Float(text, rng.choice([10, 15, 30, 39, 40, 41, 50, 60, 100])))
+    values += [sp.Float(rng.uniform(-1e3, 1e3), 30) for _ in range(3000)]
+    return values + [sp.Float(v, 30) for v in (1e-300, -2.5e300, 0.1, 1.0, 1 / 3)]
+
+
+def test_float_texts_are_sympys() -> None:
+    for value in _floats(random.Random(3)):
+        if not value._mpf_[1]:
+            continue  # zero: SymPy's path (N gives the integer 0)
+        assert mathfmt._float_text_40(value._mpf_) == str(sp.N(value, 40)), value
+
