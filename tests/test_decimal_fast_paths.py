@@ -1,5 +1,5 @@
-"""mathfmt's 40-digit decimal of a Float, worked out without SymPy's evalf and printer, is what
-those give, on many values and at every precision a Float has here."""
+"""mathfmt's 40-digit decimal of a Float and the key's float of one, worked out without SymPy's
+evalf and printer, are what those give, on many values and at every precision a Float has here."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import sympy as sp
 
-from worksheetgen import mathfmt
+from worksheetgen import answers, mathfmt
 
 
 def _floats(rng: random.Random) -> list[sp.Float]:
@@ -29,3 +29,8 @@ def test_float_texts_are_sympys() -> None:
             continue  # zero: SymPy's path (N gives the integer 0)
         assert mathfmt._float_text_40(value._mpf_) == str(sp.N(value, 40)), value
 
+
+def test_key_floats_of_floats_are_sympys() -> None:
+    for value in _floats(random.Random(4)):
+        if value._mpf_[1]:
+            assert answers._float_of_float(value._mpf_) == float(sp.N(value, 30)), value

@@ -19,8 +19,10 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, ClassVar, Sequence
 
+import mpmath
 import numpy as np
 import sympy as sp
+from sympy.core.numbers import mpf_norm as _sympy_mpf_norm
 from sympy.polys.domains import EXRAW
 from sympy.printing.str import StrPrinter
 
@@ -111,7 +113,18 @@ def _scalar_float(value: sp.Basic) -> float:
     known = mathfmt.known_value(value)  # see mathfmt.remember_value
     if known is not None:
         return float(known)
+    if isinstance(value, sp.Float) and value._mpf_[1]:
+        return _float_of_float(value._mpf_)
     return float(sp.N(value, 30))
+
+
+_PREC_30 = mpmath.libmp.dps_to_prec(30)
+
+
+def _float_of_float(mpf: tuple[int, int, int, int]) -> float:
+    """``float(sp.N(Float, 30))`` of a finite non-zero Float, as SymPy works it out: rounded to
+    30 digits' bits (evalf), then to a double's 53 (Number.__float__)."""
+    return mpmath.libmp.to_float(_sympy_mpf_norm(_sympy_mpf_norm(mpf, _PREC_30), 53))
 
 
 def exact_text(value: Any) -> str:
