@@ -160,3 +160,43 @@ def test_digits_of_a_twin_are_sympys_float() -> None:
         twin = MP.mpf(float(rng.standard_normal())) / 3 * MP.mpf(10) ** int(rng.integers(-30, 30))
         fast, general = nets._digits(twin), sp.Float(twin, nets.PRECISION)
         assert type(fast) is type(general) and fast._mpf_ == general._mpf_ and fast._prec == general._prec
+
+
+def _every_closed_grad(g: object, z: object, alpha: object, value: object) -> object:
+    """The general path of nets._closed_grad: g'(z) built for every closed z."""
+    return None if value is None else g.grad_at(z, alpha)
+
+
+def test_output_sigmoid_derivatives_left_unbuilt_are_the_ones_settle_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws = [given for _, given in _backprop_draws(200)]
+    fast, closed_grad = [nets.forward(given) for given in draws], nets._closed_grad
+    monkeypatch.setattr(nets, "_closed_grad", _every_closed_grad)
+    general = [nets.forward(given) for given in draws]
+    skipped = 0
+    for given, ours, theirs in zip(draws, fast, general):
+        for a, b in zip(ours, theirs):
+            assert [sp.srepr(v) for v in a.dz] == [sp.srepr(v) for v in b.dz]
+            assert [sp.srepr(v) for v in a.a] == [sp.srepr(v) for v in b.a]
+        sigmoid = activations.get("sigmoid")
+        for layer in ours:
+            for v in layer.z:
+                if layer.activation == "sigmoid" and nets.is_closed(v) and not isinstance(v, sp.Rational):
+                    value = sigmoid.at(v)
+                    skipped += closed_grad(sigmoid, v, 0, value) is None
+    assert skipped > 20
+
+
+def test_a_sigmoid_derivative_counts_at_least_twice_the_sigmoid_less_one() -> None:
+    """The bound nets._closed_grad skips by, on closed forms of both signs and shapes: sums with
+    terms of either sign, products, exponentials."""
+    sigmoid = activations.get("sigmoid")
+    e = [activations.exp(sp.Rational(k, 7)) for k in (-9, -2, 3, 8)]
+    s = [sigmoid.at(sp.Rational(k, 5)) for k in (-7, -1, 2, 6)]
+    values = [activations.add(sp.Rational(a, 10), activations.mul(sp.Rational(b, 10), x), activations.mul(sp.Rational(c, 10), y))
+              for a, b, c in itertools.product((-7, 3), (-4, 9), (-11, 2)) for x, y in ((s[0], s[1]), (s[2], s[3]), (e[0], s[3]))]
+    values += [activations.mul(sp.Rational(k, 3), x) for k in (-5, 2) for x in s + e] + e + s
+    values += [activations.add(activations.mul(sp.Rational(-k, 10), s[0]), activations.mul(sp.Rational(-1, 3), s[2])) for k in (1, 4)]
+    for z in values:
+        assert nets.is_closed(z) and not isinstance(z, sp.Rational)
+        assert nets.count_ops(sigmoid.grad_at(z)) >= 2 * nets.count_ops(sigmoid.at(z)) - 1, z
+        assert sp.count_ops(sigmoid.grad_at(z)) == nets.count_ops(sigmoid.grad_at(z))

@@ -952,13 +952,31 @@ def forward(given: Any) -> list[Layer]:
             g = activations.get(name)
             out_mp = [g.precise(v, alpha_mp) for v in z_mp]
             dz_mp = [g.precise_grad(v, alpha_mp) for v in z_mp]
-            out = [settle(g.at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, out_mp)]
-            dz = tuple(settle(g.grad_at(v, alpha) if is_closed(v) else None, t) for v, t in zip(z, dz_mp))
+            closed_out = [g.at(v, alpha) if is_closed(v) else None for v in z]
+            out = [settle(c, t) for c, t in zip(closed_out, out_mp)]
+            dz = tuple(settle(_closed_grad(g, v, alpha, c), t) for v, c, t in zip(z, closed_out, dz_mp))
         out = tuple(out)
         layers.append(Layer(l + 1, name, a, tuple(z), out, dz, a_in_mp=a_mp, z_mp=z_mp, a_mp=out_mp,
                             dz_mp=dz_mp, rows=rows, bias=biases))
         a, a_mp = out, out_mp
     return layers
+
+
+def _closed_grad(g: activations.Activation, z: Any, alpha: Any, value: Any) -> Any:
+    """g'(z) as a closed form for :func:`settle` (``value``: g(z) as built, None when z is not
+    closed), or None where settle would plainly find it longer than MAX_CLOSED_FORM_OPS. For the
+    sigmoid, σ'(z) = e^{-z}/(1 + e^{-z})² counts at least 2·count(σ(z)) - 1 operations, where
+    σ(z) = 1/(1 + e^{-z}) counts 3 + count(-z): with -z > 0 it is DIV + count(e^{-z}) +
+    count((1 + e^{-z})²) = 2·count(σ(z)) - 1 exactly; with -z < 0 e^{-z} moves below the line as
+    e^{z}, for 2·count(σ(z)) + count(z) - count(-z), and negating z changes its count by one
+    NEG at most. An output unit's σ'(z) of a closed z is mostly past the limit: it is not built
+    and counted only to be replaced by its twin's digits (tests/test_fast_solve.py compares)."""
+    if value is None:
+        return None
+    if (g.name == "sigmoid" and not isinstance(z, sp.Rational)
+            and 2 * count_ops(value) - 1 > MAX_CLOSED_FORM_OPS):
+        return None
+    return g.grad_at(z, alpha)
 
 
 @dataclass
