@@ -1,9 +1,11 @@
-"""mathfmt's 40-digit decimal of a Float and the key's float of one, worked out without SymPy's
-evalf and printer, are what those give, on many values and at every precision a Float has here."""
+"""mathfmt's 40-digit decimal of a Float or a sum of logs, and the key's float of one, worked
+out without SymPy's evalf and printer, are what those give, on many values (Floats at every
+precision they have here)."""
 
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 import sympy as sp
 
@@ -34,3 +36,25 @@ def test_key_floats_of_floats_are_sympys() -> None:
     for value in _floats(random.Random(4)):
         if value._mpf_[1]:
             assert answers._float_of_float(value._mpf_) == float(sp.N(value, 30)), value
+
+
+def _log_sums(rng: random.Random) -> list[sp.Expr]:
+    sums = []
+    for _ in range(6000):
+        terms = []
+        for _ in range(rng.randint(1, 4)):
+            q = rng.choice([rng.randint(2, 100), rng.randint(2, 10**6)])
+            p = rng.randint(1, 2 * q)
+            coeff = sp.Rational(rng.randint(1, 9), rng.choice([1, 2, 3, 7, 10, 200]))
+            terms.append(coeff * sp.log(sp.Rational(p, q)) * rng.choice([1, 1, -1]))
+        sums.append(rng.choice([1, -1]) * sp.Add(*terms))
+    return sums + [sp.log(sp.Rational(20)), -sp.log(sp.Rational(22, 25)), sp.log(1 + sp.Rational(1, 10**15))]
+
+
+def test_decimals_and_floats_of_sums_of_logs_are_sympys() -> None:
+    fast = 0
+    for value in _log_sums(random.Random(6)):
+        fast += mathfmt.evalf_rounded(value, 136) is not None
+        assert mathfmt._decimal.__wrapped__(value) == Decimal(str(sp.N(value, 40))), value
+        assert answers._scalar_float.__wrapped__(value) == float(sp.N(value, 30)), value
+    assert fast > 1500  # the fast path is taken (for most sums of terms of one sign)

@@ -115,6 +115,9 @@ def _scalar_float(value: sp.Basic) -> float:
         return float(known)
     if isinstance(value, sp.Float) and value._mpf_[1]:
         return _float_of_float(value._mpf_)
+    evaluated = mathfmt.evalf_rounded(value, _PREC_30)  # a sum of logs: see there
+    if evaluated is not None:
+        return _float_of_float(evaluated)
     return float(sp.N(value, 30))
 
 
