@@ -200,3 +200,17 @@ def test_a_sigmoid_derivative_counts_at_least_twice_the_sigmoid_less_one() -> No
         assert nets.is_closed(z) and not isinstance(z, sp.Rational)
         assert nets.count_ops(sigmoid.grad_at(z)) >= 2 * nets.count_ops(sigmoid.at(z)) - 1, z
         assert sp.count_ops(sigmoid.grad_at(z)) == nets.count_ops(sigmoid.grad_at(z))
+
+
+def test_a_rational_in_qq_is_sympys_conversion() -> None:
+    from sympy.polys.domains import QQ
+
+    from worksheetgen import sympyfast
+
+    rng = np.random.default_rng(13)
+    values = [sp.Rational(int(p), int(q)) for p, q in zip(rng.integers(-10**6, 10**6, 3000), rng.integers(1, 10**4, 3000))]
+    values += [sp.Rational(-(10**40) - 1, 3 * 10**20), sp.Integer(7), sp.S.Half, sp.S.Zero, sp.S.NegativeOne]
+    for v in values:
+        fast, general = sympyfast._from_rational(v), QQ.from_sympy(v)
+        assert type(fast) is type(general)
+        assert (fast.numerator, fast.denominator) == (general.numerator, general.denominator)

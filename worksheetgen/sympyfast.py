@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import sympy as sp
+from sympy.external.pythonmpq import PythonMPQ
 from sympy.polys.domains import EXRAW, QQ, ZZ
 from sympy.polys.matrices.domainmatrix import DomainMatrix
 from sympy.polys.matrices.sdm import SDM
@@ -71,7 +72,7 @@ def matrix(rows: int, cols: int, flat: Sequence[Any]) -> sp.Matrix:
     dod: dict[int, dict[int, Any]] = {}
     if all(issubclass(t, sp.Rational) for t in types):
         domain = ZZ if all(issubclass(t, sp.Integer) for t in types) else QQ
-        convert = domain.from_sympy
+        convert = _from_rational if domain is QQ and QQ.dtype is PythonMPQ else domain.from_sympy
         for n, v in enumerate(flat):
             if v.p:
                 i, j = divmod(n, cols)
@@ -91,6 +92,12 @@ def matrix(rows: int, cols: int, flat: Sequence[Any]) -> sp.Matrix:
     else:
         return sp.Matrix._new(rows, cols, flat, copy=False)  # SymPy warns about these
     return sp.Matrix._fromrep(DomainMatrix.from_rep(SDM(dod, (rows, cols), domain)))
+
+
+def _from_rational(v: sp.Rational) -> PythonMPQ:
+    """``QQ.from_sympy(v)``: SymPy's rationals are already in lowest terms with a positive
+    denominator, which is what the fraction's constructor makes of them at the cost of a gcd."""
+    return PythonMPQ._new(v.p, v.q)
 
 
 def is_zero(v: Any) -> bool:
