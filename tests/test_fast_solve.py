@@ -214,3 +214,39 @@ def test_a_rational_in_qq_is_sympys_conversion() -> None:
         fast, general = sympyfast._from_rational(v), QQ.from_sympy(v)
         assert type(fast) is type(general)
         assert (fast.numerator, fast.denominator) == (general.numerator, general.denominator)
+
+
+def _nonzero_draws_by_point(rng: np.random.Generator, lo: sp.Rational, hi: sp.Rational, step: sp.Rational,
+                            size: object) -> object:
+    """The general path of sampling.nonzero_grid_values: each drawn index mapped to its point
+    by skipping the zero point, entry by entry."""
+    from worksheetgen import sampling
+
+    grid = sampling._grid(lo, hi, step)
+    zero = grid.zero
+    points = grid.count - (1 if zero is not None else 0)
+
+    def value(k: int) -> sp.Rational:
+        return grid.point(k + 1 if zero is not None and k >= zero else k)
+
+    ks = rng.integers(0, points, size=() if size == () else size)
+    if size == ():
+        return value(int(ks))
+    if isinstance(size, int):
+        return [value(int(k)) for k in ks]
+    return sp.Matrix([[value(int(k)) for k in row] for row in ks])
+
+
+def test_nonzero_grid_draws_are_the_points_skipping_zero() -> None:
+    from worksheetgen import sampling
+
+    R = sp.Rational
+    grids = [(R(-2), R(2), R(1, 10)), (R(-3), R(3), R(1, 2)), (R(-1), R(1), R(3, 10)), (R(1, 4), R(3), R(1, 4)),
+             (R(-1000), R(1000), R(1, 1000))]  # the last is too large to list
+    for seed, (grid, size) in enumerate(itertools.product(grids, [(), 1, 3, (2, 2), (3, 2), (1, 4)])):
+        for draw in range(20):
+            fast = sampling.nonzero_grid_values(generator(seed * 100 + draw), *grid, size=size)
+            general = _nonzero_draws_by_point(generator(seed * 100 + draw), *grid, size=size)
+            assert fast == general and 0 not in (fast if isinstance(fast, list) else [fast] if size == () else list(fast))
+            if isinstance(general, sp.Matrix):
+                assert fast._rep.domain == general._rep.domain

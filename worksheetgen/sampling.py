@@ -21,7 +21,7 @@ def grid_values(
     rng: np.random.Generator, lo: Any, hi: Any, step: Any, size: int | tuple[int, ...] = ()
 ) -> Any:
     """Uniform draws from {lo, lo+step, ..., hi} as SymPy rationals (a matrix for 2-D sizes)."""
-    grid = _grid(sp.Rational(lo), sp.Rational(hi), sp.Rational(step))
+    grid = _grid(_rational(lo), _rational(hi), _rational(step))
     if grid.count < 1:
         raise ValueError("empty grid")
     shape = _shape(size)
@@ -36,7 +36,7 @@ def nonzero_grid_values(
     Each entry is drawn from the grid's non-zero points directly, so the cost is bounded
     whatever the grid; a grid whose only point is 0 is refused (validate with
     ``require_grid(..., nonzero=True)`` to name the parameter at load time)."""
-    grid = _grid(sp.Rational(lo), sp.Rational(hi), sp.Rational(step))
+    grid = _grid(_rational(lo), _rational(hi), _rational(step))
     zero = grid.zero
     points = grid.count - (1 if zero is not None else 0)
     if points < 1:
@@ -48,7 +48,13 @@ def nonzero_grid_values(
         return grid.point(k)
 
     shape = _shape(size)
-    return _shaped(rng.integers(0, points, size=shape), shape, value)
+    listed = grid.nonzero  # the same points, looked up without skipping the zero each time
+    return _shaped(rng.integers(0, points, size=shape), shape, listed.__getitem__ if listed is not None else value)
+
+
+def _rational(v: Any) -> sp.Rational:
+    """``sp.Rational(v)``, which gives a rational itself back."""
+    return v if isinstance(v, sp.Rational) else sp.Rational(v)
 
 
 def _shape(size: int | tuple[int, ...]) -> tuple[int, ...]:
@@ -60,10 +66,10 @@ def _shaped(ks: Any, shape: tuple[int, ...], value: Callable[[int], sp.Rational]
     if shape == ():
         return value(int(ks))
     if len(shape) == 1:
-        return [value(int(k)) for k in ks]
+        return [value(k) for k in ks.tolist()]  # Python ints, as int() of each entry
     rows, cols = shape
     # sp.Matrix(rows of values) without its general input parsing: the same matrix.
-    return sympyfast.matrix(rows, cols, [value(int(k)) for row in ks for k in row])
+    return sympyfast.matrix(rows, cols, [value(k) for row in ks.tolist() for k in row])
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class _Grid:
     count: int  # points lo, lo + step, ..., up to hi
     zero: int | None  # the index of the point 0, if the grid holds it
     listed: tuple[sp.Rational, ...] | None  # every point, for grids of up to _LISTED points
+    nonzero: tuple[sp.Rational, ...] | None  # every point but 0, likewise
 
     def point(self, k: int) -> sp.Rational:
         return self.listed[k] if self.listed is not None else self.lo + self.step * k
@@ -88,7 +95,8 @@ def _grid(lo: sp.Rational, hi: sp.Rational, step: sp.Rational) -> _Grid:
     count = int(sp.floor((hi - lo) / step)) + 1
     zero = int(-lo / step) if lo <= 0 <= hi and ((-lo / step).q == 1) else None
     listed = tuple(lo + step * k for k in range(count)) if 0 < count <= _LISTED else None
-    return _Grid(lo, step, count, zero, listed)
+    nonzero = tuple(p for k, p in enumerate(listed) if k != zero) if listed is not None else None
+    return _Grid(lo, step, count, zero, listed, nonzero)
 
 
 def grid_param(name: str, default: tuple[Any, Any, Any], help: str) -> Param:
