@@ -45,3 +45,22 @@ def test_remembered_scene_texts_are_the_printers() -> None:
     scenes = _networks(rng) + _signed_zero_scenes() + [plot_grid(panels, columns=2).scene]
     for scene in scenes + _networks(random.Random(5)) + _signed_zero_scenes():  # each printed twice
         assert (to_svg(scene), to_tikz(scene)) == _fresh(scene)
+
+
+def test_remembered_diagrams_are_drawn_anew() -> None:
+    from worksheetgen.figures.network import _draw_network
+
+    rng = random.Random(8)
+    for _ in range(300):
+        sizes = [rng.randint(1, 3) for _ in range(rng.randint(2, 4))]
+        bias = rng.choice([False, True, 0, 1])
+        weights = rng.choice([None, [[[rng.choice(["0.5", None, "", "w"]) for _ in range(b)]
+                                      for _ in range(a + bool(bias))] for a, b in zip(sizes, sizes[1:])]])
+        titles = rng.choice([None, ["input", "", "out"]])
+        args = (rng.choice([sizes, tuple(sizes), [float(n) for n in sizes]]), bias, weights, None,
+                "network", rng.choice(["", "A net"]), titles)
+        expected = _draw_network(*args)
+        for _ in range(2):
+            figure = network_diagram(*args[:4], name=args[4], caption=args[5], layer_titles=args[6])
+            assert figure == expected
+            assert (figure.svg, figure.tikz) == (expected.svg, expected.tikz)

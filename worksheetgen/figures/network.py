@@ -4,7 +4,7 @@ from border to border, weights are labels on the arrows (on a white box)."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 from worksheetgen.figures.figure import Figure
 from worksheetgen.figures.scene import Arrow, Circle, Label, Point, Scene
@@ -61,6 +61,42 @@ def network_diagram(
     (bias units are always "1"); default x_i, a^{[l]}_j, ŷ_k.
     ``layer_titles``: optional captions under the layers (TeX text), e.g. ["input", "output"].
     """
+    args = (layer_sizes, bias, weights, labels, name, caption, layer_titles)
+    try:
+        key = _exactly(args)
+        figure = _DIAGRAMS.get(key)
+    except TypeError:  # an unhashable argument (an array): drawn, not remembered
+        return _draw_network(*args)
+    if figure is None:
+        figure = _draw_network(*args)
+        if len(_DIAGRAMS) >= 256:
+            _DIAGRAMS.clear()
+        _DIAGRAMS[key] = figure
+    return figure
+
+
+# Diagrams by their arguments: a family draws the same network for every student (its shape,
+# the same labels), and a Figure is frozen, so one object serves them all.
+_DIAGRAMS: dict[Any, Figure] = {}
+
+
+def _exactly(value: Any) -> Any:
+    """A key equal for arguments that draw alike only: sequences by their items, anything else
+    by its type and value (1, 1.0 and True are equal values)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_exactly(v) for v in value)
+    return (type(value), value)
+
+
+def _draw_network(
+    layer_sizes: Sequence[int],
+    bias: bool,
+    weights: Sequence[Sequence[Sequence[str | None]]] | None,
+    labels: Sequence[Sequence[str]] | None,
+    name: str,
+    caption: str,
+    layer_titles: Sequence[str] | None,
+) -> Figure:
     sizes = [int(n) for n in layer_sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError("a network needs at least two layers of at least one unit")
