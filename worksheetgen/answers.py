@@ -255,6 +255,7 @@ class Answer:
         # Worked out again where it is needed, not sent between processes.
         state = dict(self.__dict__)
         state.pop("_floats", None)
+        state.pop("_rows", None)
         return state
 
     # -- the cross-check --------------------------------------------------------------------
@@ -455,7 +456,7 @@ class MatrixAnswer(Answer):
     def shown(self, digits: int) -> str:
         asked = self.asked(digits)
         return "[" + "; ".join(", ".join(mathfmt.rounded(v, asked.digits, asked.mode) for v in row)
-                               for row in self.value.tolist()) + "]"
+                               for row in self.rows()) + "]"
 
     def shown_from(self, entry: dict[str, Any]) -> str:
         return "[" + "; ".join(", ".join(row) for row in entry["shown"]) + "]"
@@ -463,7 +464,15 @@ class MatrixAnswer(Answer):
     def text(self, digits: int, mode: str | None = None, env: str = "bmatrix") -> str:
         """The matrix as asked, as TeX (instructor keys)."""
         asked = self.asked(digits, mode)
-        return mathfmt.matrix(self.value, asked.digits, env=env, mode=asked.mode)
+        return mathfmt.matrix(self.rows(), asked.digits, env=env, mode=asked.mode)
+
+    def rows(self) -> list[list[Any]]:
+        """``self.value.tolist()``, worked out once per value (the instructor key prints each
+        matrix in every format; SymPy converts its entries anew on every call)."""
+        known = self.__dict__.get("_rows")
+        if known is None or known[0] is not self.value:
+            known = self.__dict__["_rows"] = (self.value, self.value.tolist())
+        return known[1]
 
     def agrees(self, independent: Any) -> bool:
         return _allclose(self.value, independent, self.floats())
