@@ -474,13 +474,13 @@ class Gate:
                 self._cond.notify_all()
 
 
-# What waits for a TeX slot goes first: a format (batches wait for it), then a document compiled
-# on its own (the instructor key: passes one after another, the longest chain), then a batch
-# whose pages an assembly takes (the print document is put together as soon as they are in),
-# then any other batch. Among batches, the one with the most documents first: when the build has
-# made its last student and several wait, the longest no longer starts last and runs alone on
-# one core at the end (a 76-student batch after a 7-student one cost 2 s of one idle core).
-_FIRST, _PLAIN, _ASSEMBLED, _BATCH = 0, 1, 2, 3
+# What waits for a TeX slot goes first: a format (batches wait for it); then a batch whose pages
+# an assembly takes (the print document is put together as they come in) or a document compiled
+# on its own (the instructor key); then any other batch. Within a class, the longest text first:
+# when the build has made its last student and several wait, the longest no longer starts last
+# and runs alone on one core at the end (a 76-student batch after a 7-student one cost 2 s of one
+# idle core), and the key (a few tenths of a second, one pass) fills in beside the last batches.
+_FIRST, _SOON, _BATCH = 0, 1, 2
 
 
 class Typesetter:
@@ -594,8 +594,9 @@ class Typesetter:
     def _run_batch(self, group: Batch) -> None:
         tex = self.work / f"{group.name}.tex"
         fmt = self.formats[group.preamble].result()
-        tex.write_text(batch_text(group, fmt, self.support), encoding="utf-8")
-        with self.gate.slot(lambda: (_ASSEMBLED if group.name in self.assembled else _BATCH, -len(group.units))):
+        text = batch_text(group, fmt, self.support)
+        tex.write_text(text, encoding="utf-8")
+        with self.gate.slot(lambda: (_SOON if group.name in self.assembled else _BATCH, -len(text))):
             try:
                 group.pdf = pdf.compile_pdf(tex)
             except TexError as exc:
@@ -622,7 +623,8 @@ class Typesetter:
         self._tick(len(made))
 
     def _run_plain(self, doc: Document) -> None:
-        with self.gate.slot(lambda: (_PLAIN,)):
+        size = doc.path.stat().st_size
+        with self.gate.slot(lambda: (_SOON, -size)):
             try:
                 pdf.compile_pdf(doc.path)
             except TexError as exc:
