@@ -9,7 +9,7 @@ Text that comes from users is escaped per format here, never by SymPy (its latex
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from typing import Any, Iterator
@@ -56,7 +56,7 @@ def terminates(x: Any) -> bool:
         x = as_expr(x)
         if not isinstance(x, sp.Rational):
             return False
-    return _terminates(x.q)
+    return terminates_denominator(x.q)
 
 
 def is_exact_decimal(x: Any, digits: int | None = DEFAULT_DIGITS, mode: str | None = None) -> bool:
@@ -71,11 +71,8 @@ def is_exact_decimal(x: Any, digits: int | None = DEFAULT_DIGITS, mode: str | No
 
 
 def terminates_denominator(q: int) -> bool:
-    """Whether p/q (in lowest terms) terminates, as :func:`terminates` decides it."""
-    return _terminates(q)
-
-
-def _terminates(q: int) -> bool:
+    """Whether p/q (in lowest terms) has a terminating decimal (very large denominators count
+    as not terminating)."""
     if q == 1:
         return True
     if q > 10**12:
@@ -491,7 +488,34 @@ def _negative(term: Any) -> bool:
     return isinstance(term, sp.Basic) and term.could_extract_minus_sign()
 
 
-_fast_depth = 0
+class _Replaced:
+    """SymPy methods replaced while any caller is inside :meth:`active` (nested or not), and
+    restored when the last one leaves, also on error. A method the class only inherited is
+    inherited again."""
+
+    def __init__(self, *replacements: tuple[type, str, Any]) -> None:
+        self.replacements = replacements
+        self.depth = 0
+        self.saved: list[tuple[type, str, Any]] = []
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        if self.depth == 0:
+            self.saved = [(cls, name, cls.__dict__.get(name)) for cls, name, _ in self.replacements]
+            for cls, name, method in self.replacements:
+                setattr(cls, name, method)
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if self.depth == 0:
+                for cls, name, own in self.saved:
+                    if own is None:
+                        delattr(cls, name)
+                    else:
+                        setattr(cls, name, own)
+
 
 # complex() of a rational, as SymPy computes it (an evalf each time, not always p/q correctly
 # rounded), remembered per rational: ordering a sum takes it of every coefficient, and the
@@ -510,25 +534,17 @@ def _rational_complex(self: sp.Rational) -> complex:
     return value
 
 
-@contextmanager
-def fast_ordering() -> Iterator[None]:
+_FAST_ORDERING = _Replaced((sp.Expr, "as_ordered_terms", _as_ordered_terms),
+                           (sp.Rational, "__complex__", _rational_complex))
+
+
+def fast_ordering() -> AbstractContextManager[None]:
     """While printing: SymPy's printers also order terms through sort_key (a product's factors
     are sorted by a key that orders each sum inside them), which calls Expr.as_ordered_terms
     directly. For the duration of a print, that method is :func:`ordered_terms` (the same
     result, each factor's value remembered) and complex() of a rational is remembered too;
     restored afterwards, also on error."""
-    global _fast_depth
-    if _fast_depth == 0:
-        sp.Expr.as_ordered_terms = _as_ordered_terms  # type: ignore[method-assign]
-        sp.Rational.__complex__ = _rational_complex  # type: ignore[method-assign]
-    _fast_depth += 1
-    try:
-        yield
-    finally:
-        _fast_depth -= 1
-        if _fast_depth == 0:
-            sp.Expr.as_ordered_terms = _AS_ORDERED_TERMS  # type: ignore[method-assign]
-            del sp.Rational.__complex__  # inherited from Expr again
+    return _FAST_ORDERING.active()
 
 
 # How a closed form writes its rational numbers: never two notations in one expression
@@ -549,17 +565,17 @@ def notation(expr: sp.Basic) -> str:
         if isinstance(node, sp.Rational):
             if node.q != 1:
                 standalone = True
-                repeating = repeating or not _terminates(int(node.q))
+                repeating = repeating or not terminates_denominator(int(node.q))
             continue
         if isinstance(node, sp.Pow):
             stack.append(node.base)  # an exponent is structure (1/2 is a square root), not a number
-            if isinstance(node.exp, sp.Rational) and node.exp.q != 1 and not _terminates(int(node.exp.q)):
+            if isinstance(node.exp, sp.Rational) and node.exp.q != 1 and not terminates_denominator(int(node.exp.q)):
                 repeating = True
             continue
         if isinstance(node, sp.Mul):
             c, _ = node.as_coeff_Mul()
             if isinstance(c, sp.Rational) and c.q != 1:
-                repeating = repeating or not _terminates(int(c.q))
+                repeating = repeating or not terminates_denominator(int(c.q))
                 stack.extend(a for a in node.args if a is not c)
                 continue
         stack.extend(node.args)
@@ -629,16 +645,8 @@ def _exp_as_power(expr: sp.Expr, printer: _Printer = _printer) -> sp.Expr:
             lambda a: isinstance(a, sp.exp),
             lambda a: sp.Symbol(f"e^{{{printer.doprint(_exp_as_power(a.args[0], printer))}}}"),
         )
-    global _walk_depth
-    if _walk_depth == 0:
-        sp.Add._eval_power = _symbolic_sum_power  # type: ignore[method-assign]
-    _walk_depth += 1
-    try:
+    with _SYMBOLIC_SUM_POWERS.active():
         return _exp_walk(expr, printer)
-    finally:
-        _walk_depth -= 1
-        if _walk_depth == 0:
-            sp.Add._eval_power = _ADD_EVAL_POWER  # type: ignore[method-assign]
 
 
 # While the walk rebuilds a closed form, a product that holds 1/(1 + e^{..}) makes Pow(sum, -1)
@@ -646,13 +654,15 @@ def _exp_as_power(expr: sp.Expr, printer: _Printer = _printer) -> sp.Expr:
 # as a symbol) and holds no imaginary unit, SymPy's returns None, after asking whether a term is
 # infinite: for terms of symbols without assumptions a long search, most of the walk's time.
 _ADD_EVAL_POWER = sp.Add._eval_power
-_walk_depth = 0
 
 
 def _symbolic_sum_power(self: sp.Add, exponent: sp.Expr) -> sp.Expr | None:
     if not self.is_number and not self.has(sp.I):
         return None
     return _ADD_EVAL_POWER(self, exponent)
+
+
+_SYMBOLIC_SUM_POWERS = _Replaced((sp.Add, "_eval_power", _symbolic_sum_power))
 
 
 def _exp_walk(node: sp.Basic, printer: _Printer = _printer) -> sp.Basic:
