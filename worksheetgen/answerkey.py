@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import sympy as sp
 
-from worksheetgen import __version__, mathfmt
+from worksheetgen import __version__, mathfmt, sympyfast
 from worksheetgen.answers import Rule
 from worksheetgen.instance import Instance
 
@@ -23,8 +23,10 @@ FORMAT_VERSION = 2
 def jsonable(value: Any) -> Any:
     """Givens as JSON: exact decimals as numbers, other rationals as text, matrices as rows."""
     if isinstance(value, sp.MatrixBase):
-        rows = _rational_rows(value)
-        return rows if rows is not None else [[jsonable(v) for v in row] for row in value.tolist()]
+        rows = sympyfast.rational_rows(value)  # read off SymPy's own fractions when it has them
+        if rows is not None:
+            return [[_fraction_json(p, q) for p, q in row] for row in rows]
+        return [[jsonable(v) for v in row] for row in value.tolist()]
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -44,16 +46,8 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _rational_rows(m: sp.MatrixBase) -> list[list[Any]] | None:
-    """A matrix of rationals as :func:`jsonable` writes it, read off SymPy's own fractions
-    (``tolist`` would make a SymPy number of each entry first); None for any other matrix."""
-    rep = getattr(m, "_rep", None)
-    if rep is None or not (rep.domain.is_ZZ or rep.domain.is_QQ):
-        return None
-    return [[_fraction_json(int(v.numerator), int(v.denominator)) for v in row] for row in rep.to_list()]
-
-
 def _fraction_json(p: int, q: int) -> Any:
+    """p/q (in lowest terms) as :func:`jsonable` writes ``sp.Rational(p, q)``."""
     if q == 1:
         return p
     if not mathfmt.terminates_denominator(q):

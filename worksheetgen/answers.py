@@ -86,12 +86,13 @@ _EXACT_FLOAT_Q = 1 << 49
 def _matrix_float(m: sp.MatrixBase) -> list[list[float]]:
     """Rows of floats. A matrix of rationals is read off SymPy's own fractions (``tolist``
     would make a new SymPy number of each entry first), by the rule of :func:`_scalar_float`."""
+    rows = sympyfast.rational_rows(m)
+    if rows is not None:
+        return [[_fraction_float(p, q) for p, q in row] for row in rows]
     rep = getattr(m, "_rep", None)
     if rep is not None and rep.domain == EXRAW:  # SymPy values already: tolist() would copy them first
         return [[to_float(v) for v in row] for row in rep.to_list()]
-    if rep is None or not (rep.domain.is_ZZ or rep.domain.is_QQ):
-        return [[to_float(v) for v in row] for row in m.tolist()]
-    return [[_fraction_float(int(v.numerator), int(v.denominator)) for v in row] for row in rep.to_list()]
+    return [[to_float(v) for v in row] for row in m.tolist()]
 
 
 def _fraction_float(p: int, q: int) -> float:

@@ -111,11 +111,26 @@ def at_kink(v: Any, kinks: Sequence[int]) -> bool:
     return any(is_zero(v) if k == 0 else v == k for k in kinks)
 
 
+def _rational_rep(m: sp.MatrixBase) -> Any:
+    """The representation of a matrix of rationals (SymPy's DomainMatrix over ZZ or QQ, which
+    holds the entries as plain fractions), or None for a matrix of other values."""
+    rep = getattr(m, "_rep", None)
+    return rep if rep is not None and (rep.domain.is_ZZ or rep.domain.is_QQ) else None
+
+
+def rational_rows(m: sp.MatrixBase) -> list[list[tuple[int, int]]] | None:
+    """A matrix of rationals' rows of (numerator, denominator), read off its representation
+    (``tolist`` would make a SymPy number of each entry first); None for a matrix of other
+    values."""
+    rep = _rational_rep(m)
+    if rep is None:
+        return None
+    return [[(int(v.numerator), int(v.denominator)) for v in row] for row in rep.to_list()]
+
+
 def rational_zero(m: sp.MatrixBase) -> bool | None:
     """Whether a matrix of rationals is all 0, read off its representation (which holds its
     non-zero entries, exactly), without making a SymPy number of each entry; None for a matrix
     of other values."""
-    rep = getattr(m, "_rep", None)
-    if rep is None or not (rep.domain.is_ZZ or rep.domain.is_QQ):
-        return None
-    return rep.is_zero_matrix
+    rep = _rational_rep(m)
+    return None if rep is None else rep.is_zero_matrix
